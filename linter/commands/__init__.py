@@ -1,0 +1,1 @@
+"""Implementations of the CLI's subcommands (one module per command family)."""

@@ -1,0 +1,122 @@
+"""`epochlint check`: settings -> files -> engine -> (baseline) -> report -> exit code."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from linter import runner
+from linter.config import ConfigError, Settings, resolve_settings, split_codes, validate_codes
+from linter.discovery import FileFinder
+from linter.report import RunResult, render
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _settings(args) -> Settings:
+    paths = args.paths or ["."]
+    settings = resolve_settings(args.config, paths)
+    if args.select:
+        settings.select = validate_codes(split_codes(args.select), "--select")
+        settings.extend_select = ()
+    if args.extend_select:
+        settings.extend_select = settings.extend_select + validate_codes(split_codes(args.extend_select), "--extend-select")
+    if args.ignore:
+        settings.ignore = settings.ignore + validate_codes(split_codes(args.ignore), "--ignore")
+    if args.strict:
+        settings.strict = True
+    return settings
+
+
+def run_check(args) -> int:
+    started = time.perf_counter()
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        print(f"epochlint: config error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.jobs is not None and args.jobs < 1:
+        print("epochlint: error: --jobs must be at least 1", file=sys.stderr)
+        return EXIT_ERROR
+    mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
+    paths = args.paths or ["."]
+
+    if paths == ["-"]:
+        outcomes = [runner.check_stdin(args.stdin_filename or "-", settings, mode)]
+        if args.fix and not args.diff and outcomes[0].new_bytes is not None:
+            sys.stdout.buffer.write(outcomes[0].new_bytes)
+            sys.stdout.flush()
+    else:
+        finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
+        files = []
+        outcomes = []
+        for cand in finder.find(paths):
+            if cand.error:
+                from linter.engine import unreadable
+
+                outcomes.append(runner.FileOutcome(unreadable(cand.path, cand.error, enabled=settings.enabled_codes(cand.path))))
+            else:
+                files.append(cand.path)
+        outcomes.extend(_run(files, settings, mode, args))
+        outcomes.sort(key=lambda o: o.result.path)
+
+    findings = sorted((f for o in outcomes for f in o.result.findings), key=lambda f: f.sort_key())
+    checked = sum(1 for o in outcomes if not o.result.skipped)
+    skipped = sum(1 for o in outcomes if o.result.skipped)
+
+    if args.write_baseline or args.baseline:
+        from linter import baseline
+
+        try:
+            if args.write_baseline:
+                baseline.write(args.write_baseline, findings, {o.result.path: o.lines for o in outcomes})
+            if args.baseline:
+                findings = baseline.filter_new(args.baseline, findings, {o.result.path: o.lines for o in outcomes})
+        except baseline.BaselineError as exc:
+            print(f"epochlint: baseline error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+
+    result = RunResult(
+        findings=findings,
+        files_checked=checked,
+        files_skipped=skipped,
+        fixed=sum(o.fixed for o in outcomes),
+        lines={o.result.path: o.lines for o in outcomes if o.lines},
+        statistics=args.statistics,
+        color=args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ and args.format == "text",
+        unsafe_fixes=args.unsafe_fixes,
+    )
+    if args.diff:
+        diffs = "".join(o.diff for o in outcomes)
+        sys.stdout.write(diffs)
+        if args.verbose:
+            print(f"epochlint: {checked} checked, {skipped} skipped", file=sys.stderr)
+        return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_OK
+    report = render(args.format, result)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(report)
+        except OSError as exc:
+            print(f"epochlint: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_ERROR
+    elif not (paths == ["-"] and args.fix):
+        sys.stdout.write(report)
+    else:
+        sys.stderr.write(report)
+    if args.verbose:
+        for o in outcomes:
+            if o.result.skipped:
+                print(f"epochlint: skipped {o.result.path} (no keras/tensorflow mention)", file=sys.stderr)
+        print(f"epochlint: {checked} files checked, {skipped} skipped in {time.perf_counter() - started:.2f}s", file=sys.stderr)
+    if findings and not args.exit_zero:
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _run(files: list[str], settings: Settings, mode: runner.FixMode, args) -> list[runner.FileOutcome]:
+    try:
+        from linter import parallel
+    except ImportError:
+        return runner.check_files(files, settings, mode)
+    return parallel.check_files(files, settings, mode, jobs=args.jobs, use_cache=not args.no_cache)

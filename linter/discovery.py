@@ -1,0 +1,141 @@
+"""Which files to check: directories walked for *.py and *.ipynb, honouring .gitignore files
+(every level, as git does), `exclude` from the config and a default list of tool folders.
+A file named on the command line is always checked, unless `--force-exclude`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pathspec
+
+DEFAULT_EXCLUDE = (
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
+    ".pytest_cache", "__pycache__", "node_modules", "site-packages", ".ipynb_checkpoints",
+    ".epochlint_cache", "build", "dist", ".eggs",
+)
+SUFFIXES = (".py", ".ipynb")
+
+
+@dataclass
+class Candidate:
+    path: str  # as reported
+    error: Optional[str] = None  # set when the path cannot be checked (missing, loop, ...)
+
+
+def _git_root(start: Path) -> Optional[Path]:
+    for d in (start, *start.parents):
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+class _Ignores:
+    """.gitignore specs by directory, loaded lazily from the repository root downward."""
+
+    def __init__(self) -> None:
+        self._specs: dict[Path, Optional[pathspec.PathSpec]] = {}
+
+    def _spec(self, d: Path) -> Optional[pathspec.PathSpec]:
+        if d not in self._specs:
+            spec = None
+            gi = d / ".gitignore"
+            if gi.is_file():
+                try:
+                    with open(gi, encoding="utf-8", errors="replace") as fh:
+                        spec = pathspec.GitIgnoreSpec.from_lines(fh)
+                except OSError:
+                    spec = None
+            self._specs[d] = spec
+        return self._specs[d]
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        root = _git_root(path.parent) or path.parent
+        try:
+            rel_parts = path.relative_to(root).parts
+        except ValueError:
+            return False
+        d = root
+        for i in range(len(rel_parts)):
+            spec = self._spec(d)
+            if spec is not None:
+                rel = "/".join(rel_parts[i:]) + ("/" if is_dir else "")
+                if spec.match_file(rel):
+                    return True
+            d = d / rel_parts[i]
+        return False
+
+
+class FileFinder:
+    def __init__(self, exclude: tuple[str, ...] = (), root: Optional[Path] = None, force_exclude: bool = False) -> None:
+        self.root = (root or Path.cwd()).resolve()
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(list(exclude)) if exclude else None
+        self.force_exclude = force_exclude
+        self.gitignore = _Ignores()
+
+    def _excluded(self, path: Path, is_dir: bool) -> bool:
+        if path.name in DEFAULT_EXCLUDE and is_dir:
+            return True
+        if self.exclude is not None:
+            try:
+                rel = path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            if self.exclude.match_file(rel + ("/" if is_dir else "")):
+                return True
+        return self.gitignore.ignored(path.absolute(), is_dir)
+
+    def find(self, paths: list[str]) -> Iterator[Candidate]:
+        seen: set[str] = set()
+        for raw in paths:
+            p = Path(raw)
+            if p.is_dir():
+                yield from self._walk(p, seen)
+            elif p.exists() or p.is_symlink():
+                if self.force_exclude and self._excluded(p, False):
+                    continue
+                key = os.path.abspath(raw)
+                if key not in seen:
+                    seen.add(key)
+                    yield Candidate(raw, None if p.exists() else "broken symbolic link")
+            else:
+                yield Candidate(raw, "no such file or directory")
+
+    def _walk(self, top: Path, seen: set[str]) -> Iterator[Candidate]:
+        visited_dirs: set[tuple[int, int]] = set()
+        stack = [top]
+        found: list[str] = []
+        while stack:
+            d = stack.pop()
+            try:
+                st = d.stat()
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in visited_dirs:  # symlink loop
+                continue
+            visited_dirs.add((st.st_dev, st.st_ino))
+            try:
+                entries = sorted(os.scandir(d), key=lambda e: e.name)
+            except OSError:
+                continue
+            for e in entries:
+                child = Path(e.path)
+                try:
+                    is_dir = e.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if not self._excluded(child, True):
+                        stack.append(child)
+                elif e.name.endswith(SUFFIXES):
+                    if self._excluded(child, False):
+                        continue
+                    found.append(e.path)
+        for path in sorted(found):
+            key = os.path.abspath(path)
+            if key in seen:
+                continue
+            seen.add(key)
+            yield Candidate(path, None if os.path.exists(path) else "broken symbolic link")

@@ -1,0 +1,259 @@
+"""Check one source: pre-check, one libcst parse, one walk with every rule, findings.
+
+`check_source` is the whole per-file pipeline: text -> (pre-check) -> parse -> walk (semantic
+model + rules) -> `finish` -> positions -> fixes as edits -> noqa -> sorted findings.
+Anything that goes wrong inside becomes an `EPL000` finding for that file only.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import traceback
+from dataclasses import dataclass, field
+from typing import Iterable, Optional
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from linter import suppression
+from linter.finding import Edit, Finding, Fix
+from linter.rules import ALL_RULES, Rule, name_for
+from linter.rules.base import NodeFix
+from linter.semantic import SemanticModel, Scope
+from linter.source import SourceFile
+from linter.walker import Walker, iter_handlers
+
+# A file that names none of these cannot involve Keras: it is skipped without a parse.
+KERAS_HINT = re.compile(r"keras|tensorflow")
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    enabled: frozenset  # codes (rules and meta codes) reported for this file
+    strict: bool = False
+    rule_options: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class FileResult:
+    path: str
+    findings: list[Finding]
+    skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
+
+
+@dataclass
+class Report:
+    rule: Rule
+    node: cst.CSTNode
+    message: str
+    fix: Optional[NodeFix]
+
+
+class FileContext:
+    """What a rule sees of the file being checked."""
+
+    def __init__(self, source: SourceFile, module: cst.Module, semantic: SemanticModel, options: CheckOptions) -> None:
+        self.source = source
+        self.module = module
+        self.semantic = semantic
+        self.strict = options.strict
+        self.options = options.rule_options
+        self.stack: list = semantic.stack  # ancestors of the node being visited
+        self.reports: list[Report] = []
+
+    @property
+    def scope(self) -> Scope:
+        return self.semantic.scope
+
+    def ancestors(self) -> tuple:
+        """A snapshot of the ancestor stack (outermost first) for decisions made in finish()."""
+        return tuple(self.stack)
+
+    def report(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
+        self.reports.append(Report(rule, node, message, fix))
+
+
+# --------------------------------------------------------------------------- dispatch
+_HANDLER_CACHE: dict[type, list[tuple[str, type, str]]] = {}
+
+
+def _handlers_of(obj: object) -> list[tuple[str, type, str]]:
+    cls = type(obj)
+    if cls not in _HANDLER_CACHE:
+        _HANDLER_CACHE[cls] = list(iter_handlers(obj))
+    return _HANDLER_CACHE[cls]
+
+
+def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
+    enter: dict[type, list] = {}
+    leave: dict[type, list] = {}
+    for obj in objs:
+        for kind, node_cls, attr in _handlers_of(obj):
+            (enter if kind == "visit" else leave).setdefault(node_cls, []).append(getattr(obj, attr))
+    # The semantic model pops scopes on leave; rules must see the inner scope on their own
+    # leave_ handlers, so semantic leave handlers run last.
+    return enter, {k: list(reversed(v)) for k, v in leave.items()}
+
+
+# --------------------------------------------------------------------------- pipeline
+def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
+    if not KERAS_HINT.search(source.text):
+        return FileResult(source.path, [], skipped=True)
+    try:
+        module = cst.parse_module(source.text)
+    except cst.ParserSyntaxError as exc:
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", _syntax_message(exc), *_syntax_position(source.text, exc)))
+    except (RecursionError, MemoryError) as exc:
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
+    try:
+        findings = run_rules(source, module, options, rules)
+    except Exception as exc:  # a bug in a rule must not stop the run
+        findings = _meta(
+            source, options, "EPL000", "internal-error",
+            f"internal error while checking this file: {type(exc).__name__}: {exc} (please report it)", 1, 1,
+            detail=traceback.format_exc(),
+        )
+    return FileResult(source.path, findings)
+
+
+def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> list[Finding]:
+    rule_classes = [r for r in (rules if rules is not None else ALL_RULES) if r.code in options.enabled]
+    semantic = SemanticModel(module)
+    ctx = FileContext(source, module, semantic, options)
+    instances = [cls(ctx) for cls in rule_classes]
+    enter, leave = _dispatch([semantic, *instances])
+    Walker(enter, leave, semantic.stack).walk(module)
+    for rule in instances:
+        rule.finish()
+    findings = _to_findings(source, module, ctx.reports)
+    return suppression.apply(source, findings, options.enabled)
+
+
+def check_and_map(source: SourceFile, options: CheckOptions) -> FileResult:
+    """`check_source` with notebook positions mapped to cells (what reports show)."""
+    result = check_source(source, options)
+    if source.cells:
+        result.findings = [map_cell(source, f) for f in result.findings]
+    return result
+
+
+def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
+    if not reports:
+        return []
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    findings = []
+    seen = set()
+    for rep in reports:
+        rng = positions[rep.node]
+        key = (rep.rule.code, rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+        if key in seen:
+            continue
+        seen.add(key)
+        line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        f = Finding(
+            code=rep.rule.code,
+            name=rep.rule.name,
+            message=rep.message,
+            path=source.path,
+            line=line,
+            column=col,
+            end_line=end_line,
+            end_column=end_col,
+            fix=_fix_edits(module, rep.fix) if rep.fix else None,
+            node_fix=rep.fix,
+        )
+        findings.append(f)
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def map_cell(source: SourceFile, f: Finding) -> Finding:
+    """Notebook sources: turn virtual lines into (cell, line in cell)."""
+    if source.cells:
+        cell, line = source.cells.get(f.line, (None, f.line))
+        _, end_line = source.cells.get(f.end_line, (cell, f.end_line))
+        f.cell, f.line, f.end_line = cell, line, end_line
+        if f.fix:
+            f.fix = Fix(
+                f.fix.applicability,
+                tuple(Edit(source.cells.get(e.line, (0, e.line))[1], e.column, source.cells.get(e.end_line, (0, e.end_line))[1], e.end_column, e.content) for e in f.fix.edits),
+                f.fix.description,
+            )
+    return f
+
+
+class _Replacer(cst.CSTTransformer):
+    def __init__(self, replacements: dict[int, Optional[cst.CSTNode]]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):
+        key = id(original_node)
+        if key in self.replacements:
+            new = self.replacements[key]
+            return cst.RemovalSentinel.REMOVE if new is None else new
+        return updated_node
+
+
+def apply_node_fixes(module: cst.Module, fixes: Iterable[NodeFix]) -> cst.Module:
+    """Apply node replacements in one pass (outer replacements win over inner ones)."""
+    replacements: dict[int, Optional[cst.CSTNode]] = {}
+    for fix in fixes:
+        for old, new in fix.replacements:
+            replacements[id(old)] = new
+    return module.visit(_Replacer(replacements))
+
+
+def _fix_edits(module: cst.Module, fix: NodeFix) -> Fix:
+    """The text edit a fix makes: the span where old and fixed code differ."""
+    old = module.code
+    new = apply_node_fixes(module, [fix]).code
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    l1, c1 = _line_col(old, start)
+    l2, c2 = _line_col(old, end_old)
+    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, new[start:end_new]),), fix.description)
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return line, col
+
+
+# --------------------------------------------------------------------------- EPL000
+def _meta(source: SourceFile, options: CheckOptions, code: str, name: str, message: str, line: int, column: int, detail: Optional[str] = None) -> list[Finding]:
+    if code not in options.enabled:
+        return []
+    return [Finding(code, name, message, source.path, line, column, line, column + 1, detail=detail)]
+
+
+def _syntax_message(exc: cst.ParserSyntaxError) -> str:
+    first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
+    return f"cannot parse: {first}"
+
+
+def _syntax_position(text: str, exc: cst.ParserSyntaxError) -> tuple[int, int]:
+    line, col = exc.raw_line, exc.raw_column + 1
+    if (line, col) == (1, 1) or line < 1:
+        # libcst often reports 1:1 (unindent errors, IPython syntax): ask the stdlib parser.
+        try:
+            ast.parse(text)
+        except SyntaxError as err:
+            if err.lineno:
+                return err.lineno, max(err.offset or 1, 1)
+        except (ValueError, RecursionError, MemoryError):
+            pass
+    return max(line, 1), max(col, 1)
+
+
+def unreadable(path: str, message: str, line: int = 1, column: int = 1, enabled: Optional[frozenset] = None) -> FileResult:
+    if enabled is not None and "EPL000" not in enabled:
+        return FileResult(path, [])
+    return FileResult(path, [Finding("EPL000", "unreadable-file", message, path, line, column, line, column + 1)])

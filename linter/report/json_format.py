@@ -1,0 +1,18 @@
+"""`--format json`: the one JSON object of CLI.md (version, findings, files_checked, files_skipped)."""
+from __future__ import annotations
+
+import json
+
+from linter import __version__
+
+
+def render(result) -> str:
+    return json.dumps(
+        {
+            "version": __version__,
+            "findings": [f.to_json() for f in result.findings],
+            "files_checked": result.files_checked,
+            "files_skipped": result.files_skipped,
+        },
+        indent=2,
+    ) + "\n"

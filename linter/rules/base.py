@@ -1,0 +1,127 @@
+"""The Rule base class, rule examples, and the per-file context rules report through.
+
+A rule is a class in its own module under `linter.rules`: a docstring with the sections
+"What it does", "Why is this bad", "Example", "Fix"; metadata (`code`, `name`, `summary`,
+`claim`, `witness`, `fixable`); `VALID`/`INVALID` examples that are collected as tests; and
+`visit_<NodeClass>`/`leave_<NodeClass>` methods the engine calls during its single walk.
+Rules that depend on name resolution collect candidates while walking and decide in
+`finish()`, when the module's bindings are complete.
+"""
+from __future__ import annotations
+
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Optional, Sequence, Union
+
+import libcst as cst
+
+if TYPE_CHECKING:
+    from linter.engine import FileContext
+
+
+@dataclass(frozen=True)
+class Valid:
+    """Code that must not produce this rule's finding."""
+
+    code: str
+    strict: bool = False
+    filename: str = "example.py"
+
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Code that must produce this rule's finding (at `line`/`column` when given, 1-based);
+    `fixed` is the code after applying the fix (safe fixes, or unsafe with `unsafe=True`)."""
+
+    code: str
+    line: Optional[int] = None
+    column: Optional[int] = None
+    fixed: Optional[str] = None
+    unsafe: bool = False
+    strict: bool = False
+    count: Optional[int] = None
+    message_contains: Optional[str] = None
+    filename: str = "example.py"
+
+    def source(self) -> str:
+        return textwrap.dedent(self.code).lstrip("\n")
+
+    def fixed_source(self) -> Optional[str]:
+        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+
+
+@dataclass(frozen=True)
+class NodeFix:
+    """A fix expressed as libcst node replacements (`None` removes the node).
+
+    The engine turns it into text edits (for JSON/SARIF) and applies it for `--fix`.
+    """
+
+    applicability: str  # "safe" | "unsafe"
+    replacements: tuple[tuple[cst.CSTNode, Optional[cst.CSTNode]], ...]
+    description: str = ""
+
+    @classmethod
+    def replace(cls, old: cst.CSTNode, new: Optional[cst.CSTNode], applicability: str = "safe", description: str = "") -> "NodeFix":
+        return cls(applicability, ((old, new),), description)
+
+
+Example = Union[str, Valid, Invalid]
+
+
+class Rule:
+    """Base class; see the module docstring."""
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""  # one line, for `epochlint rules`
+    claim: ClassVar[str] = ""  # the measured claim (RULES.md), proven by the witness
+    witness: ClassVar[str] = ""  # what runtime_check measures for this code
+    fixable: ClassVar[Optional[str]] = None  # None | "safe" | "unsafe" | "sometimes"
+    VALID: ClassVar[Sequence[Example]] = ()
+    INVALID: ClassVar[Sequence[Example]] = ()
+
+    def __init__(self, ctx: "FileContext") -> None:
+        self.ctx = ctx
+
+    def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
+        self.ctx.report(self, node, message, fix)
+
+    def finish(self) -> None:
+        """Called once after the walk; report findings that needed the whole module."""
+
+    # helpers shared by many rules -------------------------------------------------
+    @staticmethod
+    def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == name:
+                return arg
+        return None
+
+    @staticmethod
+    def method_name(call: cst.Call) -> Optional[str]:
+        return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
+
+    @classmethod
+    def examples(cls) -> tuple[list[Valid], list[Invalid]]:
+        valid = [v if isinstance(v, Valid) else Valid(v) for v in cls.VALID]
+        invalid = [i if isinstance(i, Invalid) else Invalid(i) for i in cls.INVALID]
+        return valid, invalid
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        """The docstring split into its "## Section" parts (What it does, Why is this bad, ...)."""
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        sections: dict[str, list[str]] = {}
+        current = None
+        for line in doc.splitlines():
+            if line.startswith("## "):
+                current = line[3:].strip()
+                sections[current] = []
+            elif current is not None:
+                sections[current].append(line)
+        return {k: "\n".join(v).strip() for k, v in sections.items()}

@@ -1,0 +1,426 @@
+"""Name resolution and model provenance, built in the same single walk as the rules.
+
+The `SemanticModel` records scopes, bindings (imports, assignments, parameters, defs,
+classes), `self.<attr>` assignments per class and each function's return values while the
+engine walks the tree. Rules collect candidate nodes during the walk and ask the model
+questions when the walk is done (`Rule.finish`), so forward references (a helper defined
+below its caller) resolve too. Nothing here matches source text: names are resolved
+through the module's own imports and bindings (see `linter.names` for canonical forms).
+"""
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass, field
+from typing import Iterable, Optional, Union
+
+import libcst as cst
+
+from linter import names as N
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+@dataclass(eq=False)
+class Scope:
+    kind: str  # "module" | "function" | "class" | "lambda" | "comprehension"
+    node: cst.CSTNode
+    parent: Optional["Scope"]
+    names: dict = field(default_factory=dict)  # name -> list[Binding]
+    globals: set = field(default_factory=set)
+    returns: list = field(default_factory=list)  # function scopes: returned expressions
+    yields: bool = False
+
+    def function(self) -> Optional["Scope"]:
+        s: Optional[Scope] = self
+        while s is not None and s.kind not in ("function", "lambda"):
+            s = s.parent
+        return s
+
+    def class_scope(self) -> Optional["Scope"]:
+        """The class whose method this scope belongs to (a function directly in a class)."""
+        fn = self.function()
+        if fn is not None and fn.parent is not None and fn.parent.kind == "class":
+            return fn.parent
+        return None
+
+
+@dataclass(eq=False)
+class Binding:
+    name: str
+    kind: str  # import | assign | annassign | augassign | param | def | class | for | with | other
+    value: Optional[cst.CSTNode]  # assigned expression, annotation (param), def/class node
+    scope: Scope
+    stmt: cst.CSTNode
+    ancestors: tuple  # nodes enclosing the binding statement, outermost first
+    qname: Optional[str] = None  # imports: the canonical name bound
+    annotation: Optional[cst.BaseExpression] = None
+
+    def inside(self, node: cst.CSTNode) -> bool:
+        return any(a is node for a in self.ancestors)
+
+
+Provenance = Optional[bool]  # True: known Keras model; False: known not; None: unknown
+
+
+def dotted(node: cst.CSTNode) -> Optional[str]:
+    """`a.b.c` as text for Name/Attribute chains, else None."""
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _import_name(node: Union[cst.Attribute, cst.Name]) -> str:
+    return dotted(node) or ""
+
+
+class SemanticModel:
+    """Scopes and bindings of one module, with resolution queries."""
+
+    def __init__(self, module: cst.Module) -> None:
+        self.module_scope = Scope("module", module, None)
+        self.scope = self.module_scope
+        self.stack: list = []  # set by the engine: the live ancestor stack
+        self.scope_of_node: dict[int, Scope] = {}  # id(def/class/lambda node) -> its scope
+        self.class_attrs: dict[int, dict[str, list[Binding]]] = {}  # id(ClassDef) -> attr -> bindings
+        self.classes: list[cst.ClassDef] = []
+        self._memo: dict = {}
+
+    # ------------------------------------------------------------------ building
+    def _bind(self, name: str, kind: str, value, stmt, qname=None, annotation=None, scope=None) -> None:
+        scope = scope or self.scope
+        if name in scope.globals:
+            scope = self.module_scope
+        b = Binding(name, kind, value, scope, stmt, tuple(self.stack), qname, annotation)
+        scope.names.setdefault(name, []).append(b)
+
+    def _bind_target(self, target: cst.BaseExpression, kind: str, value, stmt, annotation=None) -> None:
+        if isinstance(target, cst.Name):
+            self._bind(target.value, kind, value, stmt, annotation=annotation)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for el in target.elements:
+                self._bind_target(el.value, "other", None, stmt)
+        elif isinstance(target, cst.StarredElement):
+            self._bind_target(target.value, "other", None, stmt)
+        elif isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            cls_scope = self.scope.class_scope()
+            if cls_scope is not None and self._is_self(target.value.value):
+                attrs = self.class_attrs.setdefault(id(cls_scope.node), {})
+                b = Binding(target.attr.value, kind, value, self.scope, stmt, tuple(self.stack), annotation=annotation)
+                attrs.setdefault(target.attr.value, []).append(b)
+
+    def _is_self(self, name: str) -> bool:
+        return self.is_self_param(name, self.scope)
+
+    def _push(self, kind: str, node) -> None:
+        s = Scope(kind, node, self.scope)
+        self.scope_of_node[id(node)] = s
+        self.scope = s
+
+    def _pop(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    # handlers, registered by the engine like a rule's visit_/leave_ methods
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = _import_name(alias.name)
+            if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                self._bind(alias.asname.name.value, "import", alias, node, qname=N.canonical(full))
+            else:
+                top = full.split(".", 1)[0]
+                self._bind(top, "import", alias, node, qname=N.canonical(top))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        if node.relative or node.module is None:
+            base = None
+        else:
+            base = _import_name(node.module)
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            nm = _import_name(alias.name)
+            bound = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else nm
+            qname = N.canonical(f"{base}.{nm}") if base else None
+            self._bind(bound, "import", alias, node, qname=qname)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name.value, "def", node, node)
+        self._push("function", node)
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            ann = param.annotation.annotation if param.annotation else None
+            self._bind(param.name.value, "param", param, node, annotation=ann)
+        for star in (p.star_arg, p.star_kwarg):
+            if isinstance(star, cst.Param):
+                self._bind(star.name.value, "other", star, node)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._push("lambda", node)
+        p = node.params
+        for param in (*p.posonly_params, *p.params, *p.kwonly_params):
+            self._bind(param.name.value, "param", param, node)
+
+    def leave_Lambda(self, node: cst.Lambda) -> None:
+        self._pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._bind(node.name.value, "class", node, node)
+        self.classes.append(node)
+        self._push("class", node)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self._pop()
+
+    def _visit_comp(self, node) -> None:
+        self._push("comprehension", node)
+        comp = node.for_in
+        while comp is not None:
+            self._bind_target(comp.target, "for", comp.iter, node)
+            comp = comp.inner_for_in
+
+    def _leave_comp(self, node) -> None:
+        self._pop()
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _visit_comp
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave_comp
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            self.scope.globals.add(item.name.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            self._bind_target(t.target, "assign", node.value, node)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._bind_target(node.target, "annassign", node.value, node, annotation=node.annotation.annotation)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._bind_target(node.target, "augassign", node.value, node)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target, "assign", node.value, node)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._bind_target(node.target, "for", node.iter, node)
+
+    def visit_With(self, node: cst.With) -> None:
+        for item in node.items:
+            if item.asname is not None:
+                self._bind_target(item.asname.name, "with", item.item, node)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and isinstance(node.name.name, cst.Name):
+            self._bind(node.name.name.value, "other", None, node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        fn = self.scope.function()
+        if fn is not None and node.value is not None:
+            fn.returns.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        fn = self.scope.function()
+        if fn is not None:
+            fn.yields = True
+
+    # ------------------------------------------------------------------ queries
+    def lookup(self, name: str, scope: Scope) -> list[Binding]:
+        """Bindings of `name` visible from `scope` (Python's LEGB, class scopes skipped)."""
+        s: Optional[Scope] = scope
+        first = True
+        while s is not None:
+            if name in s.globals:
+                return self.module_scope.names.get(name, [])
+            if s.kind != "class" or first:
+                found = s.names.get(name)
+                if found:
+                    return found
+            first = False
+            s = s.parent
+        return []
+
+    def qualified_name(self, node: cst.CSTNode, scope: Scope, _depth: int = 0) -> Optional[str]:
+        """Canonical dotted name an expression refers to, resolved through imports/aliases."""
+        if _depth > 20:
+            return None
+        if isinstance(node, cst.Name):
+            bindings = self.lookup(node.value, scope)
+            if not bindings:
+                return f"builtins.{node.value}" if node.value in _BUILTINS else None
+            for b in reversed(bindings):
+                if b.kind == "import":
+                    return b.qname
+                if b.kind in ("assign", "annassign") and isinstance(b.value, (cst.Name, cst.Attribute)):
+                    q = self.qualified_name(b.value, b.scope, _depth + 1)
+                    if q:
+                        return q
+            return None
+        if isinstance(node, cst.Attribute):
+            base = self.qualified_name(node.value, scope, _depth + 1)
+            if base is None:
+                return None
+            return N.canonical(f"{base}.{node.attr.value}")
+        return None
+
+    def call_name(self, call: cst.Call, scope: Scope) -> Optional[str]:
+        return self.qualified_name(call.func, scope)
+
+    def local_def(self, node: cst.CSTNode, scope: Scope):
+        """The same-module FunctionDef/ClassDef a Name refers to, if any."""
+        if not isinstance(node, cst.Name):
+            return None
+        for b in reversed(self.lookup(node.value, scope)):
+            if b.kind in ("def", "class"):
+                return b.value
+        return None
+
+    def scope_for(self, node: cst.CSTNode) -> Optional[Scope]:
+        return self.scope_of_node.get(id(node))
+
+    # provenance -----------------------------------------------------------
+    def class_derives_from(self, cls: cst.ClassDef, targets: frozenset, _seen=None) -> Provenance:
+        """Does a same-module class derive from one of `targets` (canonical names)?"""
+        _seen = _seen or set()
+        if id(cls) in _seen:
+            return None
+        _seen.add(id(cls))
+        outer = self.scope_of_node[id(cls)].parent or self.module_scope
+        verdict: Provenance = False
+        for base in cls.bases:
+            if base.keyword is not None:
+                continue
+            q = self.qualified_name(base.value, outer)
+            if q in targets:
+                return True
+            local = self.local_def(base.value, outer)
+            if isinstance(local, cst.ClassDef):
+                sub = self.class_derives_from(local, targets, _seen)
+                if sub:
+                    return True
+                if sub is None:
+                    verdict = None
+            elif q is None or N.is_keras_name(q):
+                # unknown base, or a Keras class that might be a model subclass (e.g. keras.src internals)
+                if q is None or q.rsplit(".", 1)[-1].endswith("Model"):
+                    verdict = None
+        return verdict
+
+    def is_model_class(self, cls: cst.ClassDef) -> Provenance:
+        key = ("model_class", id(cls))
+        if key not in self._memo:
+            self._memo[key] = self.class_derives_from(cls, N.MODEL_CLASSES)
+        return self._memo[key]
+
+    def is_callback_class(self, cls: cst.ClassDef) -> bool:
+        return bool(self.class_derives_from(cls, N.CALLBACK_CLASSES))
+
+    def returns_model(self, fn: cst.FunctionDef) -> Provenance:
+        key = ("returns", id(fn))
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # recursion guard
+        scope = self.scope_of_node.get(id(fn))
+        result: Provenance = None
+        if scope is not None and scope.returns and not scope.yields:
+            verdicts = [self.model_provenance(r, scope) for r in scope.returns]
+            if any(v is True for v in verdicts):
+                result = True
+            elif all(v is False for v in verdicts):
+                result = False
+        if fn.returns is not None and scope is not None:
+            q = self.qualified_name(fn.returns.annotation, scope.parent or self.module_scope)
+            if q in N.MODEL_CLASSES:
+                result = True
+        self._memo[key] = result
+        return result
+
+    def model_provenance(self, node: cst.CSTNode, scope: Scope, _depth: int = 0) -> Provenance:
+        """True when `node` is known to evaluate to a Keras model, False when known not to."""
+        if _depth > 12:
+            return None
+        key = ("prov", id(node), id(scope))
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # recursion guard
+        result = self._provenance(node, scope, _depth)
+        self._memo[key] = result
+        return result
+
+    def _provenance(self, node: cst.CSTNode, scope: Scope, depth: int) -> Provenance:
+        if isinstance(node, cst.Call):
+            q = self.qualified_name(node.func, scope)
+            if q is not None and N.is_model_factory(q):
+                return True
+            local = self.local_def(node.func, scope)
+            if isinstance(local, cst.ClassDef):
+                return self.is_model_class(local)
+            if isinstance(local, cst.FunctionDef):
+                return self.returns_model(local)
+            if q is not None:
+                return N.call_result_is_not_model(q)
+            return None
+        if isinstance(node, cst.Name):
+            bindings = self.lookup(node.value, scope)
+            if not bindings:
+                return False if node.value in _BUILTINS else None
+            verdicts = [self._binding_provenance(b, depth) for b in bindings]
+            if any(v is True for v in verdicts):
+                return True
+            if all(v is False for v in verdicts):
+                return False
+            return None
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            cls_scope = scope.class_scope()
+            if cls_scope is not None and self.is_self_param(node.value.value, scope):
+                cls = cls_scope.node
+                if node.attr.value == "model" and self.is_callback_class(cls):
+                    return True
+                attrs = self.class_attrs.get(id(cls), {}).get(node.attr.value)
+                if attrs:
+                    verdicts = [self._binding_provenance(b, depth) for b in attrs]
+                    if any(v is True for v in verdicts):
+                        return True
+            return None
+        if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString,
+                             cst.FormattedString, cst.List, cst.Dict, cst.Tuple, cst.Set,
+                             cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp,
+                             cst.BinaryOperation, cst.Comparison, cst.Lambda)):
+            return False
+        return None
+
+    def is_self_param(self, name: str, scope: Scope) -> bool:
+        """Is `name` the first parameter (self) of a method, seen from `scope`?"""
+        fn = scope.function()
+        if fn is None or not isinstance(fn.node, cst.FunctionDef) or scope.class_scope() is None:
+            return False
+        if any(isinstance(d.decorator, cst.Name) and d.decorator.value == "staticmethod" for d in fn.node.decorators):
+            return False
+        params = fn.node.params.posonly_params or fn.node.params.params
+        return bool(params) and params[0].name.value == name
+
+    def _binding_provenance(self, b: Binding, depth: int) -> Provenance:
+        ann = b.annotation
+        if ann is not None:
+            q = self.qualified_name(ann, b.scope.parent or self.module_scope if b.kind == "param" else b.scope)
+            if q in N.MODEL_CLASSES:
+                return True
+        if b.kind in ("assign", "annassign") and b.value is not None:
+            return self.model_provenance(b.value, b.scope, depth + 1)
+        if b.kind in ("import", "def", "class"):
+            return False
+        if b.kind == "param" and isinstance(b.value, cst.Param) and b.value.default is not None:
+            return None
+        return None
+
+    def is_keras_model(self, node: cst.CSTNode, scope: Scope, strict: bool = False) -> bool:
+        """Rules' receiver test: known model, or (strict) not known to be something else."""
+        p = self.model_provenance(node, scope)
+        return p is True or (strict and p is None)

@@ -1,0 +1,133 @@
+"""Witness plumbing: the `Witness` record, the `witness(...)` registering decorator, `Outcome`,
+and small measuring helpers (exceptions, epoch/batch counting callbacks, trace counters).
+
+A witness function takes the loaded `Env` and returns an `Outcome`: structured evidence
+(numbers and strings only, JSON-serialisable), `confirmed` (the version-appropriate claim
+holds) and a one-line `summary` for the text table and `epochlint explain`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from runtime_check.env import Env
+
+REGISTRY: dict[str, "Witness"] = {}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    evidence: dict[str, Any]
+    confirmed: bool
+    summary: str
+
+
+@dataclass(frozen=True)
+class Witness:
+    code: str
+    claim: str  # what happens, in every Keras version where it differs
+    run: Callable[[Env], Outcome]
+
+
+def witness(code: str, claim: str) -> Callable[[Callable[[Env], Outcome]], Callable[[Env], Outcome]]:
+    """Register `fn` as the witness of `code` (one per code)."""
+
+    def register(fn: Callable[[Env], Outcome]) -> Callable[[Env], Outcome]:
+        if code in REGISTRY:
+            raise RuntimeError(f"two witnesses for {code}")
+        REGISTRY[code] = Witness(code=code, claim=" ".join(claim.split()), run=fn)
+        return fn
+
+    return register
+
+
+def raised(fn: Callable[[], Any]) -> dict[str, Any]:
+    """Call fn; `{"raised": False}` or `{"raised": True, "type": ..., "message": ...}`.
+
+    The message is the exception's last meaningful line (tf.function wraps errors raised at
+    trace time in a traceback-like "in user code:" text), cut to 240 characters.
+    """
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the exception is the measurement
+        return {"raised": True, "type": type(exc).__name__, "message": last_line(exc)}
+    return {"raised": False}
+
+
+def last_line(exc: BaseException) -> str:
+    text = str(exc) if not isinstance(exc.args, tuple) or len(exc.args) != 2 else " ".join(map(str, exc.args))
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    prefix = type(exc).__name__ + ": "
+    if line.startswith(prefix):
+        line = line[len(prefix):]
+    return line[:240]
+
+
+def counter_callback(env: Env, max_batches: int | None = None, hard_limit: int | None = None) -> Any:
+    """A Keras callback that counts batches per epoch and begun/ended epochs.
+
+    With `max_batches` it sets `model.stop_training` after that many batches in all; with
+    `hard_limit` it raises `RunawayTraining` if training goes on anyway (never an endless run).
+    """
+    k = env.keras
+
+    class Counter(k.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.per_epoch: list[int] = []
+            self.begun: list[int] = []
+            self.ended: list[int] = []
+            self.total = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.begun.append(int(epoch))
+            self.per_epoch.append(0)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.ended.append(int(epoch))
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.total += 1
+            if self.per_epoch:
+                self.per_epoch[-1] += 1
+            if max_batches is not None and self.total >= max_batches:
+                self.model.stop_training = True
+            if hard_limit is not None and self.total >= hard_limit:
+                raise RunawayTraining(f"training went on for {self.total} batches after stop_training")
+
+    return Counter()
+
+
+class RunawayTraining(RuntimeError):
+    """A bounded experiment did not stop when asked."""
+
+
+def epochs_run(history: Any) -> int:
+    return len(history.epoch)
+
+
+def rounded(values, digits: int = 6) -> list[float]:
+    return [round(float(v), digits) for v in values]
+
+
+def r(value: float, digits: int = 6) -> float:
+    return round(float(value), digits)
+
+
+@dataclass
+class Checks:
+    """Named boolean checks; `confirmed` is all of them."""
+
+    items: dict[str, bool] = field(default_factory=dict)
+
+    def add(self, name: str, ok: bool) -> bool:
+        self.items[name] = bool(ok)
+        return bool(ok)
+
+    @property
+    def confirmed(self) -> bool:
+        return bool(self.items) and all(self.items.values())
+
+    def failed(self) -> list[str]:
+        return [k for k, v in self.items.items() if not v]

@@ -1,0 +1,168 @@
+"""Witnesses for EPL1xx: how many epochs `fit` really runs (EPL101-EPL106)."""
+from __future__ import annotations
+
+from runtime_check import data, models
+from runtime_check.env import Env, capture
+from runtime_check.witnesses.base import Checks, Outcome, counter_callback, epochs_run, r, raised, witness
+
+
+def _xy():
+    return data.regression(seed=0)
+
+
+@witness("EPL101", """Setting `model.epochs = N` is ignored: `fit()` runs its own `epochs` argument,
+default 1 (Keras 2 and 3).""")
+def epl101(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    model.epochs = 10
+    with capture():
+        hist = model.fit(x, y, verbose=0)
+    other = models.small(env)
+    setattr(other, "epochs", 10)
+    with capture():
+        hist2 = other.fit(x, y, verbose=0)
+    ev = {"attribute_value": int(model.epochs), "epochs_run": epochs_run(hist),
+          "epochs_run_after_setattr": epochs_run(hist2)}
+    ok = Checks()
+    ok.add("one_epoch", ev["epochs_run"] == 1 and ev["epochs_run_after_setattr"] == 1)
+    return Outcome(ev, ok.confirmed, f"model.epochs = 10 -> fit() ran {ev['epochs_run']} epoch(s) "
+                   f"(setattr: {ev['epochs_run_after_setattr']})")
+
+
+@witness("EPL102", """`epochs=` belongs to `fit` only. Keras 3: `keras.Model(inputs, outputs, epochs=10)` is
+accepted silently and ignored (`fit()` runs 1 epoch); `Sequential(..., epochs=)`, `compile(..., epochs=)` and
+`predict(..., epochs=)` raise TypeError; `evaluate(..., epochs=)` raises ValueError ("Arguments not
+recognized"). Keras 2 (tf_keras): all five raise TypeError (`Model`: "Keyword argument not understood").""")
+def epl102(env: Env) -> Outcome:
+    k = env.keras
+    x, y = _xy()
+    ev: dict = {}
+    env.seed(0)
+    inputs = k.Input(shape=(x.shape[1],))
+    outputs = k.layers.Dense(1)(inputs)
+    built: dict = {}
+
+    def make_model():
+        built["model"] = k.Model(inputs, outputs, epochs=10)
+
+    ev["Model"] = raised(make_model)
+    if "model" in built:
+        model = built["model"]
+        model.compile(optimizer="sgd", loss="mse")
+        with capture():
+            ev["Model"]["fit_epochs_run"] = epochs_run(model.fit(x, y, verbose=0))
+    ev["Sequential"] = raised(lambda: k.Sequential([k.Input(shape=(x.shape[1],)), k.layers.Dense(1)], epochs=10))
+    model = models.small(env, compile=False)
+    ev["compile"] = raised(lambda: model.compile(optimizer="sgd", loss="mse", epochs=10))
+    model.compile(optimizer="sgd", loss="mse")
+    with capture():
+        ev["evaluate"] = raised(lambda: model.evaluate(x, y, epochs=10, verbose=0))
+        ev["predict"] = raised(lambda: model.predict(x, epochs=10, verbose=0))
+    ok = Checks()
+    if env.keras_major >= 3:
+        ok.add("Model accepted", not ev["Model"]["raised"])
+        ok.add("Model then fit runs 1 epoch", ev["Model"].get("fit_epochs_run") == 1)
+        expected = {"Sequential": "TypeError", "compile": "TypeError", "evaluate": "ValueError", "predict": "TypeError"}
+    else:
+        expected = {"Model": "TypeError", "Sequential": "TypeError", "compile": "TypeError",
+                    "evaluate": "TypeError", "predict": "TypeError"}
+    for call, exc_type in expected.items():
+        ok.add(f"{call} raises {exc_type}", ev[call].get("type") == exc_type)
+    parts = []
+    for call in ("Model", "Sequential", "compile", "evaluate", "predict"):
+        e = ev[call]
+        if e["raised"]:
+            parts.append(f"{call}: {e['type']}")
+        else:
+            parts.append(f"{call}: accepted" + (f", fit ran {e['fit_epochs_run']} epoch" if "fit_epochs_run" in e else ""))
+    return Outcome(ev, ok.confirmed, "; ".join(parts))
+
+
+@witness("EPL103", """Keras 1 arguments `nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=` make `fit` raise
+TypeError "unexpected keyword argument" (Keras 2 and 3).""")
+def epl103(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    ev = {}
+    with capture():
+        for kw in ("nb_epoch", "samples_per_epoch", "nb_val_samples"):
+            ev[kw] = raised(lambda kw=kw: model.fit(x, y, verbose=0, **{kw: 2}))
+    ok = Checks()
+    for kw, e in ev.items():
+        ok.add(kw, e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
+    return Outcome(ev, ok.confirmed, "; ".join(f"fit({kw}=2): {e.get('type', 'accepted')}" for kw, e in ev.items()))
+
+
+@witness("EPL104", """Each `fit(epochs=N)` call continues training the same model: a loop of T turns trains
+T x N epochs, and weights leak from one turn ("trial", "fold") into the next (Keras 2 and 3).""")
+def epl104(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    turns, n = 3, 3
+    per_call, first_losses = [], []
+    with capture():
+        for _ in range(turns):
+            hist = model.fit(x, y, epochs=n, verbose=0, shuffle=False)
+            per_call.append(epochs_run(hist))
+            first_losses.append(r(hist.history["loss"][0]))
+    ev = {"turns": turns, "epochs_per_call": n, "epochs_per_call_run": per_call, "total_epochs": sum(per_call),
+          "first_epoch_loss_per_call": first_losses}
+    ok = Checks()
+    ok.add("total == turns x N", ev["total_epochs"] == turns * n)
+    ok.add("second call starts lower", first_losses[1] < first_losses[0])
+    return Outcome(ev, ok.confirmed, f"{turns} turns x fit(epochs={n}) = {ev['total_epochs']} epochs; first-epoch loss "
+                   f"per call {first_losses[0]:.4g} -> {first_losses[1]:.4g} -> {first_losses[2]:.4g}")
+
+
+@witness("EPL105", """`epochs` is the index of the last epoch, not a count: `fit(epochs=E, initial_epoch=I)`
+runs E - I epochs, and I >= E trains nothing (empty History, weights unchanged) (Keras 2 and 3).""")
+def epl105(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    before = models.weights(model)
+    with capture():
+        hist = model.fit(x, y, epochs=5, initial_epoch=5, verbose=0)
+    after = models.weights(model)
+    unchanged = all((a == b).all() for a, b in zip(before, after))
+    with capture():
+        hist2 = model.fit(x, y, epochs=5, initial_epoch=3, verbose=0)
+    ev = {"epochs_5_initial_5_epochs_run": epochs_run(hist), "weights_unchanged": bool(unchanged),
+          "epochs_5_initial_3_epochs_run": epochs_run(hist2), "epochs_5_initial_3_epoch_indices": list(map(int, hist2.epoch))}
+    ok = Checks()
+    ok.add("I >= E: 0 epochs", ev["epochs_5_initial_5_epochs_run"] == 0)
+    ok.add("weights unchanged", unchanged)
+    ok.add("E - I epochs", ev["epochs_5_initial_3_epochs_run"] == 2)
+    return Outcome(ev, ok.confirmed, f"epochs=5, initial_epoch=5: {ev['epochs_5_initial_5_epochs_run']} epochs, weights "
+                   f"{'unchanged' if unchanged else 'changed'}; epochs=5, initial_epoch=3: {ev['epochs_5_initial_3_epochs_run']} epochs")
+
+
+@witness("EPL106", """`fit_generator`, `evaluate_generator`, `predict_generator` are removed in Keras 3
+(AttributeError); `fit`/`evaluate`/`predict` take generators, tf.data and PyDataset. Keras 2 (tf_keras): they
+still exist (deprecated; `fit_generator` trains, with a deprecation warning).""")
+def epl106(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    names = ("fit_generator", "evaluate_generator", "predict_generator")
+    ev: dict = {f"has_{n}": hasattr(model, n) for n in names}
+
+    def gen():
+        while True:
+            yield x[:32], y[:32]
+
+    with capture() as cap:
+        ev["fit_generator_call"] = raised(lambda: model.fit_generator(gen(), steps_per_epoch=2, epochs=1, verbose=0))
+    ev["fit_generator_warned"] = any("deprecated" in m for m in cap.all_messages())
+    with capture():
+        ev["fit_with_generator_epochs"] = epochs_run(model.fit(gen(), steps_per_epoch=2, epochs=2, verbose=0))
+    ok = Checks()
+    if env.keras_major >= 3:
+        ok.add("methods removed", not any(ev[f"has_{n}"] for n in names))
+        ok.add("AttributeError", ev["fit_generator_call"].get("type") == "AttributeError")
+    else:
+        ok.add("methods exist", all(ev[f"has_{n}"] for n in names))
+        ok.add("fit_generator trains", not ev["fit_generator_call"]["raised"])
+    ok.add("fit takes a generator", ev["fit_with_generator_epochs"] == 2)
+    call = ev["fit_generator_call"]
+    return Outcome(ev, ok.confirmed, f"hasattr(model, 'fit_generator') = {ev['has_fit_generator']}; calling it: "
+                   f"{call['type'] if call['raised'] else 'trains'}; fit(generator) ran {ev['fit_with_generator_epochs']} epochs")

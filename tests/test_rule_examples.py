@@ -1,0 +1,59 @@
+"""Every rule's VALID and INVALID examples, collected automatically (fixit-style), plus
+checks that each rule carries its documentation and metadata."""
+from __future__ import annotations
+
+import pytest
+
+from linter.engine import CheckOptions, check_source
+from linter.fixes import apply_edits
+from linter.rules import ALL_RULES
+from linter.source import SourceFile
+
+CASES_VALID = [pytest.param(rule, ex, id=f"{rule.code}-valid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.examples()[0])]
+CASES_INVALID = [pytest.param(rule, ex, id=f"{rule.code}-invalid-{i}") for rule in ALL_RULES for i, ex in enumerate(rule.examples()[1])]
+
+
+def _check(rule, example):
+    enabled = frozenset({rule.code})
+    return check_source(SourceFile(example.filename, example.source()), CheckOptions(enabled, example.strict)).findings
+
+
+@pytest.mark.parametrize("rule,example", CASES_VALID)
+def test_valid_example_is_silent(rule, example):
+    findings = _check(rule, example)
+    assert [f for f in findings if f.code == rule.code] == [], example.source()
+    assert [f for f in findings if f.code == "EPL000"] == []
+
+
+@pytest.mark.parametrize("rule,example", CASES_INVALID)
+def test_invalid_example_fires(rule, example):
+    findings = [f for f in _check(rule, example) if f.code == rule.code]
+    assert findings, f"{rule.code} did not fire on:\n{example.source()}"
+    if example.count is not None:
+        assert len(findings) == example.count
+    first = findings[0]
+    if example.line is not None:
+        assert first.line == example.line, (first, example.source())
+    if example.column is not None:
+        assert first.column == example.column, (first, example.source())
+    if example.message_contains is not None:
+        assert example.message_contains in first.message
+    fixed = example.fixed_source()
+    if fixed is not None:
+        new_text, n = apply_edits(example.source(), findings, unsafe=example.unsafe)
+        assert n >= 1, "expected a fix"
+        assert new_text == fixed
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_rule_metadata_and_docs(rule):
+    assert rule.code.startswith("EPL") and len(rule.code) == 6
+    assert rule.name and rule.name == rule.name.lower() and " " not in rule.name
+    assert rule.summary and rule.claim and rule.witness
+    sections = rule.doc_sections()
+    for title in ("What it does", "Why is this bad", "Example", "Fix"):
+        assert sections.get(title), f"{rule.code} docstring lacks '## {title}'"
+    valid, invalid = rule.examples()
+    assert valid and invalid, f"{rule.code} needs VALID and INVALID examples"
+    if rule.fixable in ("safe", "unsafe", "sometimes"):
+        assert any(i.fixed is not None for i in invalid), f"{rule.code} is fixable but no example shows the fix"
