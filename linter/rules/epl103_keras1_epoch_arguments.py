@@ -1,0 +1,244 @@
+"""EPL103 keras1-epoch-arguments: `nb_epoch=`, `samples_per_epoch=`, ... are Keras 1 names (TypeError)."""
+from __future__ import annotations
+
+import libcst as cst
+
+from linter.rules.base import Invalid, NodeFix, Rule, Valid
+
+# Keras 1 keyword -> (what replaced it, whether renaming is the whole fix)
+KERAS1_EPOCH_ARGUMENTS: dict[str, tuple[str, bool]] = {
+    "nb_epoch": ("epochs", True),
+    "samples_per_epoch": ("steps_per_epoch", False),
+    "nb_val_samples": ("validation_steps", False),
+    "val_samples": ("steps", False),
+}
+# Other Keras 1 keywords of the generator methods (not about epochs, but they block EPL106's fix).
+KERAS1_OTHER_ARGUMENTS = frozenset({"nb_worker", "max_q_size", "pickle_safe"})
+KERAS1_ARGUMENTS = frozenset(KERAS1_EPOCH_ARGUMENTS) | KERAS1_OTHER_ARGUMENTS
+
+TRAINING_METHODS = frozenset(
+    {"fit", "fit_generator", "evaluate", "evaluate_generator", "predict", "predict_generator"}
+)
+
+
+class Keras1EpochArguments(Rule):
+    """
+    ## What it does
+    Flags the Keras 1 argument names `nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=` and
+    `val_samples=` in `fit`, `fit_generator`, `evaluate(_generator)` and `predict(_generator)`
+    calls on a Keras model.
+
+    ## Why is this bad
+    Keras 2 renamed them (`epochs`, `steps_per_epoch`, `validation_steps`, `steps`) and tf.keras 2
+    and Keras 3 reject the old names: the call raises
+    `TypeError: fit() got an unexpected keyword argument 'nb_epoch'`. The sample counts did not
+    only change name: Keras 1 counted samples, Keras 2+ counts batches (steps).
+
+    ## Example
+    ```python
+    model.fit(x_train, y_train, batch_size=32, nb_epoch=10)
+    model.fit_generator(gen, samples_per_epoch=2000, nb_epoch=10)
+    ```
+    Use instead:
+    ```python
+    model.fit(x_train, y_train, batch_size=32, epochs=10)
+    model.fit(gen, steps_per_epoch=2000 // 32, epochs=10)
+    ```
+
+    ## Fix
+    `nb_epoch=` -> `epochs=` is a safe automatic fix (not offered when `epochs=` is given as
+    well). `samples_per_epoch=` / `nb_val_samples=` / `val_samples=` need a division by the
+    batch size, so they have no automatic fix: the message says which argument replaces them.
+    """
+
+    code = "EPL103"
+    name = "keras1-epoch-arguments"
+    summary = "`nb_epoch=`/`samples_per_epoch=`/`nb_val_samples=` are Keras 1 names: TypeError in Keras 2 and 3"
+    claim = (
+        "Keras 1 argument names (`nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=`) make `fit` raise "
+        "TypeError \"unexpected keyword argument\" in Keras 2 (tf.keras) and Keras 3."
+    )
+    witness = "fit(x, y, nb_epoch=2) / samples_per_epoch= / nb_val_samples= each raise TypeError"
+    fixable = "sometimes"
+
+    VALID = [
+        # the current names
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x, y, batch_size=32, epochs=10, steps_per_epoch=100, validation_steps=5)
+            """
+        ),
+        # not a Keras model: an old scikit-learn style wrapper keeps its own parameter names
+        Valid(
+            """
+            import tensorflow as tf
+            from mylib import Trainer
+
+            trainer = Trainer()
+            trainer.fit(x, y, nb_epoch=10)
+            """
+        ),
+        # unknown receiver: silent unless --strict
+        Valid(
+            """
+            from tensorflow import keras
+
+            def train(model, x, y):
+                model.fit(x, y, nb_epoch=10)
+            """
+        ),
+        # not a training method
+        Valid(
+            """
+            import keras
+
+            model = keras.models.load_model("m.keras")
+            model.save("out.keras", nb_epoch=3)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            model.fit(x, y, batch_size=32, nb_epoch=10)  # train
+            """,
+            line=5,
+            column=32,
+            message_contains="TypeError",
+            fixed="""
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="sgd", loss="mse")
+            model.fit(x, y, batch_size=32, epochs=10)  # train
+            """,
+        ),
+        # Keras 1 generator call: three findings, only nb_epoch is fixable
+        Invalid(
+            """
+            from keras.models import Sequential
+
+            model = Sequential()
+            model.fit_generator(
+                train_gen,
+                samples_per_epoch=2000,  # samples, not batches
+                nb_epoch=50,
+                validation_data=val_gen,
+                nb_val_samples=800,
+            )
+            """,
+            line=6,
+            column=5,
+            count=3,
+            message_contains="steps_per_epoch",
+            fixed="""
+            from keras.models import Sequential
+
+            model = Sequential()
+            model.fit_generator(
+                train_gen,
+                samples_per_epoch=2000,  # samples, not batches
+                epochs=50,
+                validation_data=val_gen,
+                nb_val_samples=800,
+            )
+            """,
+        ),
+        # both spellings given: reported, but renaming would duplicate `epochs=`, so no fix
+        Invalid(
+            """
+            import keras as K
+
+            net = K.models.load_model("m.keras")
+            net.fit(x, y, epochs=5, nb_epoch=5)
+            """,
+            line=4,
+            column=25,
+            message_contains="already",
+        ),
+        Invalid(
+            """
+            import tf_keras
+
+            model = tf_keras.models.load_model("m.h5")
+            preds = model.predict_generator(gen, val_samples=1000)
+            """,
+            line=4,
+            message_contains="steps=",
+        ),
+        Invalid(
+            """
+            from tensorflow import keras
+
+            class Retrain(keras.callbacks.Callback):
+                def on_train_end(self, logs=None):
+                    self.model.fit(self.x, self.y, nb_epoch=1)
+            """,
+            line=5,
+            column=40,
+        ),
+        Invalid(
+            """
+            import keras
+
+            def train(model, x, y):
+                model.fit(x, y, nb_epoch=10)
+            """,
+            strict=True,
+            line=4,
+        ),
+    ]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.candidates: list[tuple[cst.Call, list[cst.Arg], object]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in TRAINING_METHODS:
+            return
+        old = [a for a in node.args if a.keyword is not None and a.keyword.value in KERAS1_EPOCH_ARGUMENTS]
+        if old:
+            self.candidates.append((node, old, self.ctx.scope))
+
+    def finish(self) -> None:
+        sem = self.ctx.semantic
+        for call, args, scope in self.candidates:
+            receiver = call.func.value  # type: ignore[attr-defined]
+            if not sem.is_keras_model(receiver, scope, self.ctx.strict):
+                continue
+            method = call.func.attr.value  # type: ignore[attr-defined]
+            for arg in args:
+                self._report(call, method, arg)
+
+    def _report(self, call: cst.Call, method: str, arg: cst.Arg) -> None:
+        old = arg.keyword.value  # type: ignore[union-attr]
+        new, renamable = KERAS1_EPOCH_ARGUMENTS[old]
+        head = (
+            f"`{old}=` is the Keras 1 name of `{new}=`: Keras 2 (tf.keras) and Keras 3 raise "
+            f"TypeError (\"{method}() got an unexpected keyword argument '{old}'\")."
+        )
+        if renamable:
+            if self.keyword(call, new) is not None or (method == "fit" and _positional_count(call) > 3):
+                self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
+                return
+            fix = NodeFix.replace(arg, arg.with_changes(keyword=cst.Name(new)), "safe", f"rename `{old}=` to `{new}=`")
+            self.report(arg, f"{head} Use `{new}=`.", fix)
+            return
+        self.report(
+            arg,
+            f"{head} Keras 1 counted samples, Keras 2+ counts batches: pass `{new}=` with samples // batch_size "
+            f"(no automatic fix: the division needs the batch size).",
+        )
+
+
+def _positional_count(call: cst.Call) -> int:
+    return sum(1 for a in call.args if a.keyword is None and not a.star)

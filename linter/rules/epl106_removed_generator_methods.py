@@ -1,0 +1,284 @@
+"""EPL106 removed-generator-methods: `fit_generator` & co. are gone in Keras 3 (AttributeError)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter.rules.epl103_keras1_epoch_arguments import KERAS1_ARGUMENTS
+
+REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
+# Arguments the generator methods took that Keras 3's fit/evaluate/predict reject
+# (they moved to `PyDataset(workers=..., use_multiprocessing=..., max_queue_size=...)`).
+WORKER_ARGUMENTS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
+
+
+class RemovedGeneratorMethods(Rule):
+    """
+    ## What it does
+    Flags calls of `fit_generator`, `evaluate_generator` and `predict_generator` on a Keras model.
+
+    ## Why is this bad
+    Keras 3 removed them: the call raises `AttributeError: 'Functional' object has no attribute
+    'fit_generator'`. In Keras 2 (tf.keras, `tf_keras`) they still exist but are deprecated and
+    only forward to `fit`/`evaluate`/`predict`, which have accepted Python generators,
+    `keras.utils.Sequence`/`PyDataset` and `tf.data` datasets since TensorFlow 2.1.
+
+    ## Example
+    ```python
+    model.fit_generator(train_gen, steps_per_epoch=100, epochs=10, validation_data=val_gen)
+    ```
+    Use instead:
+    ```python
+    model.fit(train_gen, steps_per_epoch=100, epochs=10, validation_data=val_gen)
+    ```
+
+    ## Fix
+    Rename the method (`fit_generator` -> `fit`, `evaluate_generator` -> `evaluate`,
+    `predict_generator` -> `predict`; a `generator=` keyword becomes `x=`). The automatic fix is
+    safe and offered only when nothing else has to change: no Keras 1 arguments (`nb_epoch=`,
+    `samples_per_epoch=`, ..., see EPL103), no `workers=`/`use_multiprocessing=`/`max_queue_size=`
+    (Keras 3 moved them to `PyDataset`), no `*args`/`**kwargs`, and at most one positional
+    argument (the positional order of `fit` differs from `fit_generator`'s).
+    """
+
+    code = "EPL106"
+    name = "removed-generator-methods"
+    summary = "`fit_generator`/`evaluate_generator`/`predict_generator` are removed in Keras 3; use fit/evaluate/predict"
+    claim = (
+        "`fit_generator`, `evaluate_generator` and `predict_generator` are removed in Keras 3 (AttributeError); "
+        "`fit`/`evaluate`/`predict` take generators, tf.data and PyDataset. Keras 2 (tf_keras): they still exist, "
+        "deprecated."
+    )
+    witness = "hasattr(model, 'fit_generator') is False in Keras 3 (True in Keras 2); fit(generator) trains"
+    fixable = "sometimes"
+
+    VALID = [
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(train_gen, steps_per_epoch=100, epochs=10)
+            model.evaluate(val_gen, steps=10)
+            """
+        ),
+        # a class of one's own with a method of that name
+        Valid(
+            """
+            import tensorflow as tf
+
+            class Trainer:
+                def fit_generator(self, gen):
+                    for batch in gen:
+                        pass
+
+            Trainer().fit_generator(batches())
+            """
+        ),
+        # unknown receiver: silent unless --strict
+        Valid(
+            """
+            from tensorflow import keras
+
+            def train(model, gen):
+                return model.fit_generator(gen, epochs=3)
+            """
+        ),
+        # only calls are flagged: a feature test is fine
+        Valid(
+            """
+            import tf_keras as keras
+
+            model = keras.models.load_model("m.h5")
+            legacy = hasattr(model, "fit_generator")
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.models.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            history = model.fit_generator(  # legacy API
+                train_gen,  # a keras.utils.Sequence
+                steps_per_epoch=100,
+                epochs=10,
+            )
+            """,
+            line=5,
+            column=11,
+            message_contains="AttributeError",
+            fixed="""
+            import tensorflow as tf
+
+            model = tf.keras.models.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            history = model.fit(  # legacy API
+                train_gen,  # a keras.utils.Sequence
+                steps_per_epoch=100,
+                epochs=10,
+            )
+            """,
+        ),
+        Invalid(
+            """
+            from keras.models import Model as M
+            from keras.layers import Dense, Input
+
+            inp = Input(shape=(4,))
+            net = M(inp, Dense(1)(inp))
+            loss = net.evaluate_generator(generator=val_gen, steps=5)
+            """,
+            line=6,
+            column=8,
+            fixed="""
+            from keras.models import Model as M
+            from keras.layers import Dense, Input
+
+            inp = Input(shape=(4,))
+            net = M(inp, Dense(1)(inp))
+            loss = net.evaluate(x=val_gen, steps=5)
+            """,
+        ),
+        Invalid(
+            """
+            import keras.applications
+
+            model = keras.applications.ResNet50(weights=None)
+            preds = model.predict_generator(test_gen, steps=len(test_gen))
+            """,
+            line=4,
+            fixed="""
+            import keras.applications
+
+            model = keras.applications.ResNet50(weights=None)
+            preds = model.predict(test_gen, steps=len(test_gen))
+            """,
+        ),
+        # worker arguments: Keras 3's fit rejects them, so no automatic fix
+        Invalid(
+            """
+            import tensorflow.compat.v2 as tf
+
+            model = tf.keras.models.load_model("m.keras")
+            model.fit_generator(train_gen, epochs=5, workers=4, use_multiprocessing=True)
+            """,
+            line=4,
+            column=1,
+            message_contains="workers",
+        ),
+        # positional steps_per_epoch: fit's second positional is `y`, so no automatic fix
+        Invalid(
+            """
+            import keras
+
+            model = keras.saving.load_model("m.keras")
+            model.fit_generator(train_gen, 100, 10)
+            """,
+            line=4,
+            message_contains="positional",
+        ),
+        # a Keras 1 argument remains (EPL103): no fix
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential()
+            model.fit_generator(train_gen, samples_per_epoch=2000, epochs=3)
+            """,
+            line=4,
+            message_contains="EPL103",
+        ),
+        Invalid(
+            """
+            import tensorflow as tf
+
+            class Evaluate(tf.keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    self.model.evaluate_generator(self.val_gen)
+            """,
+            line=5,
+            column=9,
+            fixed="""
+            import tensorflow as tf
+
+            class Evaluate(tf.keras.callbacks.Callback):
+                def on_epoch_end(self, epoch, logs=None):
+                    self.model.evaluate(self.val_gen)
+            """,
+        ),
+        Invalid(
+            """
+            import keras
+
+            def train(model, gen):
+                return model.fit_generator(gen, epochs=3)
+            """,
+            strict=True,
+            line=4,
+            column=12,
+        ),
+    ]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.candidates: list[tuple[cst.Call, object]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in REPLACEMENTS:
+            self.candidates.append((node, self.ctx.scope))
+
+    def finish(self) -> None:
+        sem = self.ctx.semantic
+        code = self.ctx.module.code_for_node
+        for call, scope in self.candidates:
+            func: cst.Attribute = call.func  # type: ignore[assignment]
+            if not sem.is_keras_model(func.value, scope, self.ctx.strict):
+                continue
+            old = func.attr.value
+            new = REPLACEMENTS[old]
+            receiver = code(func.value).strip()
+            message = (
+                f"`{receiver}.{old}()` was removed in Keras 3 (AttributeError: the model has no attribute "
+                f"'{old}'); in Keras 2 it is deprecated and only forwards to `{new}()`. `{new}()` takes "
+                f"generators, `tf.data` datasets and `PyDataset`: call `{receiver}.{new}(...)`."
+            )
+            blocker = fix_blocker(call)
+            if blocker is not None:
+                self.report(call, f"{message} No automatic fix: {blocker}.")
+                continue
+            self.report(call, message, rename_fix(call, new))
+
+
+def fix_blocker(call: cst.Call) -> Optional[str]:
+    """Why renaming alone would not be a correct fix, or None when it would be."""
+    keywords = [a.keyword.value for a in call.args if a.keyword is not None]
+    if any(a.star for a in call.args):
+        return "`*args`/`**kwargs` may carry arguments the new method does not take"
+    keras1 = sorted(k for k in keywords if k in KERAS1_ARGUMENTS)
+    if keras1:
+        return f"Keras 1 argument(s) {', '.join(f'`{k}=`' for k in keras1)} must be converted first (EPL103)"
+    workers = sorted(k for k in keywords if k in WORKER_ARGUMENTS)
+    if workers:
+        return (
+            f"{', '.join(f'`{k}=`' for k in workers)} are not accepted by Keras 3's methods "
+            f"(they moved to `keras.utils.PyDataset(workers=..., use_multiprocessing=..., max_queue_size=...)`)"
+        )
+    if sum(1 for a in call.args if a.keyword is None) > 1:
+        return "more than one positional argument, and the new method's positional order differs (name them)"
+    return None
+
+
+def rename_fix(call: cst.Call, new: str) -> NodeFix:
+    func: cst.Attribute = call.func  # type: ignore[assignment]
+    replacements: list[tuple[cst.CSTNode, Optional[cst.CSTNode]]] = [(func.attr, cst.Name(new))]
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "generator":
+            replacements.append((arg.keyword, cst.Name("x")))
+    return NodeFix("safe", tuple(replacements), f"rename `{func.attr.value}` to `{new}`")
