@@ -1,0 +1,135 @@
+"""`--format sarif`: a SARIF 2.1.0 log (one run) for GitHub code scanning and other viewers.
+
+- `tool.driver` lists every rule (and the engine's own codes EPL000/EPL900) with `id`, `name`,
+  `shortDescription` (summary), `fullDescription` (the measured claim), `help` (the rule's
+  page as text and Markdown, so viewers show it without a link) and `helpUri` (docs/rules/CODE.md:
+  an absolute URL when the installed distribution names its GitHub repository, else the path
+  relative to the repository root).
+- A result has `ruleId`/`ruleIndex`, `level`, `message`, one `physicalLocation` whose
+  `artifactLocation.uri` is relative to the current directory with `uriBaseId` `%SRCROOT%`
+  (defined in `originalUriBaseIds`), and a 1-based `region`; columns count Unicode code points
+  (`columnKind`), end positions are exclusive, as SARIF says.
+- `fixes` (artifactChanges -> replacements with `deletedRegion` + `insertedContent`) for safe
+  fixes, and for unsafe ones with `--unsafe-fixes`.
+- Notebook findings: the region is the line/column inside the cell (`properties.cell`, and the
+  message starts with "cell N:"); they carry no `fixes`, whose regions would have to be in the
+  notebook's JSON text.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+from linter import __version__
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+LEVELS = {"error": "error", "warning": "warning", "info": "note", "note": "note"}
+
+
+def _descriptors() -> list[dict]:
+    from linter.docs import explain_markdown, rule_doc_uri
+    from linter.rules import ALL_RULES, META_CODES
+
+    out = []
+    for rule in ALL_RULES:
+        out.append(
+            {
+                "id": rule.code,
+                "name": rule.name,
+                "shortDescription": {"text": rule.summary},
+                "fullDescription": {"text": rule.claim or rule.summary},
+                "help": {"text": rule.summary, "markdown": explain_markdown(rule.code, with_evidence=False)},
+                "helpUri": rule_doc_uri(rule.code),
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"fixable": rule.fixable, "witness": rule.witness, "tags": ["keras", "tensorflow", "training"]},
+            }
+        )
+    for code, meta in META_CODES.items():
+        out.append(
+            {
+                "id": code,
+                "name": meta["name"],
+                "shortDescription": {"text": meta["summary"]},
+                "fullDescription": {"text": meta["summary"]},
+                "help": {"text": meta["summary"], "markdown": explain_markdown(code)},
+                "helpUri": rule_doc_uri(code),
+                "defaultConfiguration": {"level": "error"},
+                "properties": {"fixable": "safe" if code == "EPL900" else None},
+            }
+        )
+    return sorted(out, key=lambda d: d["id"])
+
+
+def artifact_location(path: str) -> dict:
+    """A relative `uri` under %SRCROOT% (the current directory), or an absolute file URI."""
+    absolute = os.path.abspath(path)
+    rel = os.path.relpath(absolute, os.getcwd())
+    if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
+        return {"uri": Path(absolute).as_uri()}
+    return {"uri": quote(Path(rel).as_posix(), safe="/"), "uriBaseId": SRCROOT}
+
+
+def _region(line: int, column: int, end_line: int, end_column: int) -> dict:
+    line, column = max(line, 1), max(column, 1)
+    end_line = max(end_line, line)
+    end_column = max(end_column, column + 1) if end_line == line else max(end_column, 1)
+    return {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column}
+
+
+def _result(f, index: dict, unsafe_fixes: bool) -> dict:
+    location = artifact_location(f.path)
+    message = f.message if f.cell is None else f"cell {f.cell}: {f.message}"
+    res = {
+        "ruleId": f.code,
+        "level": LEVELS.get(f.severity, "warning"),
+        "message": {"text": message},
+        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f.line, f.column, f.end_line, f.end_column)}}],
+    }
+    if f.code in index:
+        res["ruleIndex"] = index[f.code]
+    if f.cell is not None:
+        res["properties"] = {"cell": f.cell}
+    fix = f.fix
+    if fix is not None and f.cell is None and (fix.applicability == "safe" or unsafe_fixes) and fix.edits:
+        res["fixes"] = [
+            {
+                "description": {"text": fix.description or f"{f.code} fix ({fix.applicability})"},
+                "artifactChanges": [
+                    {
+                        "artifactLocation": location,
+                        "replacements": [
+                            {
+                                "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line, "endColumn": e.end_column},
+                                "insertedContent": {"text": e.content},
+                            }
+                            for e in fix.edits
+                        ],
+                    }
+                ],
+            }
+        ]
+    return res
+
+
+def sarif_log(result) -> dict:
+    rules = _descriptors()
+    index = {d["id"]: i for i, d in enumerate(rules)}
+    from linter.docs import repository_url
+
+    driver = {"name": "epochlint", "version": __version__, "semanticVersion": __version__, "informationUri": repository_url() or "README.md", "rules": rules}
+    run = {
+        "tool": {"driver": driver},
+        "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(f, index, result.unsafe_fixes) for f in result.findings],
+        "invocations": [{"executionSuccessful": True}],
+        "properties": {"filesChecked": result.files_checked, "filesSkipped": result.files_skipped},
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def render(result) -> str:
+    return json.dumps(sarif_log(result), indent=2) + "\n"
