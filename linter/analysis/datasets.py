@@ -1,0 +1,893 @@
+"""What a value fed to `fit` is: a tf.data chain (finite, repeated, infinite), a generator, an
+ImageDataGenerator iterator, a PyDataset/Sequence, or an in-memory array.
+
+Rules collect `fit`/`evaluate`/`predict` calls during the walk (`TrainingCall`) and ask
+`DataFlow.of(ctx)` in `finish()`. The answers come from the module's own imports and bindings
+(`SemanticModel`), never from source text, and are flow-sensitive inside one scope: the bindings
+that reach a use are the last one that dominates it plus the conditional ones after it, so
+`ds = ds.repeat()` in one branch and a finite `ds` on the other path is not "known infinite".
+Unknown values give `None`; rules treat `None` as "no finding".
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, replace
+from typing import Optional
+
+import libcst as cst
+
+from linter import names as N
+from linter.semantic import Binding, Scope, SemanticModel
+from linter.walker import child_fields
+
+# --------------------------------------------------------------------------- kinds
+DATASET = "dataset"  # tf.data.Dataset
+GENERATOR = "generator"  # a Python generator (a function containing `yield`, a generator expression)
+ITERATOR = "iterator"  # ImageDataGenerator().flow*(...), DirectoryIterator & co.
+PYDATASET = "pydataset"  # an instance of a keras.utils.PyDataset / Sequence subclass
+ARRAY = "array"  # numpy arrays, tensors, pandas frames: in-memory samples
+LIST = "list"  # a Python list/tuple literal or comprehension
+IMAGE_DATA_GENERATOR = "image-data-generator"  # the ImageDataGenerator object itself (not data)
+
+STREAMED = frozenset({DATASET, GENERATOR, ITERATOR, PYDATASET})  # batching is the input's own
+IN_MEMORY = frozenset({ARRAY, LIST})
+
+KIND_TEXT = {
+    DATASET: "a tf.data.Dataset",
+    GENERATOR: "a Python generator",
+    ITERATOR: "an ImageDataGenerator iterator",
+    PYDATASET: "a PyDataset/Sequence",
+    ARRAY: "an array",
+    LIST: "a list",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Where:
+    """The place an expression is evaluated: its scope, its ancestors (outermost first, for
+    "which bindings reach it") and, inside a same-module function called with arguments, what
+    its parameters were bound to."""
+
+    scope: Scope
+    ancestors: tuple
+    env: Optional["ParamEnv"] = None
+
+
+@dataclass(frozen=True, eq=False)
+class ParamEnv:
+    """Arguments of one call to a same-module function: parameter name -> (expression, Where)."""
+
+    scope: Scope  # the function's scope
+    args: dict
+
+
+Ref = tuple  # (expression node, Where)
+
+
+@dataclass(frozen=True)
+class Data:
+    """What is known about a value. `infinite` is "known to never end" (never a guess)."""
+
+    kind: str
+    infinite: bool = False
+    why: str = ""  # what makes it infinite, for messages ("`.repeat()` without a count")
+    repeat: Optional[Ref] = None  # datasets: the count of a `.repeat(n)` that decides one pass
+    batch_size: Optional[Ref] = None  # iterators: the `batch_size=` argument (None: the default, 32)
+    batch_size_given: bool = False
+
+    @property
+    def streamed(self) -> bool:
+        return self.kind in STREAMED
+
+    @property
+    def text(self) -> str:
+        return KIND_TEXT.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True)
+class SampleCount:
+    """An expression that counts samples (not batches)."""
+
+    text: str  # e.g. "`train_gen.samples` (the number of samples)"
+    kind: str  # ITERATOR | ARRAY
+    batch_size: Optional[Ref] = None  # iterators: their batch_size argument, if known
+    known: bool = True  # False: `.shape[0]` of a value not known to be an array (--strict only)
+    source: Optional[cst.CSTNode] = None  # the iterator/array expression counted
+
+
+# --------------------------------------------------------------------------- API tables
+_DATASET_CLASSES = frozenset(
+    {
+        "tensorflow.data.Dataset",
+        "tensorflow.python.data.ops.dataset_ops.Dataset",
+        "tensorflow.python.data.ops.dataset_ops.DatasetV2",
+    }
+)
+# reader classes: calling one builds a (finite) dataset
+_DATASET_READERS = frozenset(
+    {
+        "tensorflow.data.TFRecordDataset",
+        "tensorflow.data.TextLineDataset",
+        "tensorflow.data.FixedLengthRecordDataset",
+        "tensorflow.data.experimental.CsvDataset",
+        "tensorflow.data.experimental.SqlDataset",
+    }
+)
+_DATASET_CONSTRUCTORS = frozenset(
+    {
+        "from_tensor_slices", "from_tensors", "from_generator", "range", "zip", "list_files",
+        "load", "sample_from_datasets", "choose_from_datasets", "counter", "random",
+        "concatenate",
+    }
+)
+_INFINITE_CONSTRUCTORS = {"counter": "`tf.data.Dataset.counter()`", "random": "`tf.data.Dataset.random()`"}
+# tf.data.experimental readers that repeat forever unless `num_epochs` is given
+_NUM_EPOCHS_READERS = frozenset(
+    {
+        "tensorflow.data.experimental.make_csv_dataset",
+        "tensorflow.data.experimental.make_batched_features_dataset",
+    }
+)
+# Keras helpers returning a batched tf.data.Dataset (a tuple with `subset="both"`)
+_KERAS_DATASET_HELPERS = frozenset(
+    {
+        "image_dataset_from_directory",
+        "text_dataset_from_directory",
+        "audio_dataset_from_directory",
+        "timeseries_dataset_from_array",
+    }
+)
+_KERAS_ITERATOR_CLASSES = frozenset({"DirectoryIterator", "NumpyArrayIterator", "DataFrameIterator"})
+_FLOW_METHODS = {"flow": 2, "flow_from_directory": 5, "flow_from_dataframe": 9}  # -> index of batch_size
+_PYDATASET_BASES = frozenset(
+    {
+        "keras.utils.PyDataset",
+        "keras.utils.Sequence",
+        "keras.utils.data_utils.Sequence",
+        "keras.src.utils.data_utils.Sequence",
+        "keras.src.trainers.data_adapters.py_dataset_adapter.PyDataset",
+        "keras.src.utils.PyDataset",
+        "keras.utils.all_utils.Sequence",
+        "keras.src.utils.all_utils.Sequence",
+    }
+)
+# Dataset methods returning a dataset; how each one changes the number of elements
+_KEEPS_LENGTH = frozenset(
+    {
+        "map", "batch", "padded_batch", "ragged_batch", "sparse_batch", "shuffle", "prefetch",
+        "cache", "unbatch", "rebatch", "filter", "with_options", "enumerate", "shard",
+        "ignore_errors", "map_with_legacy_function", "flat_map", "interleave", "parallel_interleave",
+        "window", "group_by_window", "bucket_by_sequence_length", "rejection_resample",
+        "snapshot", "prefetch_to_device", "unique", "scan", "options", "distribute",
+    }
+)
+_CUTS = frozenset({"take", "skip", "take_while", "apply", "concatenate"})
+_ARRAY_METHODS = frozenset(
+    {"astype", "reshape", "copy", "squeeze", "flatten", "ravel", "transpose", "to_numpy", "drop", "dropna", "sample", "pop", "expand_dims"}
+)
+_ARRAY_ATTRS = frozenset({"values", "T"})
+_NOT_ARRAYS = frozenset(
+    {
+        "numpy.random.default_rng", "numpy.random.RandomState", "numpy.random.Generator",
+        "numpy.random.seed", "numpy.load", "numpy.savez", "numpy.save", "numpy.printoptions",
+        "numpy.set_printoptions", "numpy.errstate", "numpy.dtype", "numpy.finfo", "numpy.iinfo",
+        "numpy.vectorize", "numpy.testing", "numpy.random.get_state", "numpy.random.set_state",
+        "numpy.shape", "numpy.ndim", "numpy.size", "numpy.sum", "numpy.mean", "numpy.prod",
+        "numpy.max", "numpy.min", "numpy.argmax", "numpy.argmin", "numpy.median", "numpy.std",
+        "numpy.var", "numpy.ceil", "numpy.floor", "numpy.round", "numpy.allclose", "numpy.isclose",
+        "numpy.array_equal", "numpy.any", "numpy.all", "numpy.int32", "numpy.int64", "numpy.float32",
+        "numpy.float64", "numpy.count_nonzero", "numpy.trace", "numpy.linalg.norm",
+    }
+)
+_TENSOR_FACTORIES = frozenset(
+    {
+        "tensorflow.constant", "tensorflow.convert_to_tensor", "tensorflow.zeros", "tensorflow.ones",
+        "tensorflow.random.normal", "tensorflow.random.uniform", "tensorflow.stack", "tensorflow.concat",
+        "tensorflow.one_hot", "tensorflow.cast", "tensorflow.reshape",
+        "keras.utils.to_categorical", "keras.utils.pad_sequences", "keras.preprocessing.sequence.pad_sequences",
+        "keras.utils.normalize",
+    }
+)
+_PANDAS_FACTORIES = frozenset(
+    {"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel", "pandas.read_json", "pandas.read_table",
+     "pandas.read_feather", "pandas.DataFrame", "pandas.Series", "pandas.concat", "pandas.get_dummies"}
+)
+# functions returning a tuple of arrays: (depth of the leaves, kind)
+_ARRAY_TUPLE_FUNCTIONS = {"sklearn.model_selection.train_test_split": 1}
+
+
+def _normalise(q: Optional[str]) -> Optional[str]:
+    if q is not None and q.startswith("tensorflow.compat.v1."):
+        return "tensorflow." + q[len("tensorflow.compat.v1."):]
+    return q
+
+
+def _dataset_constructor(q: str) -> Optional[str]:
+    """`tensorflow.data.Dataset.range` -> "range" (also the reader classes themselves)."""
+    if q in _DATASET_READERS:
+        return "reader"
+    cls, _, method = q.rpartition(".")
+    if cls in _DATASET_CLASSES and method in _DATASET_CONSTRUCTORS:
+        return method
+    return None
+
+
+def _keras_last(q: Optional[str]) -> Optional[str]:
+    if q is None or not N.is_keras_name(q):
+        return None
+    return q.rsplit(".", 1)[-1]
+
+
+# --------------------------------------------------------------------------- calls to fit & co.
+FIT_PARAMS = (
+    "x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
+    "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
+    "validation_batch_size", "validation_freq",
+)
+POSITIONAL = {
+    "fit": FIT_PARAMS,
+    "evaluate": ("x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks"),
+    "predict": ("x", "batch_size", "verbose", "steps", "callbacks"),
+    # Keras 2's generator methods (removed in Keras 3)
+    "fit_generator": ("x", "steps_per_epoch", "epochs", "verbose", "callbacks", "validation_data",
+                      "validation_steps", "validation_freq", "class_weight"),
+    "evaluate_generator": ("x", "steps", "callbacks"),
+    "predict_generator": ("x", "steps", "callbacks"),
+}
+_KEYWORD_ALIASES = {"generator": "x"}  # fit_generator(generator=...)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingCall:
+    """A `<receiver>.fit/evaluate/predict(...)` call seen during the walk."""
+
+    call: cst.Call
+    method: str
+    scope: Scope
+    ancestors: tuple  # of the call
+
+    @classmethod
+    def collect(cls, node: cst.Call, ctx, methods) -> Optional["TrainingCall"]:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in methods:
+            return cls(node, func.attr.value, ctx.scope, ctx.ancestors())
+        return None
+
+    @property
+    def receiver(self) -> cst.BaseExpression:
+        return self.call.func.value  # type: ignore[attr-defined]
+
+    @property
+    def where(self) -> Where:
+        return Where(self.scope, self.ancestors + (self.call,))
+
+    @property
+    def has_splat(self) -> bool:
+        """`*args`/`**kwargs`: which arguments were passed is unknown."""
+        return any(a.star for a in self.call.args)
+
+    def arg(self, name: str) -> Optional[cst.Arg]:
+        """The argument given for parameter `name`, by keyword or by position."""
+        params = POSITIONAL.get(self.method, ())
+        position = 0
+        for a in self.call.args:
+            if a.star:
+                position = -1
+                continue
+            if a.keyword is not None:
+                if _KEYWORD_ALIASES.get(a.keyword.value, a.keyword.value) == name:
+                    return a
+            elif position >= 0:
+                if position < len(params) and params[position] == name:
+                    return a
+                position += 1
+        return None
+
+    def value(self, name: str) -> Optional[cst.BaseExpression]:
+        a = self.arg(name)
+        return a.value if a is not None else None
+
+
+def is_none(node: Optional[cst.BaseExpression]) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+# --------------------------------------------------------------------------- the analysis
+_ANALYSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_UNSET = object()
+_MAX_DEPTH = 40
+
+
+class DataFlow:
+    """Per-file answers about data values; shared by the rules of one file (`DataFlow.of`)."""
+
+    def __init__(self, semantic: SemanticModel) -> None:
+        self.sem = semantic
+        self._memo: dict = {}
+        self._child_index: dict[int, dict[int, int]] = {}
+        self._returns: dict[int, list] = {}
+        self._depth = 0
+
+    @classmethod
+    def of(cls, ctx) -> "DataFlow":
+        found = _ANALYSES.get(ctx)
+        if found is None:
+            found = _ANALYSES[ctx] = cls(ctx.semantic)
+        return found
+
+    # ------------------------------------------------------------------ order & reach
+    def _index(self, parent: cst.CSTNode, child: cst.CSTNode) -> int:
+        table = self._child_index.get(id(parent))
+        if table is None:
+            table = {}
+            i = 0
+            for name in child_fields(type(parent)):
+                v = getattr(parent, name)
+                for c in (v if isinstance(v, (list, tuple)) else (v,)):
+                    if isinstance(c, cst.CSTNode):
+                        table[id(c)] = i
+                        i += 1
+            self._child_index[id(parent)] = table
+        return table.get(id(child), -1)
+
+    def _before(self, b: Binding, use: tuple) -> bool:
+        """Is binding `b` made before the point whose ancestors (outermost first) are `use`?"""
+        path = b.ancestors + (b.stmt,)
+        n = min(len(path), len(use))
+        i = 0
+        while i < n and path[i] is use[i]:
+            i += 1
+        if i == len(path):  # the use is inside the binding statement
+            return b.kind not in ("assign", "annassign", "augassign")  # params, for, with: bound first
+        if i == len(use) or i == 0:
+            return False
+        parent = path[i - 1]
+        return self._index(parent, path[i]) < self._index(parent, use[i])
+
+    @staticmethod
+    def _dominates(b: Binding, use: tuple) -> bool:
+        """Does `b` run on every path to `use` (its statement list encloses the use)?"""
+        anc = b.ancestors
+        for k in range(len(anc) - 1, -1, -1):
+            node = anc[k]
+            if isinstance(node, cst.IndentedBlock) and k > 0 and isinstance(anc[k - 1], cst.With):
+                continue  # a `with` body always runs
+            if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
+                return any(u is node for u in use)
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Module, cst.Lambda)):
+                return True
+        return True
+
+    def reaching(self, name: str, where: Where) -> list[Binding]:
+        """The bindings of `name` that can reach `where` (all of them for an enclosing scope)."""
+        bindings = self.sem.lookup(name, where.scope)
+        if not bindings:
+            return []
+        if bindings[0].scope is not where.scope:
+            return list(bindings)  # a function reads an outer name whenever it is called
+        before = [b for b in bindings if self._before(b, where.ancestors)]
+        found = []
+        for b in reversed(before):
+            found.append(b)
+            if self._dominates(b, where.ancestors):
+                break
+        return found
+
+    def _binding_where(self, b: Binding, where: Where) -> Where:
+        env = where.env if where.env is not None and where.env.scope is b.scope else None
+        return Where(b.scope, b.ancestors + (b.stmt,), env)
+
+    # ------------------------------------------------------------------ data of an expression
+    def data(self, node: cst.BaseExpression, where: Where) -> Optional[Data]:
+        """What `node` evaluates to, or None when not known."""
+        return self.data_at(node, where, ())
+
+    def data_at(self, node: cst.CSTNode, where: Where, path: tuple) -> Optional[Data]:
+        """What the element at `path` (tuple indices) of `node`'s value is."""
+        key = (id(node), id(where.env), path, id(where.scope))
+        hit = self._memo.get(key, _UNSET)
+        if hit is not _UNSET:
+            return hit  # type: ignore[return-value]
+        if self._depth > _MAX_DEPTH:
+            return None
+        self._memo[key] = None  # recursion guard
+        self._depth += 1
+        try:
+            result = self._data_at(node, where, path)
+        finally:
+            self._depth -= 1
+        self._memo[key] = result
+        return result
+
+    def _data_at(self, node: cst.CSTNode, where: Where, path: tuple) -> Optional[Data]:
+        if isinstance(node, cst.Name):
+            return self._name_data(node, where, path)
+        if isinstance(node, (cst.Tuple, cst.List)):
+            return self._sequence_data(node, where, path)
+        if isinstance(node, cst.Call):
+            return self._call_data(node, where, path)
+        if path:
+            return None
+        if isinstance(node, (cst.ListComp,)):
+            return Data(LIST)
+        if isinstance(node, cst.GeneratorExp):
+            return Data(GENERATOR)
+        if isinstance(node, cst.Subscript):
+            base = self.data(node.value, where)
+            return Data(ARRAY) if base is not None and base.kind == ARRAY else None
+        if isinstance(node, cst.BinaryOperation):
+            for side in (node.left, node.right):
+                d = self.data(side, where)
+                if d is not None and d.kind == ARRAY:
+                    return Data(ARRAY)
+            return None
+        if isinstance(node, cst.Attribute):
+            return self._attribute_data(node, where)
+        return None
+
+    def _sequence_data(self, node, where: Where, path: tuple) -> Optional[Data]:
+        elements = node.elements
+        if path:
+            i = path[0]
+            if any(isinstance(e, cst.StarredElement) for e in elements[: i + 1]) or i >= len(elements):
+                return None
+            return self.data_at(elements[i].value, where, path[1:])
+        if isinstance(node, cst.List):
+            return Data(LIST)
+        # a tuple of arrays (multi-input models) is in-memory data
+        kinds = [self.data(e.value, where) for e in elements]
+        if kinds and all(k is not None and k.kind in IN_MEMORY for k in kinds):
+            return Data(ARRAY)
+        return None
+
+    def _name_data(self, node: cst.Name, where: Where, path: tuple) -> Optional[Data]:
+        results = []
+        bindings = self.reaching(node.value, where)
+        if not bindings:
+            return None
+        for b in bindings:
+            results.append(self._binding_data(b, node.value, where, path))
+        return merge(results)
+
+    def _binding_data(self, b: Binding, name: str, where: Where, path: tuple) -> Optional[Data]:
+        if b.kind == "param":
+            env = where.env
+            if env is not None and env.scope is b.scope and name in env.args:
+                value, at = env.args[name]
+                return self.data_at(value, at, path)
+            if b.annotation is not None and not path:
+                q = self.sem.qualified_name(b.annotation, b.scope.parent or self.sem.module_scope)
+                return _annotation_data(q)
+            param = b.value
+            if env is not None and env.scope is b.scope and isinstance(param, cst.Param) and param.default is not None:
+                outer = b.scope.parent or self.sem.module_scope
+                return self.data_at(param.default, Where(outer, b.ancestors), path)
+            return None
+        bw = self._binding_where(b, where)
+        if b.kind in ("assign", "annassign"):
+            if b.value is None:
+                if b.annotation is not None and not path:
+                    return _annotation_data(self.sem.qualified_name(b.annotation, b.scope))
+                return None
+            return self.data_at(b.value, bw, path)
+        if b.kind == "other" and isinstance(b.stmt, cst.Assign):
+            for t in b.stmt.targets:
+                sub = _target_path(t.target, name)
+                if sub is not None:
+                    return self.data_at(b.stmt.value, bw, sub + path)
+        return None
+
+    def _attribute_data(self, node: cst.Attribute, where: Where) -> Optional[Data]:
+        if node.attr.value in _ARRAY_ATTRS:
+            base = self.data(node.value, where)
+            if base is not None and base.kind == ARRAY:
+                return Data(ARRAY)
+            return None
+        # `self.train_ds` inside a class: every assignment of that attribute in the class
+        if isinstance(node.value, cst.Name) and self.sem.is_self_param(node.value.value, where.scope):
+            cls = where.scope.class_scope()
+            bindings = self.sem.class_attrs.get(id(cls.node), {}).get(node.attr.value) if cls else None
+            if bindings:
+                return merge([
+                    self.data(b.value, Where(b.scope, b.ancestors + (b.stmt,))) if b.value is not None else None
+                    for b in bindings
+                ])
+        return None
+
+    # ------------------------------------------------------------------ calls
+    def _call_data(self, node: cst.Call, where: Where, path: tuple) -> Optional[Data]:
+        sem = self.sem
+        q = _normalise(sem.qualified_name(node.func, where.scope))
+        if q is not None:
+            known = self._library_call(node, q, where, path)
+            if known is not _UNSET:
+                return known  # type: ignore[return-value]
+        local = sem.local_def(node.func, where.scope)
+        if isinstance(local, cst.ClassDef):
+            if path:
+                return None
+            return Data(PYDATASET) if sem.class_derives_from(local, _PYDATASET_BASES) is True else None
+        if isinstance(local, cst.FunctionDef):
+            return self._local_call(node, local, where, path)
+        if isinstance(node.func, cst.Attribute) and not path:
+            return self._method_data(node, node.func, where)
+        return None
+
+    def _library_call(self, node: cst.Call, q: str, where: Where, path: tuple):
+        """Calls resolved to a library name; `_UNSET` when the name is not one of ours."""
+        constructor = _dataset_constructor(q)
+        if constructor is not None:
+            if path:
+                return None
+            if constructor in _INFINITE_CONSTRUCTORS:
+                return Data(DATASET, infinite=True, why=_INFINITE_CONSTRUCTORS[constructor])
+            if constructor == "zip":
+                parts = self._zip_parts(node, where)
+                if parts and all(p is not None and p.kind == DATASET and p.infinite for p in parts):
+                    return Data(DATASET, infinite=True, why=parts[0].why)
+            return Data(DATASET)
+        if q in _NUM_EPOCHS_READERS:
+            if path:
+                return None
+            num_epochs = _keyword(node, "num_epochs")
+            if num_epochs is None or is_none(num_epochs.value):
+                short = q.rsplit(".", 1)[-1]
+                return Data(DATASET, infinite=True, why=f"`{short}` without `num_epochs` (it repeats forever by default)")
+            return Data(DATASET)
+        last = _keras_last(q)
+        if last in _KERAS_DATASET_HELPERS:
+            subset = _keyword(node, "subset")
+            both = subset is not None and isinstance(subset.value, cst.SimpleString) and subset.value.evaluated_value == "both"
+            if both:
+                return Data(DATASET) if len(path) == 1 and path[0] in (0, 1) else None
+            return None if path else Data(DATASET)
+        if last == "split_dataset":
+            return Data(DATASET) if len(path) == 1 and path[0] in (0, 1) else None
+        if last == "ImageDataGenerator":
+            return None if path else Data(IMAGE_DATA_GENERATOR)
+        if last in _KERAS_ITERATOR_CLASSES:
+            return None if path else Data(ITERATOR, batch_size=_batch_size_ref(node, None, where), batch_size_given=_keyword(node, "batch_size") is not None)
+        if q.startswith("keras.datasets.") and q.endswith(".load_data"):
+            return Data(ARRAY) if len(path) == 2 else None
+        if q in _ARRAY_TUPLE_FUNCTIONS:
+            return Data(ARRAY) if len(path) == _ARRAY_TUPLE_FUNCTIONS[q] else None
+        if q == "tensorflow_datasets.load":
+            return self._tfds_load(node, path)
+        if q.startswith("numpy.") and q not in _NOT_ARRAYS and not q.startswith(("numpy.testing.", "numpy.random.seed")):
+            return None if path else Data(ARRAY)
+        if q in _TENSOR_FACTORIES or q in _PANDAS_FACTORIES:
+            return None if path else Data(ARRAY)
+        if q == "builtins.list":
+            return None if path else Data(LIST)
+        return _UNSET
+
+    def _zip_parts(self, node: cst.Call, where: Where) -> list:
+        args = [a for a in node.args if a.keyword is None or a.keyword.value == "datasets"]
+        if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
+            return [self.data(e.value, where) for e in args[0].value.elements]
+        return [self.data(a.value, where) for a in args]
+
+    @staticmethod
+    def _tfds_load(node: cst.Call, path: tuple) -> Optional[Data]:
+        with_info = _keyword(node, "with_info")
+        if with_info is not None and not (isinstance(with_info.value, cst.Name) and with_info.value.value == "False"):
+            if not path or path[0] != 0:
+                return None
+            path = path[1:]
+        split = _keyword(node, "split")
+        if split is None:
+            return None  # a dict of splits
+        if isinstance(split.value, (cst.List, cst.Tuple)):
+            return Data(DATASET) if len(path) == 1 else None
+        if isinstance(split.value, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+            return Data(DATASET) if not path else None
+        return None
+
+    def _method_data(self, node: cst.Call, func: cst.Attribute, where: Where) -> Optional[Data]:
+        method = func.attr.value
+        if method in _FLOW_METHODS:
+            recv = self.data(func.value, where)
+            if recv is not None and recv.kind == IMAGE_DATA_GENERATOR:
+                ref = _batch_size_ref(node, _FLOW_METHODS[method], where)
+                given = ref is not None
+                return Data(ITERATOR, batch_size=ref, batch_size_given=given)
+            return None
+        if method in _ARRAY_METHODS:
+            recv = self.data(func.value, where)
+            return Data(ARRAY) if recv is not None and recv.kind == ARRAY else None
+        if method == "as_numpy_iterator":
+            recv = self.data(func.value, where)
+            return Data(GENERATOR) if recv is not None and recv.kind == DATASET else None
+        if method == "repeat" or method in _KEEPS_LENGTH or method in _CUTS:
+            recv = self.data(func.value, where)
+            if recv is None or recv.kind != DATASET:
+                return None
+            return self._dataset_step(recv, method, node, where)
+        return None
+
+    def _dataset_step(self, recv: Data, method: str, node: cst.Call, where: Where) -> Data:
+        if method == "repeat":
+            count = node.args[0] if node.args and not node.args[0].star else _keyword(node, "count")
+            if count is None or is_none(count.value) or _int_literal(count.value) == -1:
+                return Data(DATASET, infinite=True, why="`.repeat()` without a count")
+            if recv.infinite:
+                return recv
+            if recv.repeat is not None:
+                return Data(DATASET)  # repeated twice: the count of one pass is a product
+            return Data(DATASET, repeat=(count.value, where))
+        if method in _KEEPS_LENGTH:
+            return recv
+        if method == "take":
+            n = node.args[0].value if node.args else None
+            if recv.infinite and n is not None and _int_literal(n) == -1:
+                return recv
+            return Data(DATASET)
+        if method == "skip":
+            return Data(DATASET, infinite=recv.infinite, why=recv.why)
+        if method == "concatenate":
+            other = self.data(node.args[0].value, where) if node.args else None
+            if recv.infinite:
+                return Data(DATASET, infinite=True, why=recv.why)
+            if other is not None and other.kind == DATASET and other.infinite:
+                return Data(DATASET, infinite=True, why=other.why)
+            return Data(DATASET)
+        return Data(DATASET)  # take_while, apply: the length is no longer known
+
+    def _local_call(self, node: cst.Call, fn: cst.FunctionDef, where: Where, path: tuple) -> Optional[Data]:
+        fn_scope = self.sem.scope_for(fn)
+        if fn_scope is None:
+            return None
+        if fn_scope.yields:
+            return None if path else Data(GENERATOR)
+        env = self._param_env(node, fn, fn_scope, where)
+        results = [self.data_at(value, Where(fn_scope, anc, env), path) for value, anc in self._return_sites(fn)]
+        return merge(results)
+
+    def _param_env(self, node: cst.Call, fn: cst.FunctionDef, fn_scope: Scope, where: Where) -> ParamEnv:
+        params = [*fn.params.posonly_params, *fn.params.params]
+        args: dict = {}
+        position = 0
+        for a in node.args:
+            if a.star:
+                break
+            if a.keyword is not None:
+                args[a.keyword.value] = (a.value, where)
+            elif position < len(params):
+                args[params[position].name.value] = (a.value, where)
+                position += 1
+        return ParamEnv(fn_scope, args)
+
+    def _return_sites(self, fn: cst.FunctionDef) -> list:
+        """(returned expression, its ancestors) for every `return` of `fn` (not nested defs)."""
+        found = self._returns.get(id(fn))
+        if found is not None:
+            return found
+        found = []
+        start = ()
+        for b in self.sem.lookup(fn.name.value, self.sem.scope_for(fn).parent or self.sem.module_scope):
+            if b.value is fn:
+                start = b.ancestors
+                break
+
+        def walk(node: cst.CSTNode, anc: tuple) -> None:
+            if isinstance(node, cst.Return):
+                if node.value is not None:
+                    found.append((node.value, anc + (node,)))
+                return
+            if node is not fn and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+                return
+            if isinstance(node, cst.BaseExpression):
+                return
+            inner = anc + (node,)
+            for name in child_fields(type(node)):
+                v = getattr(node, name)
+                for c in (v if isinstance(v, (list, tuple)) else (v,)):
+                    if isinstance(c, cst.CSTNode):
+                        walk(c, inner)
+
+        walk(fn, start)
+        self._returns[id(fn)] = found
+        return found
+
+    # ------------------------------------------------------------------ values
+    def int_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> Optional[int]:
+        """The integer an expression is known to hold (a literal, or a name bound to one)."""
+        if _depth > 10:
+            return None
+        lit = _int_literal(node)
+        if lit is not None:
+            return lit
+        if isinstance(node, cst.Name):
+            values = set()
+            bindings = self.reaching(node.value, where)
+            if not bindings:
+                return None
+            for b in bindings:
+                target = self._resolve_binding_value(b, node.value, where)
+                if target is None:
+                    return None
+                v = self.int_value(target[0], target[1], _depth + 1)
+                if v is None:
+                    return None
+                values.add(v)
+            return values.pop() if len(values) == 1 else None
+        return None
+
+    def _resolve_binding_value(self, b: Binding, name: str, where: Where) -> Optional[Ref]:
+        if b.kind == "param":
+            env = where.env
+            if env is not None and env.scope is b.scope and name in env.args:
+                return env.args[name]
+            return None
+        if b.kind in ("assign", "annassign") and b.value is not None:
+            return (b.value, self._binding_where(b, where))
+        return None
+
+    def same_value(self, a: Ref, b: Ref, _depth: int = 0) -> bool:
+        """Do two expressions provably hold the same value (same constant, same binding)?"""
+        (na, wa), (nb, wb) = a, b
+        if _depth > 10:
+            return False
+        va, vb = self.int_value(na, wa), self.int_value(nb, wb)
+        if va is not None and vb is not None:
+            return va == vb
+        na, wa = self._through_params(na, wa)
+        nb, wb = self._through_params(nb, wb)
+        if isinstance(na, cst.Name) and isinstance(nb, cst.Name):
+            if na.value != nb.value:
+                return False
+            ra, rb = self.reaching(na.value, wa), self.reaching(nb.value, wb)
+            return bool(ra) and {id(x) for x in ra} == {id(x) for x in rb}
+        if isinstance(na, cst.Attribute) and isinstance(nb, cst.Attribute):
+            return na.attr.value == nb.attr.value and self.same_value((na.value, wa), (nb.value, wb), _depth + 1)
+        return False
+
+    def _through_params(self, node: cst.CSTNode, where: Where) -> Ref:
+        """A parameter of a called same-module function stands for the caller's argument."""
+        for _ in range(10):
+            if not isinstance(node, cst.Name) or where.env is None:
+                break
+            bindings = self.reaching(node.value, where)
+            if len(bindings) != 1 or bindings[0].kind != "param" or node.value not in where.env.args:
+                break
+            if bindings[0].scope is not where.env.scope:
+                break
+            node, where = where.env.args[node.value]
+        return node, where
+
+    # ------------------------------------------------------------------ sample counts (EPL303)
+    def sample_count(self, node: cst.BaseExpression, where: Where, _depth: int = 0) -> Optional[SampleCount]:
+        """Is `node` a number of samples (`gen.samples`, `gen.n`, `len(x_train)`, `x.shape[0]`)?"""
+        if _depth > 10:
+            return None
+        code = _code(node)
+        if isinstance(node, cst.Call) and len(node.args) == 1 and not node.args[0].star and node.args[0].keyword is None:
+            q = self.sem.qualified_name(node.func, where.scope)
+            arg = node.args[0].value
+            if q in ("builtins.int", "builtins.round"):
+                return self.sample_count(arg, where, _depth + 1)
+            if q == "builtins.len":
+                d = self.data(arg, where)
+                if d is not None and d.kind == ARRAY:
+                    return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY, source=arg)
+            return None
+        if isinstance(node, cst.Attribute) and node.attr.value in ("samples", "n"):
+            d = self.data(node.value, where)
+            if d is not None and d.kind == ITERATOR:
+                return SampleCount(f"`{code}` (the number of samples the iterator yields)", ITERATOR, batch_size=d.batch_size, source=node.value)
+            return None
+        if isinstance(node, cst.Subscript) and _is_shape_0(node):
+            base = node.value.value  # type: ignore[attr-defined]
+            d = self.data(base, where)
+            if d is not None and d.kind == ARRAY:
+                return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY, source=base)
+            if d is None:
+                return SampleCount(f"`{code}` (the first dimension: a number of samples)", ARRAY, known=False, source=base)
+            return None
+        if isinstance(node, cst.Name):
+            bindings = self.reaching(node.value, where)
+            counts = []
+            for b in bindings:
+                target = self._resolve_binding_value(b, node.value, where)
+                counts.append(self.sample_count(target[0], target[1], _depth + 1) if target else None)
+            if counts and all(c is not None for c in counts):
+                first = counts[0]
+                return replace(first, text=f"`{node.value}` = {first.text}", known=all(c.known for c in counts))
+        return None
+
+
+# --------------------------------------------------------------------------- helpers
+def merge(results: list) -> Optional[Data]:
+    """All paths agree on the kind -> that kind; infinite only if every path is."""
+    if not results or any(r is None for r in results):
+        return None
+    first = results[0]
+    if len(results) == 1:
+        return first
+    if any(r.kind != first.kind for r in results):
+        return None
+    infinite = all(r.infinite for r in results)
+    repeat = first.repeat if all(r.repeat is not None and r.repeat[0] is first.repeat[0] for r in results) else None
+    batch = first.batch_size if all(r.batch_size is first.batch_size for r in results) else None
+    return Data(first.kind, infinite, first.why if infinite else "", repeat, batch, all(r.batch_size_given for r in results))
+
+
+def _annotation_data(q: Optional[str]) -> Optional[Data]:
+    q = _normalise(q)
+    if q in _DATASET_CLASSES:
+        return Data(DATASET)
+    last = _keras_last(q)
+    if q in _PYDATASET_BASES:
+        return Data(PYDATASET)
+    if last in _KERAS_ITERATOR_CLASSES:
+        return Data(ITERATOR)
+    if q == "numpy.ndarray":
+        return Data(ARRAY)
+    return None
+
+
+def _target_path(target: cst.BaseExpression, name: str) -> Optional[tuple]:
+    """Index path of `name` inside a (nested) tuple/list assignment target."""
+    if isinstance(target, cst.Name):
+        return () if target.value == name else None
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for i, el in enumerate(target.elements):
+            if isinstance(el, cst.StarredElement):
+                if _target_path(el.value, name) is not None:
+                    return None
+                continue
+            sub = _target_path(el.value, name)
+            if sub is not None:
+                if any(isinstance(e, cst.StarredElement) for e in target.elements[:i]):
+                    return None
+                return (i,) + sub
+    return None
+
+
+def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for a in call.args:
+        if a.keyword is not None and a.keyword.value == name:
+            return a
+    return None
+
+
+def _batch_size_ref(call: cst.Call, index: Optional[int], where: Where) -> Optional[Ref]:
+    kw = _keyword(call, "batch_size")
+    if kw is not None:
+        return (kw.value, where)
+    if index is not None:
+        positional = [a for a in call.args if a.keyword is None]
+        if any(a.star for a in positional[: index + 1]):
+            return None
+        if len(positional) > index:
+            return (positional[index].value, where)
+    return None
+
+
+def _int_literal(node: Optional[cst.CSTNode]) -> Optional[int]:
+    if isinstance(node, cst.Integer):
+        try:
+            return int(node.evaluated_value)
+        except ValueError:
+            return None
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        v = _int_literal(node.expression)
+        return -v if v is not None else None
+    return None
+
+
+def _is_shape_0(node: cst.Subscript) -> bool:
+    value = node.value
+    if not (isinstance(value, cst.Attribute) and value.attr.value == "shape"):
+        return False
+    if len(node.slice) != 1:
+        return False
+    index = node.slice[0].slice
+    return isinstance(index, cst.Index) and _int_literal(index.value) == 0
+
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def _code(node: cst.CSTNode) -> str:
+    return _EMPTY_MODULE.code_for_node(node).strip()
