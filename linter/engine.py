@@ -60,6 +60,18 @@ class FileContext:
         self.options = options.rule_options
         self.stack: list = semantic.stack  # ancestors of the node being visited
         self.reports: list[Report] = []
+        self.analyses: dict[type, object] = {}  # shared walk-time collectors, see `analysis()`
+
+    def analysis(self, cls: type):
+        """The file's one instance of a shared collector (`cls(ctx)`), created on first request.
+
+        Request it in a rule's `__init__`: the engine then walks it, before the rules, with
+        its own `visit_`/`leave_` handlers, so several rules share one collection.
+        """
+        found = self.analyses.get(cls)
+        if found is None:
+            found = self.analyses[cls] = cls(self)
+        return found
 
     @property
     def scope(self) -> Scope:
@@ -121,7 +133,7 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
     semantic = SemanticModel(module)
     ctx = FileContext(source, module, semantic, options)
     instances = [cls(ctx) for cls in rule_classes]
-    enter, leave = _dispatch([semantic, *instances])
+    enter, leave = _dispatch([semantic, *ctx.analyses.values(), *instances])
     Walker(enter, leave, semantic.stack).walk(module)
     for rule in instances:
         rule.finish()
