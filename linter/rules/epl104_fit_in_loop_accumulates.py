@@ -1,0 +1,393 @@
+"""EPL104 fit-in-loop-accumulates: `fit(epochs=N)` in a loop keeps training the same model."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from linter.rules.base import Invalid, Rule, Valid
+from linter.rules.epl105_initial_epoch_not_below_epochs import DEFAULT_EPOCHS, FIT_POSITIONS, fit_argument, linear_form
+
+# Calls on the model inside the loop that put its weights back: each turn starts afresh.
+RESET_METHODS = frozenset({"set_weights", "load_weights"})
+_SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+
+class FitInLoopAccumulates(Rule):
+    """
+    ## What it does
+    Flags `model.fit(..., epochs=N)` with N > 1 (or not known) inside a `for`/`while` loop of the
+    same function, when the model is built **outside** the loop: not rebuilt or
+    `clone_model`-ed inside it, and its weights not reset there (`set_weights`/`load_weights`).
+
+    ## Why is this bad
+    `fit()` does not start over: each call continues training the model from where the last
+    call left it. A loop of T turns trains T x N epochs in total (an "epoch loop" around
+    `fit(epochs=EPOCHS)` trains EPOCHS squared), and in a loop over trials, folds or
+    hyper-parameters the weights of one turn leak into the next, so later turns start from an
+    already-trained model and their scores are not comparable. Measured: `fit(epochs=3)` in a
+    3-turn loop ran 9 epochs, and the second call started from a lower loss than the first.
+
+    ## Example
+    ```python
+    model = build_model()
+    for fold, (train_idx, val_idx) in enumerate(kfold.split(x)):
+        model.fit(x[train_idx], y[train_idx], epochs=10)  # fold 2 starts from fold 1's weights
+    ```
+    Use instead:
+    ```python
+    for fold, (train_idx, val_idx) in enumerate(kfold.split(x)):
+        model = build_model()
+        model.fit(x[train_idx], y[train_idx], epochs=10)
+    ```
+
+    ## Fix
+    Build (or `keras.models.clone_model`) the model inside the loop, or restore its initial
+    weights at the top of each turn (`model.set_weights(initial_weights)`). For an epoch loop,
+    call `fit(epochs=1)` per turn, or pass `initial_epoch=epoch, epochs=epoch + 1`. No automatic fix.
+    """
+
+    code = "EPL104"
+    name = "fit-in-loop-accumulates"
+    summary = "`fit(epochs=N)` inside a loop on a model built outside it: turns x N epochs, weights leak between turns"
+    claim = (
+        "Each `fit(epochs=N)` call continues training the same model: a loop of T turns trains T x N epochs, and "
+        "weights leak from one turn (trial, fold) into the next (Keras 2 and 3). Measured: `fit(epochs=3)` in a "
+        "3-turn loop = 9 epochs."
+    )
+    witness = "total epochs == turns x N; the second call starts from a lower loss than the first"
+
+    VALID = [
+        # epochs=1 (explicit or default) in an epoch loop
+        Valid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            for epoch in range(10):
+                model.fit(x, y, epochs=1, verbose=0)
+                model.fit(x, y, verbose=0)
+                model.evaluate(x_val, y_val)
+            """
+        ),
+        # the running-index idiom
+        Valid(
+            """
+            import keras
+
+            EPOCHS = 30
+            model = keras.Sequential([keras.layers.Dense(1)])
+            for epoch in range(EPOCHS):
+                model.fit(x, y, initial_epoch=epoch, epochs=epoch + 1)
+            """
+        ),
+        # a fold loop that rebuilds the model
+        Valid(
+            """
+            import keras
+
+            def build():
+                model = keras.Sequential([keras.layers.Dense(1)])
+                model.compile(optimizer="adam", loss="mse")
+                return model
+
+            for train_idx, val_idx in folds:
+                model = build()
+                model.fit(x[train_idx], y[train_idx], epochs=10)
+            """
+        ),
+        # a trial loop that clones the model
+        Valid(
+            """
+            from tensorflow import keras
+
+            base = keras.models.load_model("base.keras")
+            for lr in (1e-2, 1e-3):
+                model = keras.models.clone_model(base)
+                model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        # weights restored at the start of every turn
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            initial = model.get_weights()
+            for trial in range(3):
+                model.set_weights(initial)
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        Valid(
+            """
+            import keras
+
+            model = keras.models.load_model("init.keras")
+            while not good_enough():
+                model.load_weights("init.weights.h5")
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        # the loop variable is the model
+        Valid(
+            """
+            import keras
+
+            models = [keras.Sequential([keras.layers.Dense(1)]) for _ in range(3)]
+            for model in models:
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        # a function defined in the loop is not the loop body; the for-else runs once
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential()
+            for name in names:
+                def train():
+                    model.fit(x, y, epochs=5)
+            else:
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        # a name bound once to 1
+        Valid(
+            """
+            import keras
+
+            EPOCHS_PER_ROUND = 1
+            model = keras.Sequential()
+            for round_ in range(10):
+                model.fit(x, y, epochs=EPOCHS_PER_ROUND)
+            """
+        ),
+        # unknown receiver: silent unless --strict
+        Valid(
+            """
+            import keras
+
+            def train(model, folds):
+                for tr, va in folds:
+                    model.fit(tr, epochs=10)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            for epoch in range(10):
+                model.fit(x, y, epochs=10)
+            """,
+            line=6,
+            column=5,
+            message_contains="10 x 10",
+        ),
+        # a fold loop around a model built once
+        Invalid(
+            """
+            import keras
+            from sklearn.model_selection import KFold
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.compile(optimizer="adam", loss="mse")
+            scores = []
+            for train_idx, val_idx in KFold(5).split(x):
+                model.fit(x[train_idx], y[train_idx], epochs=20, verbose=0)
+                scores.append(model.evaluate(x[val_idx], y[val_idx]))
+            """,
+            line=8,
+            column=5,
+            message_contains="leak",
+        ),
+        # epochs unknown
+        Invalid(
+            """
+            from keras.models import Model
+            from keras.layers import Dense, Input
+
+            def train(x, y, epochs, rounds):
+                inp = Input(shape=(4,))
+                model = Model(inp, Dense(1)(inp))
+                model.compile(optimizer="sgd", loss="mse")
+                n = 0
+                while n < rounds:
+                    model.fit(x, y, epochs=epochs)
+                    n += 1
+            """,
+            line=10,
+            column=9,
+        ),
+        # nested: rebuilt per trial, but the inner loop accumulates
+        Invalid(
+            """
+            import keras
+
+            def build():
+                return keras.Sequential([keras.layers.Dense(1)])
+
+            for trial in range(3):
+                model = build()
+                for stage in stages:
+                    model.fit(stage.x, stage.y, epochs=5)
+            """,
+            line=9,
+            column=9,
+        ),
+        # epochs by position; a reset of another model does not count
+        Invalid(
+            """
+            import keras as K
+
+            model = K.Sequential()
+            other = K.Sequential()
+            for i in range(4):
+                other.set_weights(w)
+                model.fit(x, y, 32, 3)
+            """,
+            line=7,
+            column=5,
+        ),
+        Invalid(
+            """
+            from tensorflow import keras
+
+            class Finetune(keras.callbacks.Callback):
+                def on_train_end(self, logs=None):
+                    for ds in self.extra:
+                        self.model.fit(ds, epochs=2)
+            """,
+            line=6,
+            column=13,
+        ),
+        Invalid(
+            """
+            import keras
+
+            def train(model, folds):
+                for tr, va in folds:
+                    model.fit(tr, epochs=10)
+            """,
+            strict=True,
+            line=5,
+        ),
+    ]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.fits: list[tuple[cst.Call, str, object, tuple]] = []
+        self.resets: list[tuple[cst.Call, tuple]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        method = func.attr.value
+        if method in FIT_POSITIONS:
+            self.fits.append((node, method, self.ctx.scope, self.ctx.ancestors()))
+        elif method in RESET_METHODS:
+            self.resets.append((node, self.ctx.ancestors()))
+
+    def finish(self) -> None:
+        sem = self.ctx.semantic
+        code = self.ctx.module.code_for_node
+        for call, method, scope, ancestors in self.fits:
+            loop = _innermost_loop(call, ancestors)
+            if loop is None:
+                continue
+            epochs_text = self._epochs_text(call, method, scope)
+            if epochs_text is None:
+                continue
+            receiver = call.func.value  # type: ignore[attr-defined]
+            if self._rebound_in(receiver, scope, loop) or self._reset_in(receiver, loop):
+                continue
+            if not sem.is_keras_model(receiver, scope, self.ctx.strict):
+                continue
+            turns = _turns(loop, sem, scope)
+            total = f"{turns} x {epochs_text}" if turns else f"turns x {epochs_text}"
+            kind = "while" if isinstance(loop, cst.While) else "for"
+            self.report(
+                call,
+                f"`{code(receiver).strip()}.{method}(..., epochs={epochs_text})` inside a `{kind}` loop continues "
+                f"training the same model every turn (the model is built outside the loop): {total} epochs in total, "
+                f"and weights leak from one turn (trial, fold) into the next. Build or `clone_model` the model inside "
+                f"the loop, reset its weights each turn, or train one epoch per turn "
+                f"(`initial_epoch=epoch, epochs=epoch + 1`).",
+            )
+
+    def _epochs_text(self, call: cst.Call, method: str, scope) -> Optional[str]:
+        """The epochs per call as text when more than one epoch or unknown; None when <= 1 or
+        when the call manages a running epoch index itself (`initial_epoch=`)."""
+        sem = self.ctx.semantic
+        initial, _ = fit_argument(call, method, "initial_epoch")
+        if initial is not None:
+            form = linear_form(initial.value, scope, sem)
+            if not (form is not None and form.base is None and form.offset == 0):
+                return None  # a running index: the idiom of training one epoch range per turn
+        epochs, _ = fit_argument(call, method, "epochs")
+        if epochs is None:
+            return None  # the default, 1 (or hidden in **kwargs: unknown, and precision comes first)
+        form = linear_form(epochs.value, scope, sem)
+        if form is not None and form.base is None:
+            return str(form.offset) if form.offset > DEFAULT_EPOCHS else None
+        return self.ctx.module.code_for_node(epochs.value).strip()
+
+    def _rebound_in(self, receiver: cst.BaseExpression, scope, loop: cst.CSTNode) -> bool:
+        """Is the receiver (re)bound inside the loop, or is it the loop's own target?"""
+        sem = self.ctx.semantic
+        bindings: list = []
+        if isinstance(receiver, cst.Name):
+            bindings = sem.lookup(receiver.value, scope)
+        elif isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
+            cls_scope = scope.class_scope()
+            if cls_scope is not None and sem.is_self_param(receiver.value.value, scope):
+                bindings = sem.class_attrs.get(id(cls_scope.node), {}).get(receiver.attr.value, [])
+        return any(b.stmt is loop or b.inside(loop) for b in bindings)
+
+    def _reset_in(self, receiver: cst.BaseExpression, loop: cst.CSTNode) -> bool:
+        code = self.ctx.module.code_for_node
+        target = _normalised(code(receiver))
+        for call, ancestors in self.resets:
+            if not any(a is loop for a in ancestors):
+                continue
+            owner = _normalised(code(call.func.value))  # type: ignore[attr-defined]
+            if owner == target or owner.startswith(target + ".") or owner.startswith(target + "["):
+                return True
+        return False
+
+
+def _normalised(text: str) -> str:
+    return "".join(text.split())
+
+
+def _innermost_loop(call: cst.Call, ancestors: tuple) -> Optional[cst.CSTNode]:
+    """The innermost for/while whose body (not `else`, not the iterable) holds the call, within
+    the same function; None when the call is not in a loop of its function."""
+    chain = (*ancestors, call)
+    for i in range(len(chain) - 2, -1, -1):
+        node = chain[i]
+        if isinstance(node, _SCOPE_NODES):
+            return None
+        if isinstance(node, (cst.For, cst.While)) and chain[i + 1] is node.body:
+            return node
+    return None
+
+
+def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
+    """`range(n)`'s n when the loop is `for ... in range(n)` with a known n, as text."""
+    if not isinstance(loop, cst.For):
+        return None
+    it = loop.iter
+    if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, scope) == "builtins.range" and len(it.args) == 1):
+        return None
+    form = linear_form(it.args[0].value, scope, sem)
+    if form is not None and form.base is None:
+        return str(form.offset)
+    return cst.Module(body=[]).code_for_node(it.args[0].value).strip()
