@@ -1,0 +1,231 @@
+"""EPL303 steps-counts-samples: `steps_per_epoch`/`validation_steps` count batches, not samples."""
+from __future__ import annotations
+
+import libcst as cst
+
+from linter.analysis.datasets import ARRAY, ITERATOR, DataFlow, TrainingCall
+from linter.rules.base import Invalid, Rule, Valid
+
+
+class StepsCountsSamples(Rule):
+    """
+    ## What it does
+    Flags `steps_per_epoch=` and `validation_steps=` of `fit` (and Keras 2's `fit_generator`) on
+    a Keras model when the value is a number of samples: `gen.samples` or `gen.n` of an
+    `ImageDataGenerator` iterator, `len(x)` or `x.shape[0]` of an array (also through a name bound
+    to one of these), not divided by the batch size.
+
+    ## Why is this bad
+    A step is one batch. Set to the sample count, an epoch asks for batch_size times too many
+    batches. A finite input runs out ("Your input ran out of data"): Keras 3 cuts every epoch short
+    and goes on, tf.keras 2 stops training. A repeated input makes every epoch batch_size times too
+    long. Keras 3 with arrays and no `batch_size` derives a batch size of 1 instead.
+    Measured (arrays, 8 batches, steps 256): each epoch cut short after 8 batches, with the warning.
+
+    ## Example
+    ```python
+    train_gen = datagen.flow_from_directory("data/train", batch_size=32)
+    model.fit(train_gen, steps_per_epoch=train_gen.samples, epochs=10)
+    ```
+    Use instead:
+    ```python
+    model.fit(train_gen, steps_per_epoch=len(train_gen), epochs=10)
+    # or math.ceil(train_gen.samples / train_gen.batch_size), or leave it out
+    ```
+
+    ## Fix
+    Divide by the batch size (`math.ceil(n / batch_size)`), use `len(generator)`, or leave the
+    argument out: Keras knows the length of arrays, iterators and `PyDataset`s. No automatic fix.
+    """
+
+    code = "EPL303"
+    name = "steps-counts-samples"
+    summary = "`steps_per_epoch`/`validation_steps` set to a number of samples instead of batches"
+    claim = (
+        "`steps_per_epoch` counts batches, not samples. Set to the sample count, an epoch asks for batch_size "
+        "times too many batches: a finite input runs out (\"Your input ran out of data\") -- Keras 3 cuts every "
+        "epoch short and goes on, Keras 2 stops training; a repeated input makes each epoch batch_size times too "
+        "long; Keras 3 with arrays and no `batch_size` trains with batches of 1. Measured (arrays, 8 batches, "
+        "steps 256): each epoch cut short after 8 batches, with the warning."
+    )
+    witness = "batches per epoch with steps_per_epoch = the sample count, against the batches available"
+
+    VALID = [
+        # RULES.md "Not a finding": len(generator) of an iterator / Sequence, samples // batch_size
+        Valid(
+            """
+            import math
+            import tensorflow as tf
+            from tensorflow.keras.preprocessing.image import ImageDataGenerator
+
+            datagen = ImageDataGenerator(rescale=1 / 255, validation_split=0.2)
+            train_generator = datagen.flow_from_directory("data", batch_size=32, subset="training")
+            val_generator = datagen.flow_from_directory("data", batch_size=32, subset="validation")
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.fit(train_generator, steps_per_epoch=len(train_generator),
+                      validation_data=val_generator, validation_steps=len(val_generator))
+            model.fit(train_generator, steps_per_epoch=train_generator.samples // train_generator.batch_size,
+                      validation_data=val_generator,
+                      validation_steps=math.ceil(val_generator.n / val_generator.batch_size))
+            steps = train_generator.samples // 32
+            model.fit(train_generator, steps_per_epoch=steps, epochs=3)
+            """
+        ),
+        # a Sequence subclass: its len() is the number of batches
+        Valid(
+            """
+            import keras
+
+            class Batches(keras.utils.Sequence):
+                def __len__(self):
+                    return 10
+
+                def __getitem__(self, i):
+                    return x[i], y[i]
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            train = Batches()
+            model.fit(train, steps_per_epoch=len(train), epochs=3)
+            """
+        ),
+        # an iterator with batch_size=1: samples == batches; steps reduced in place afterwards
+        Valid(
+            """
+            import keras
+            import numpy as np
+            from keras.preprocessing.image import ImageDataGenerator
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            gen = ImageDataGenerator().flow_from_directory("data", batch_size=1)
+            model.fit(gen, steps_per_epoch=gen.samples)
+            x_train = np.load("x.npy")
+            steps = len(x_train)
+            steps //= 64
+            model.fit(x_train, y_train, batch_size=64, steps_per_epoch=steps)
+            model.fit(x_train, y_train, batch_size=1, steps_per_epoch=len(x_train))
+            """
+        ),
+        # len() of a list of files (a generator may yield one batch per file); an unknown receiver
+        Valid(
+            """
+            import keras
+            import numpy as np
+
+            files = ["a.npz", "b.npz"]
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.fit(batches(files), steps_per_epoch=len(files), epochs=2)
+            x = np.zeros((100, 4))
+            trainer.fit(x, y, steps_per_epoch=len(x))
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras.preprocessing.image import ImageDataGenerator
+
+            datagen = ImageDataGenerator(rescale=1.0 / 255)
+            train_gen = datagen.flow_from_directory("data/train", target_size=(64, 64), batch_size=32)
+            model = tf.keras.Sequential([tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+            model.fit(train_gen, steps_per_epoch=train_gen.samples, epochs=10)
+            """,
+            line=7,
+            column=22,
+            message_contains="batches",
+        ),
+        # validation_steps=gen.n; Keras 2's fit_generator with steps given positionally
+        Invalid(
+            """
+            import keras
+            from keras.preprocessing.image import ImageDataGenerator
+
+            gen = ImageDataGenerator()
+            train = gen.flow(x, y, batch_size=64)
+            val = gen.flow(xv, yv)
+            model = keras.models.load_model("m.keras")
+            model.fit(train, epochs=5, validation_data=val, validation_steps=val.n)
+            model.fit_generator(train, train.n, 5)
+            """,
+            line=8,
+            count=2,
+        ),
+        # len() of an array, .shape[0], and a name bound to a sample count
+        Invalid(
+            """
+            import numpy as np
+            from tensorflow import keras
+
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+            x_train = x_train / 255.0
+            model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(10)])
+            n_train = len(x_train)
+            model.fit(x_train, y_train, batch_size=128, epochs=3, steps_per_epoch=n_train,
+                      validation_data=(x_test, y_test), validation_steps=x_test.shape[0])
+            """,
+            line=8,
+            count=2,
+        ),
+        # .shape[0] of something not known to be an array: only with --strict
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.fit(features, labels, steps_per_epoch=features.shape[0])
+            """,
+            strict=True,
+            line=4,
+        ),
+    ]
+
+    METHODS = frozenset({"fit", "fit_generator"})
+    ARGUMENTS = ("steps_per_epoch", "validation_steps")
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.calls: list[TrainingCall] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        found = TrainingCall.collect(node, self.ctx, self.METHODS)
+        if found is not None and any(a.keyword is None or a.keyword.value in self.ARGUMENTS for a in node.args):
+            self.calls.append(found)
+
+    def finish(self) -> None:
+        if not self.calls:
+            return
+        sem = self.ctx.semantic
+        flow = DataFlow.of(self.ctx)
+        code = self.ctx.module.code_for_node
+        for tc in self.calls:
+            args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
+            args = [(name, a) for name, a in args if a is not None]
+            if not args or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+                continue
+            for name, arg in args:
+                count = flow.sample_count(arg.value, tc.where)
+                if count is None or (not count.known and not self.ctx.strict):
+                    continue
+                if self._batch_of_one(tc, name, count, flow):
+                    continue
+                self.report(
+                    arg,
+                    f"`{name}` counts batches, but {count.text} counts samples: each epoch asks for batch_size "
+                    f"times too many batches -- a finite input runs out (\"Your input ran out of data\"; Keras 3 "
+                    f"cuts the epoch short, tf.keras 2 stops training), a repeated one makes the epoch batch_size "
+                    f"times too long. Use `math.ceil(n / batch_size)`"
+                    + (", `len(...)` of the iterator" if count.kind == ITERATOR else "")
+                    + ", or leave it out.",
+                )
+
+    @staticmethod
+    def _batch_of_one(tc: TrainingCall, name: str, count, flow: DataFlow) -> bool:
+        """A batch size of 1 makes samples and batches the same number."""
+        if count.kind == ITERATOR:
+            return count.batch_size is not None and flow.int_value(*count.batch_size) == 1
+        if count.kind == ARRAY:
+            given = tc.value("batch_size")
+            if name == "validation_steps" and tc.value("validation_batch_size") is not None:
+                given = tc.value("validation_batch_size")
+            return given is not None and flow.int_value(given, tc.where) == 1
+        return False

@@ -1,0 +1,306 @@
+"""EPL304 batch-size-with-dataset: `batch_size=` is ignored when the input batches itself."""
+from __future__ import annotations
+
+import libcst as cst
+
+from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, TrainingCall, is_none
+from linter.rules.base import Invalid, NodeFix, Rule, Valid
+
+_WHO_BATCHES = {
+    DATASET: "its own `.batch(...)` decides the batch size",
+    GENERATOR: "every item the generator yields is one batch",
+    ITERATOR: "the iterator's own `batch_size` decides the batch size",
+    PYDATASET: "every `__getitem__` returns one batch",
+}
+
+
+class BatchSizeWithDataset(Rule):
+    """
+    ## What it does
+    Flags `batch_size=` given to `fit`, `evaluate` or `predict` of a Keras model when the input
+    `x` is a `tf.data.Dataset`, a Python generator, an `ImageDataGenerator` iterator or a
+    `PyDataset`/`Sequence` instance.
+
+    ## Why is this bad
+    These inputs deliver whole batches; Keras takes them as they come and silently ignores
+    `batch_size` (Keras 2 and 3: no error, no warning). Code that "sets the batch size to 64"
+    this way still trains with the dataset's batches, and tuning it changes nothing.
+
+    ## Example
+    ```python
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    model.fit(train_ds, epochs=5, batch_size=64)  # batches of 32
+    ```
+    Use instead:
+    ```python
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    model.fit(train_ds, epochs=5)
+    ```
+
+    ## Fix
+    Safe fix: remove the `batch_size=` argument (it has no effect). Set the batch size where the
+    batches are made (`.batch(n)`, `flow_from_directory(batch_size=n)`, the generator).
+    """
+
+    code = "EPL304"
+    name = "batch-size-with-dataset"
+    summary = "`batch_size=` with a dataset, generator, iterator or PyDataset is silently ignored"
+    claim = (
+        "`batch_size=` given to `fit`/`evaluate`/`predict` with a tf.data dataset, generator or PyDataset is "
+        "silently ignored: the input's own batching wins (Keras 2 and 3)."
+    )
+    witness = "batches per epoch unchanged by batch_size, no error and no warning"
+    fixable = "safe"
+
+    VALID = [
+        # RULES.md "Not a finding": batch_size= with numpy arrays (and lists, tensors, DataFrames)
+        Valid(
+            """
+            import numpy as np
+            import pandas as pd
+            import tensorflow as tf
+
+            x = np.random.rand(256, 4).astype("float32")
+            y = x.sum(axis=1)
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.fit(x, y, batch_size=64, epochs=3)
+            model.evaluate(x[:64], y[:64], batch_size=16)
+            model.predict([[0.1, 0.2, 0.3, 0.4]], batch_size=1)
+            frame = pd.read_csv("data.csv")
+            model.fit(frame.values, frame.pop("y"), batch_size=32)
+            """
+        ),
+        # batch_size=None; an unknown input; a receiver that is not a known model
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+            model.fit(ds, batch_size=None)
+            model.fit(load_features(), batch_size=32)
+            clf.fit(ds, batch_size=32)
+            """
+        ),
+        # the dataset name rebound to arrays before the call
+        Valid(
+            """
+            import keras
+            import numpy as np
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            data = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+            model.fit(data, epochs=1)
+            data = np.stack(rows)
+            model.predict(data, batch_size=128)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+            model.fit(train_ds, epochs=5, batch_size=64)
+            """,
+            line=5,
+            column=31,
+            message_contains="ignored",
+            fixed="""
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+            model.fit(train_ds, epochs=5)
+            """,
+        ),
+        # multi-line call: the removed argument's comment goes, the others' stay, the trailing comma stays
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            train_ds = keras.utils.image_dataset_from_directory("data/train", batch_size=32)
+            history = model.fit(
+                train_ds,
+                epochs=10,  # long enough
+                batch_size=32,  # same as the dataset
+            )
+            """,
+            line=8,
+            column=5,
+            fixed="""
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            train_ds = keras.utils.image_dataset_from_directory("data/train", batch_size=32)
+            history = model.fit(
+                train_ds,
+                epochs=10,  # long enough
+            )
+            """,
+        ),
+        # in the middle; last without a trailing comma; a generator; a PyDataset; an iterator
+        Invalid(
+            """
+            import keras
+            from keras.preprocessing.image import ImageDataGenerator
+
+            class Batches(keras.utils.PyDataset):
+                def __len__(self):
+                    return 4
+
+            def stream():
+                while True:
+                    yield x, y
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.fit(stream(), batch_size=16, steps_per_epoch=10)
+            model.evaluate(Batches(),
+                           batch_size=8)
+            model.predict(ImageDataGenerator().flow(x, batch_size=4), batch_size=4, verbose=0)
+            """,
+            count=3,
+            fixed="""
+            import keras
+            from keras.preprocessing.image import ImageDataGenerator
+
+            class Batches(keras.utils.PyDataset):
+                def __len__(self):
+                    return 4
+
+            def stream():
+                while True:
+                    yield x, y
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.fit(stream(), steps_per_epoch=10)
+            model.evaluate(Batches())
+            model.predict(ImageDataGenerator().flow(x, batch_size=4), verbose=0)
+            """,
+        ),
+        # the removed argument is last and the one before it ends in a comment
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.models.load_model("m.keras")
+            ds = tf.data.TFRecordDataset(files).map(parse).batch(64)
+            model.evaluate(ds,  # held-out records
+                           batch_size=64)
+            """,
+            line=6,
+            fixed="""
+            import tensorflow as tf
+
+            model = tf.keras.models.load_model("m.keras")
+            ds = tf.data.TFRecordDataset(files).map(parse).batch(64)
+            model.evaluate(ds  # held-out records
+            )
+            """,
+        ),
+        # given by position: reported, not fixed (the arguments after it would shift)
+        Invalid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            model.predict(tf.data.Dataset.range(8).batch(2), 2)
+            """,
+            line=5,
+            column=50,
+        ),
+    ]
+
+    METHODS = frozenset({"fit", "evaluate", "predict"})
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.calls: list[TrainingCall] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        found = TrainingCall.collect(node, self.ctx, self.METHODS)
+        if found is not None and len(node.args) > 1:
+            self.calls.append(found)
+
+    def finish(self) -> None:
+        if not self.calls:
+            return
+        sem = self.ctx.semantic
+        flow = DataFlow.of(self.ctx)
+        code = self.ctx.module.code_for_node
+        for tc in self.calls:
+            arg = tc.arg("batch_size")
+            x = tc.value("x")
+            if arg is None or x is None or is_none(arg.value):
+                continue
+            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+                continue
+            data = flow.data(x, tc.where)
+            if data is None or not data.streamed:
+                continue
+            fix = removal_fix(tc.call, arg) if arg.keyword is not None else None
+            self.report(
+                arg,
+                f"`batch_size={code(arg.value).strip()}` is ignored: `{code(x).strip()}` is {data.text} and "
+                f"{_WHO_BATCHES[data.kind]} (Keras 2 and 3, silently). Remove the argument and set the batch size "
+                f"where the batches are made.",
+                fix,
+            )
+
+
+def removal_fix(call: cst.Call, arg: cst.Arg) -> NodeFix:
+    """Remove `arg` from `call`, leaving the other arguments' commas and comments correct."""
+    args = list(call.args)
+    i = next(k for k, a in enumerate(args) if a is arg)
+    description = "remove the ignored `batch_size=` argument"
+    if i < len(args) - 1 or i == 0:
+        return NodeFix.replace(arg, None, "safe", description)
+    prev = args[i - 1]
+    prev_after = prev.comma.whitespace_after if isinstance(prev.comma, cst.Comma) else cst.SimpleWhitespace("")
+    if isinstance(arg.comma, cst.Comma):
+        # a trailing comma: `prev` keeps its comma (and comment); the closing line is the removed one's
+        tail = _join_whitespace(arg.whitespace_after_arg, arg.comma.whitespace_after)
+        new_prev = prev.with_changes(comma=prev.comma.with_changes(whitespace_after=_keep_comment(prev_after, tail)))
+    else:
+        # no trailing comma: `prev` loses its comma; what stood before `)` follows it
+        head = _join_whitespace(prev.whitespace_after_arg, prev_after)
+        new_prev = prev.with_changes(comma=cst.MaybeSentinel.DEFAULT,
+                                     whitespace_after_arg=_keep_comment(head, arg.whitespace_after_arg))
+    return NodeFix(
+        "safe",
+        ((arg, None), (prev, new_prev)),
+        description,
+    )
+
+
+def _join_whitespace(first: cst.BaseParenthesizableWhitespace, second: cst.BaseParenthesizableWhitespace):
+    """The one that carries a line break (and its comment) wins; else the second."""
+    if isinstance(first, cst.ParenthesizedWhitespace) and not isinstance(second, cst.ParenthesizedWhitespace):
+        return first
+    return second
+
+
+def _keep_comment(head: cst.BaseParenthesizableWhitespace, tail: cst.BaseParenthesizableWhitespace):
+    """Whitespace made of `head`'s first line (with its comment) and `tail`'s last line (the
+    indentation of the closing parenthesis); the removed argument's own comment goes."""
+    if not isinstance(head, cst.ParenthesizedWhitespace) or not _has_comment(head):
+        return tail
+    if isinstance(tail, cst.ParenthesizedWhitespace):
+        return cst.ParenthesizedWhitespace(
+            first_line=head.first_line,
+            empty_lines=[*head.empty_lines, *tail.empty_lines],
+            indent=tail.indent,
+            last_line=tail.last_line,
+        )
+    return cst.ParenthesizedWhitespace(first_line=head.first_line, empty_lines=head.empty_lines, indent=True,
+                                       last_line=cst.SimpleWhitespace(""))
+
+
+def _has_comment(ws: cst.ParenthesizedWhitespace) -> bool:
+    return ws.first_line.comment is not None or any(line.comment is not None for line in ws.empty_lines)
