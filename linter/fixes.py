@@ -1,9 +1,13 @@
 """Applying fixes: `--fix`, `--unsafe-fixes`, `--diff`.
 
 Fixes are text edits computed from libcst node replacements (so comments and formatting
-around them survive). They are applied until nothing changes (at most a few rounds), kept
-only when the result still parses, and written atomically: a temporary file in the same
-folder, the original mode copied, then `os.replace`.
+around them survive). They are applied in rounds until nothing changes (overlapping fixes wait
+for the next round, so a second `--fix` finds nothing to do), kept only when the result still
+parses (a round that breaks the code is retried fix by fix), and written atomically: a
+temporary file in the same folder, the original mode (and owner, where allowed) copied, then
+`os.replace`; on any failure the temporary file is removed and the original is untouched.
+The text is encoded back exactly as it was read (PEP 263 encoding, BOM, line endings), so the
+bytes outside an edit do not change. Notebooks are written back by `linter.notebook.render`.
 """
 from __future__ import annotations
 
@@ -19,13 +23,14 @@ import libcst as cst
 from linter.finding import Edit, Finding
 from linter.source import SourceFile
 
-MAX_ROUNDS = 4
+MAX_ROUNDS = 10  # fixes that overlap wait for the next round; a round re-checks the fixed text
 
 
 @dataclass
 class FixOutcome:
     new_text: str
     applied: int  # number of fixes applied
+    rejected: int = 0  # fixes dropped because the result would not parse (or not fit a notebook)
 
 
 def _offsets(text: str) -> list[int]:
@@ -36,19 +41,28 @@ def _offsets(text: str) -> list[int]:
     return starts
 
 
+def _wanted(f: Finding, unsafe: bool) -> bool:
+    return f.fix is not None and bool(f.fix.edits) and (f.fix.applicability == "safe" or (unsafe and f.fix.applicability == "unsafe"))
+
+
 def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, int]:
     """Apply the fixes of `findings` (virtual-line coordinates), skipping overlapping ones."""
     starts = _offsets(text)
 
     def off(line: int, col: int) -> int:
-        return starts[line - 1] + col - 1
+        if not 1 <= line <= len(starts):
+            raise ValueError(f"edit outside the text (line {line})")
+        return min(starts[line - 1] + col - 1, len(text))
 
     chosen: list[tuple[int, int, str]] = []
     count = 0
     for f in findings:
-        if f.fix is None or (f.fix.applicability != "safe" and not unsafe):
+        if not _wanted(f, unsafe):
             continue
-        spans = [(off(e.line, e.column), off(e.end_line, e.end_column), e.content) for e in f.fix.edits]
+        try:
+            spans = [(off(e.line, e.column), off(e.end_line, e.end_column), e.content) for e in f.fix.edits]
+        except ValueError:
+            continue
         if any(not (b <= s or a >= t) for a, b, _ in spans for s, t, _ in chosen):
             continue  # overlaps an earlier fix: next round
         chosen.extend(spans)
@@ -58,23 +72,47 @@ def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, 
     return text, count
 
 
+def _acceptable(source: SourceFile, text: str) -> bool:
+    """The fixed text still parses (and, for a notebook, still fits its cells)."""
+    try:
+        cst.parse_module(text)
+    except Exception:
+        return False
+    if source.notebook is not None:
+        from linter import notebook
+
+        try:
+            notebook.cell_texts(source, text)
+        except notebook.NotebookError:
+            return False
+    return True
+
+
 def fix_source(source: SourceFile, check: Callable[[SourceFile], list[Finding]], unsafe: bool) -> FixOutcome:
-    """Fix until stable; every round must still parse or its edits are dropped."""
+    """Fix until stable. A round whose result does not parse is retried fix by fix, keeping
+    only the fixes that leave parseable code; a fix that breaks the code is never written."""
     text = source.text
-    applied = 0
+    applied = rejected = 0
     for _ in range(MAX_ROUNDS):
         current = SourceFile(source.path, text, source.encoding, source.bom, source.cells, source.notebook)
-        findings = check(current)
+        findings = [f for f in check(current) if _wanted(f, unsafe)]
         new_text, n = apply_edits(text, findings, unsafe)
         if n == 0 or new_text == text:
             break
-        try:
-            cst.parse_module(new_text)
-        except Exception:
-            break  # a fix that breaks the code is never written
+        if not _acceptable(source, new_text):
+            kept: list[Finding] = []
+            for f in findings:
+                candidate, _ = apply_edits(text, kept + [f], unsafe)
+                if candidate != text and _acceptable(source, candidate):
+                    kept.append(f)
+                else:
+                    rejected += 1
+            new_text, n = apply_edits(text, kept, unsafe)
+            if n == 0 or new_text == text:
+                break
         text = new_text
         applied += n
-    return FixOutcome(text, applied)
+    return FixOutcome(text, applied, rejected)
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
@@ -83,22 +121,36 @@ def unified_diff(path: str, old: str, new: str) -> str:
     )
 
 
+def diff_for(source: SourceFile, new_text: str) -> str:
+    """`--diff` output for one file (per changed cell for a notebook)."""
+    if source.notebook is not None:
+        from linter import notebook
+
+        return notebook.diff(source, new_text)
+    return unified_diff(source.path, source.text, new_text)
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Write via a temporary file in the same folder + rename, keeping the file mode."""
     target = os.path.realpath(path)
     folder = os.path.dirname(target) or "."
     try:
-        mode: Optional[int] = stat.S_IMODE(os.stat(target).st_mode)
+        st: Optional[os.stat_result] = os.stat(target)
     except OSError:
-        mode = None
+        st = None
     fd, tmp = tempfile.mkstemp(prefix=".epochlint-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            if hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(tmp, st.st_uid, st.st_gid)  # keep the owner where we may (root)
+                except OSError:
+                    pass
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -110,7 +162,7 @@ def atomic_write(path: str, data: bytes) -> None:
 
 def render(source: SourceFile, new_text: str) -> bytes:
     """Bytes to write for the fixed text (notebooks keep outputs and metadata)."""
-    if source.cells is not None:
+    if source.notebook is not None:
         from linter import notebook
 
         return notebook.render(source, new_text)

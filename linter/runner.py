@@ -59,12 +59,15 @@ def check_source_text(source: SourceFile, settings: Settings, mode: FixMode = Fi
         outcome = fixes.fix_source(source, lambda s: engine.check_source(s, options).findings, mode.unsafe)
         if outcome.applied and outcome.new_text != source.text:
             if mode.diff:
-                diff = fixes.unified_diff(source.path, source.text, outcome.new_text)
+                diff = fixes.diff_for(source, outcome.new_text)
             else:
                 new_bytes = fixes.render(source, outcome.new_text)
                 if write:
                     fixes.atomic_write(source.path, new_bytes)
-                source = SourceFile(source.path, outcome.new_text, source.encoding, source.bom, source.cells, source.notebook)
+                if source.notebook is not None:  # cells may have moved: read the fixed notebook anew
+                    source = source_from_bytes(new_bytes, source.path)
+                else:
+                    source = SourceFile(source.path, outcome.new_text, source.encoding, source.bom, source.cells, source.notebook)
                 fixed = outcome.applied
     result = engine.check_and_map(source, options)
     return FileOutcome(result, _context_lines(source) if result.findings else None, fixed, diff, new_bytes)

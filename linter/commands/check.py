@@ -67,11 +67,16 @@ def run_check(args) -> int:
     if args.write_baseline or args.baseline:
         from linter import baseline
 
+        lines_by_path = {o.result.path: o.lines for o in outcomes}
         try:
             if args.write_baseline:
-                baseline.write(args.write_baseline, findings, {o.result.path: o.lines for o in outcomes})
-            if args.baseline:
-                findings = baseline.filter_new(args.baseline, findings, {o.result.path: o.lines for o in outcomes})
+                recorded = baseline.write(args.write_baseline, findings, lines_by_path)
+                print(f"epochlint: recorded {recorded} finding{'s' if recorded != 1 else ''} in {args.write_baseline}", file=sys.stderr)
+            # what the baseline records is not reported (so --write-baseline alone exits 0)
+            compared = baseline.compare(args.baseline or args.write_baseline, findings, lines_by_path)
+            findings = compared.new
+            if args.verbose and args.baseline:
+                print(f"epochlint: baseline {args.baseline}: {len(compared.known)} known finding(s) hidden, {len(compared.gone)} fixed since it was written", file=sys.stderr)
         except baseline.BaselineError as exc:
             print(f"epochlint: baseline error: {exc}", file=sys.stderr)
             return EXIT_ERROR
