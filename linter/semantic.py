@@ -54,6 +54,7 @@ class Binding:
     ancestors: tuple  # nodes enclosing the binding statement, outermost first
     qname: Optional[str] = None  # imports: the canonical name bound
     annotation: Optional[cst.BaseExpression] = None
+    seq: int = 0  # source order: bindings made earlier in the walk have smaller numbers
 
     def inside(self, node: cst.CSTNode) -> bool:
         return any(a is node for a in self.ancestors)
@@ -88,6 +89,7 @@ class SemanticModel:
         self.scope_of_node: dict[int, Scope] = {}  # id(def/class/lambda node) -> its scope
         self.class_attrs: dict[int, dict[str, list[Binding]]] = {}  # id(ClassDef) -> attr -> bindings
         self.classes: list[cst.ClassDef] = []
+        self.seq = 0  # counts bindings; snapshot it to know which bindings precede a node
         self._memo: dict = {}
 
     # ------------------------------------------------------------------ building
@@ -95,7 +97,8 @@ class SemanticModel:
         scope = scope or self.scope
         if name in scope.globals:
             scope = self.module_scope
-        b = Binding(name, kind, value, scope, stmt, tuple(self.stack), qname, annotation)
+        self.seq += 1
+        b = Binding(name, kind, value, scope, stmt, tuple(self.stack), qname, annotation, self.seq)
         scope.names.setdefault(name, []).append(b)
 
     def _bind_target(self, target: cst.BaseExpression, kind: str, value, stmt, annotation=None) -> None:
@@ -110,7 +113,8 @@ class SemanticModel:
             cls_scope = self.scope.class_scope()
             if cls_scope is not None and self._is_self(target.value.value):
                 attrs = self.class_attrs.setdefault(id(cls_scope.node), {})
-                b = Binding(target.attr.value, kind, value, self.scope, stmt, tuple(self.stack), annotation=annotation)
+                self.seq += 1
+                b = Binding(target.attr.value, kind, value, self.scope, stmt, tuple(self.stack), annotation=annotation, seq=self.seq)
                 attrs.setdefault(target.attr.value, []).append(b)
 
     def _is_self(self, name: str) -> bool:
@@ -246,6 +250,37 @@ class SemanticModel:
             first = False
             s = s.parent
         return []
+
+    def reaching(self, name: str, scope: Scope, before: int, at: tuple) -> list[Binding]:
+        """The bindings of `name` that may reach a use (an approximation of reaching definitions).
+
+        `before` is `self.seq` snapshotted when the use was visited (or a binding's `seq` for a use
+        inside that binding's value); `at` holds the use's ancestors. In the use's own frame,
+        the last preceding binding is taken, plus earlier ones while it is conditional (under an
+        `if`/`try`/`match` the use is not in); bindings in a branch exclusive of the use's are
+        skipped, and loops are assumed to run. Names from an enclosing frame (closures, globals
+        read by a function) give all their bindings.
+        """
+        bindings = self.lookup(name, scope)
+        if not bindings:
+            return []
+        frame = scope
+        while frame.kind == "comprehension" and frame.parent is not None:
+            frame = frame.parent
+        if bindings[0].scope is not frame and bindings[0].scope is not scope:
+            return list(bindings)
+        preceding = [b for b in bindings if b.seq < before]
+        if not preceding:
+            return list(bindings)
+        out: list[Binding] = []
+        for b in reversed(preceding):
+            relation = _branch_relation(b.ancestors, at)
+            if relation == "exclusive":
+                continue
+            out.append(b)
+            if relation == "always":
+                break
+        return out
 
     def qualified_name(self, node: cst.CSTNode, scope: Scope, _depth: int = 0) -> Optional[str]:
         """Canonical dotted name an expression refers to, resolved through imports/aliases."""
@@ -424,3 +459,26 @@ class SemanticModel:
         """Rules' receiver test: known model, or (strict) not known to be something else."""
         p = self.model_provenance(node, scope)
         return p is True or (strict and p is None)
+
+
+_EXCLUSIVE_BRANCHES = (cst.If, cst.Match)
+_CONDITIONAL = (cst.If, cst.Else, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Match, cst.MatchCase)
+
+
+def _branch_relation(binding_at: tuple, use_at: tuple) -> str:
+    """"always" when a binding (its ancestors) runs whenever the use does, "maybe" when it
+    sits under a condition the use is not under, "exclusive" when they are in different
+    branches of one `if`/`match` (loops are taken to run at least once)."""
+    common = 0
+    for a, b in zip(binding_at, use_at):
+        if a is not b:
+            break
+        common += 1
+    if common and common < len(binding_at) and common < len(use_at) and isinstance(binding_at[common - 1], _EXCLUSIVE_BRANCHES):
+        # both under the same `if`: body vs. `else` (or an `elif` chain) are exclusive
+        first_b, first_u = binding_at[common], use_at[common]
+        if first_b is not first_u:
+            return "exclusive"
+    if any(isinstance(n, _CONDITIONAL) for n in binding_at[common:]):
+        return "maybe"
+    return "always"

@@ -1,0 +1,117 @@
+"""`tf.GradientTape` blocks and `tape.gradient(...)` calls.
+
+During the walk rules keep cheap syntactic candidates (`gradient_call`, `Site`); in `finish()`
+these helpers decide, through the module's bindings, whether the receiver really is a
+GradientTape (`with tf.GradientTape() as tape`, `persistent=True`, several tapes in one `with`,
+`tape = tf.GradientTape()` then `with tape:`), and which model a gradient is taken for
+(`model.trainable_variables`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import libcst as cst
+
+from linter.semantic import Scope, SemanticModel
+
+TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape"})
+TRAINABLE_ATTRS = frozenset({"trainable_variables", "trainable_weights"})
+_MAX_DEPTH = 8
+AFTER_ALL = 1 << 60  # a `Site.seq` after every binding (e.g. a helper's return values)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a node was seen: its scope, the semantic binding counter then, its ancestors."""
+
+    scope: Scope
+    seq: int
+    ancestors: tuple
+
+    @classmethod
+    def of(cls, ctx) -> "Site":
+        return cls(ctx.scope, ctx.semantic.seq, ctx.ancestors())
+
+    @classmethod
+    def of_binding(cls, b) -> "Site":
+        """The site of the expressions inside binding `b`'s value (evaluated before `b`)."""
+        return cls(b.scope, b.seq, b.ancestors)
+
+
+@dataclass
+class GradientCall:
+    """A `<x>.gradient(target, sources)` call: a candidate until `x` is shown to be a tape."""
+
+    call: cst.Call
+    tape: cst.BaseExpression
+    target: Optional[cst.BaseExpression]
+    sources: Optional[cst.BaseExpression]
+    site: Site
+
+
+def argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
+    """The argument passed at position `index` or as `keyword=`, if either is there."""
+    position = 0
+    for arg in call.args:
+        if arg.keyword is not None:
+            if arg.keyword.value == keyword:
+                return arg.value
+            continue
+        if arg.star:
+            return None  # *args: positions beyond are unknown
+        if position == index:
+            return arg.value
+        position += 1
+    return None
+
+
+def gradient_call(node: cst.Call, ctx) -> Optional[GradientCall]:
+    """A syntactic candidate (called from a rule's `visit_Call`): `<expr>.gradient(...)`."""
+    func = node.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "gradient"):
+        return None
+    return GradientCall(node, func.value, argument(node, 0, "target"), argument(node, 1, "sources"), Site.of(ctx))
+
+
+def is_tape_constructor(expr: cst.CSTNode, scope: Scope, sem: SemanticModel) -> bool:
+    return isinstance(expr, cst.Call) and sem.qualified_name(expr.func, scope) in TAPE_CLASSES
+
+
+def is_tape(expr: cst.CSTNode, site: Site, sem: SemanticModel, _depth: int = 0) -> bool:
+    """Is `expr` a GradientTape: a constructor call, or a name bound to one (`as tape`, `tape = ...`)."""
+    if _depth > _MAX_DEPTH:
+        return False
+    if isinstance(expr, cst.Call):
+        return is_tape_constructor(expr, site.scope, sem)
+    if isinstance(expr, cst.Name):
+        for b in sem.reaching(expr.value, site.scope, site.seq, site.ancestors):
+            if b.kind in ("with", "assign", "annassign") and b.value is not None:
+                if is_tape(b.value, Site.of_binding(b), sem, _depth + 1):
+                    return True
+    return False
+
+
+def with_opens_tape(node: cst.With, site: Site, sem: SemanticModel) -> bool:
+    """Does this `with` statement record on a GradientTape (any of its items)?"""
+    return any(is_tape(item.item, site, sem) for item in node.items)
+
+
+def gradient_model(sources: Optional[cst.BaseExpression], site: Site, sem: SemanticModel, _depth: int = 0) -> Optional[tuple[cst.BaseExpression, Site]]:
+    """The model whose variables a gradient is taken for: `m` in `tape.gradient(loss,
+    m.trainable_variables)` (also through a name bound to it), with the site to resolve `m` at."""
+    if sources is None or _depth > _MAX_DEPTH:
+        return None
+    if isinstance(sources, cst.Attribute) and sources.attr.value in TRAINABLE_ATTRS:
+        return sources.value, site
+    if isinstance(sources, cst.Name):
+        found = None
+        for b in sem.reaching(sources.value, site.scope, site.seq, site.ancestors):
+            if b.kind not in ("assign", "annassign") or b.value is None:
+                return None
+            got = gradient_model(b.value, Site.of_binding(b), sem, _depth + 1)
+            if got is None or (found is not None and found[0] is not got[0]):
+                return None
+            found = got
+        return found
+    return None
