@@ -1,0 +1,340 @@
+"""Loops: which `for`/`while` bodies enclose a node in its own function, the calls made inside
+loops, the Python numbers a loop changes every turn, and which loop is "the epoch loop".
+
+`LoopIndex` is a shared walk-time collector (`ctx.analysis(LoopIndex)`): it keeps, per function
+frame, the stack of loops whose *body* is being walked (a loop's `iter`, `else` and the test of
+a `while` are not its body; a `def`, `lambda` or `class` starts a new frame, because its body
+does not run once per turn of the loop around it). Rules snapshot `current` for their
+candidates; calls inside loop bodies are recorded once for every rule (`calls`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Optional
+
+import libcst as cst
+
+from linter.semantic import Binding, Scope, SemanticModel
+
+LOOPS = (cst.For, cst.While)
+FRAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+
+# Calls that build or reset a model: a loop containing one is a fold/trial loop.
+CLEAR_SESSION = frozenset(
+    {
+        "keras.backend.clear_session",
+        "keras.utils.clear_session",
+        "keras.src.backend.common.global_state.clear_session",
+        "tensorflow.compat.v1.reset_default_graph",
+    }
+)
+# Iterables that yield the elements of their first argument (progress bars, reordering).
+_PASS_THROUGH = frozenset(
+    {
+        "builtins.reversed", "builtins.sorted", "builtins.list", "builtins.tuple", "builtins.iter",
+        "tqdm.tqdm", "tqdm.auto.tqdm", "tqdm.notebook.tqdm", "tqdm.std.tqdm", "tqdm.autonotebook.tqdm",
+        "tqdm.rich.tqdm", "tqdm.keras.tqdm",
+    }
+)
+_RANGES = frozenset({"builtins.range", "tqdm.trange", "tqdm.auto.trange", "tqdm.notebook.trange", "tqdm.std.trange"})
+_NUMERIC_CASTS = frozenset({"builtins.int", "builtins.float", "builtins.round", "builtins.abs", "builtins.min", "builtins.max"})
+_MAX_DEPTH = 6
+
+
+@dataclass(frozen=True, eq=False)
+class LoopCall:
+    """A call made in the body of `loops` (outermost first, all in the call's own frame)."""
+
+    call: cst.Call
+    scope: Scope
+    loops: tuple
+
+
+class LoopIndex:
+    """Per-file loop facts, collected in the engine's single walk."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.sem: SemanticModel = ctx.semantic
+        self._frames: list[list] = [[]]
+        self.current: tuple = ()  # loops around the node being visited, outermost first
+        self.calls: list[LoopCall] = []
+        self.def_loops: dict[int, tuple] = {}  # id(FunctionDef/Lambda/ClassDef) -> loops around it
+        self.loop_scope: dict[int, Scope] = {}  # id(loop) -> the scope its body runs in
+        self.outer_loops: dict[int, tuple] = {}  # id(loop) -> the loops around it (same frame)
+        self._calls_by_loop: Optional[dict[int, list[LoopCall]]] = None
+
+    # ------------------------------------------------------------------ walk
+    def _enter_frame(self, node: cst.CSTNode) -> None:
+        self.def_loops[id(node)] = self.current
+        self._frames.append([])
+        self.current = ()
+
+    def _leave_frame(self, node: cst.CSTNode) -> None:
+        self._frames.pop()
+        self.current = tuple(self._frames[-1])
+
+    visit_FunctionDef = visit_Lambda = visit_ClassDef = _enter_frame
+    leave_FunctionDef = leave_Lambda = leave_ClassDef = _leave_frame
+
+    def _enter_block(self, node: cst.CSTNode) -> None:
+        stack = self.ctx.stack
+        parent = stack[-1] if stack else None
+        if isinstance(parent, LOOPS) and parent.body is node:
+            self.outer_loops[id(parent)] = self.current
+            self.loop_scope[id(parent)] = self.sem.scope
+            self._frames[-1].append(parent)
+            self.current = self.current + (parent,)
+
+    def _leave_block(self, node: cst.CSTNode) -> None:
+        frame = self._frames[-1]
+        if frame and frame[-1].body is node:
+            frame.pop()
+            self.current = tuple(frame)
+
+    visit_IndentedBlock = visit_SimpleStatementSuite = _enter_block
+    leave_IndentedBlock = leave_SimpleStatementSuite = _leave_block
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.current:
+            self.calls.append(LoopCall(node, self.sem.scope, self.current))
+
+    # ------------------------------------------------------------------ queries
+    def calls_in(self, loop: cst.CSTNode) -> list[LoopCall]:
+        """Calls made anywhere in `loop`'s body (nested loops included, nested defs not)."""
+        if self._calls_by_loop is None:
+            table: dict[int, list[LoopCall]] = {}
+            for c in self.calls:
+                for lp in c.loops:
+                    table.setdefault(id(lp), []).append(c)
+            self._calls_by_loop = table
+        return self._calls_by_loop.get(id(loop), [])
+
+    def bindings_in(self, loop: cst.CSTNode) -> Iterable[Binding]:
+        """Bindings made in `loop`'s body, in the loop's own scope."""
+        scope = self.loop_scope.get(id(loop))
+        if scope is None:
+            return
+        for bindings in scope.names.values():
+            for b in bindings:
+                if b.inside(loop) and _in_body(b, loop):
+                    yield b
+
+    def rebuilds_model(self, loop: cst.CSTNode) -> bool:
+        """Does each turn of `loop` build a new model (a fold/trial loop), or reset Keras'
+        global state with `clear_session()`?"""
+        key = ("rebuilds", id(loop))
+        memo = self.sem._memo
+        if key in memo:
+            return memo[key]
+        memo[key] = False
+        result = False
+        for c in self.calls_in(loop):
+            q = self.sem.qualified_name(c.call.func, c.scope)
+            if q in CLEAR_SESSION or builds_model(self.sem, c.call, c.scope):
+                result = True
+                break
+        memo[key] = result
+        return result
+
+    def sets_trainable(self, loop: cst.CSTNode) -> bool:
+        """Does `loop`'s body assign a `.trainable` flag (a fine-tuning stage loop)?"""
+        scope = self.loop_scope.get(id(loop))
+        if scope is None:
+            return False
+        for node in _statements_in(loop.body):
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    if isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable":
+                        return True
+            elif isinstance(node, cst.Call):
+                f = node.func
+                if (
+                    isinstance(f, cst.Name) and f.value == "setattr" and len(node.args) >= 2
+                    and isinstance(node.args[1].value, cst.SimpleString)
+                    and node.args[1].value.evaluated_value == "trainable"
+                ):
+                    return True
+        return False
+
+    def loop_targets(self, loop: cst.CSTNode) -> set[str]:
+        """Names a `for` loop binds."""
+        if isinstance(loop, cst.For):
+            return set(_target_names(loop.target))
+        return set()
+
+    def number_targets(self, loop: cst.CSTNode) -> set[str]:
+        """Names a `for` loop binds to a Python number that differs every turn: the counter of
+        `range(...)`/`trange`, the index of `enumerate(...)`, elements of a literal list of numbers."""
+        if not isinstance(loop, cst.For):
+            return set()
+        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
+        return set(self._number_targets(loop.target, loop.iter, scope, 0))
+
+    def _number_targets(self, target: cst.BaseExpression, it: cst.BaseExpression, scope: Scope, depth: int) -> list[str]:
+        if depth > _MAX_DEPTH:
+            return []
+        if isinstance(it, cst.Call):
+            q = self.sem.qualified_name(it.func, scope)
+            args = [a.value for a in it.args if a.keyword is None and not a.star]
+            if q in _RANGES:
+                return _target_names(target) if isinstance(target, cst.Name) else []
+            if q in _PASS_THROUGH and args:
+                return self._number_targets(target, args[0], scope, depth + 1)
+            if q == "builtins.enumerate" and args and isinstance(target, (cst.Tuple, cst.List)):
+                els = [e.value for e in target.elements]
+                if len(els) == 2:
+                    out = _target_names(els[0]) if isinstance(els[0], cst.Name) else []
+                    return out + self._number_targets(els[1], args[0], scope, depth + 1)
+            if q == "builtins.zip" and isinstance(target, (cst.Tuple, cst.List)):
+                els = [e.value for e in target.elements]
+                out: list[str] = []
+                if len(els) == len(args):
+                    for el, arg in zip(els, args):
+                        out += self._number_targets(el, arg, scope, depth + 1)
+                return out
+            return []
+        if isinstance(it, (cst.List, cst.Tuple)) and it.elements and isinstance(target, cst.Name):
+            if all(_is_number_literal(e.value) for e in it.elements):
+                values = {_literal_text(e.value) for e in it.elements}
+                return [target.value] if len(values) > 1 else []
+            return []
+        if isinstance(it, cst.Name):
+            bindings = self.sem.lookup(it.value, scope)
+            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
+                return self._number_targets(target, bindings[0].value, bindings[0].scope, depth + 1)
+        return []
+
+    def changes_per_turn(self, expr: cst.BaseExpression, loops: tuple, scope: Scope, _depth: int = 0) -> Optional[str]:
+        """If `expr` is a Python number (not a tensor) that differs on every turn of one of
+        `loops`, the name it comes from; else None."""
+        if _depth > _MAX_DEPTH:
+            return None
+        if isinstance(expr, cst.Name):
+            for loop in reversed(loops):
+                if expr.value in self.number_targets(loop):
+                    return expr.value
+            bindings = self.sem.lookup(expr.value, scope)
+            if not bindings or any(b.kind not in ("assign", "augassign", "annassign") for b in bindings):
+                return None
+            for loop in reversed(loops):
+                inner = [b for b in bindings if b.inside(loop) and _in_body(b, loop)]
+                if not inner:
+                    continue
+                # a counter: `step += 1` in the loop, started from a number outside it
+                if any(b.kind == "augassign" and _is_number_literal(b.value) for b in inner):
+                    starts = [b for b in bindings if b.kind in ("assign", "annassign") and not b.inside(loop)]
+                    if starts and all(_is_number_literal(b.value) for b in starts):
+                        return expr.value
+                # `global_step = epoch * steps + i`: every binding in the loop changes per turn
+                if all(b.kind in ("assign", "annassign") for b in inner):
+                    if all(b.value is not None and self.changes_per_turn(b.value, loops, b.scope, _depth + 1) for b in inner):
+                        return expr.value
+                return None
+            return None
+        if isinstance(expr, cst.BinaryOperation):
+            left = self._number_part(expr.left, loops, scope, _depth)
+            right = self._number_part(expr.right, loops, scope, _depth)
+            if left is False or right is False:
+                return None
+            return left if isinstance(left, str) else (right if isinstance(right, str) else None)
+        if isinstance(expr, cst.UnaryOperation):
+            return self.changes_per_turn(expr.expression, loops, scope, _depth + 1)
+        if isinstance(expr, cst.Call) and len(expr.args) >= 1 and self.sem.qualified_name(expr.func, scope) in _NUMERIC_CASTS:
+            found = [self._number_part(a.value, loops, scope, _depth) for a in expr.args if a.keyword is None]
+            if any(f is False for f in found):
+                return None
+            return next((f for f in found if isinstance(f, str)), None)
+        return None
+
+    def _number_part(self, expr: cst.BaseExpression, loops: tuple, scope: Scope, depth: int):
+        """An operand: the changing name (str), True for a constant number, False otherwise."""
+        if _is_number_literal(expr):
+            return True
+        changing = self.changes_per_turn(expr, loops, scope, depth + 1)
+        if changing:
+            return changing
+        if isinstance(expr, cst.Name):
+            bindings = self.sem.lookup(expr.value, scope)
+            if bindings and all(b.kind in ("assign", "annassign") and _is_number_literal(b.value) for b in bindings):
+                return True
+        return False
+
+
+def epoch_loop(chain: tuple) -> Optional[cst.CSTNode]:
+    """The epoch loop of a chain of loops around a per-batch statement (outermost first): the
+    loop around the innermost one. A single loop is one pass over the data (an evaluation, or
+    an epoch loop whose statement runs once per epoch), not an epoch loop."""
+    return chain[-2] if len(chain) >= 2 else None
+
+
+def builds_model(sem: SemanticModel, call: cst.Call, scope: Scope) -> bool:
+    """Is `call` known to build a Keras model (a factory, a model class, a same-module function
+    returning one, also inside a returned tuple such as `model, optimizer = build()`)?"""
+    if sem.model_provenance(call, scope) is True:
+        return True
+    fn = sem.local_def(call.func, scope)
+    if isinstance(fn, cst.FunctionDef):
+        fn_scope = sem.scope_for(fn)
+        if fn_scope is not None:
+            for r in fn_scope.returns:
+                if isinstance(r, (cst.Tuple, cst.List)):
+                    if any(sem.model_provenance(e.value, fn_scope) is True for e in r.elements):
+                        return True
+    return False
+
+
+def _in_body(b: Binding, loop: cst.CSTNode) -> bool:
+    """Is binding `b` (inside `loop`) in its body rather than its target/iter/else?"""
+    anc = b.ancestors
+    for i, a in enumerate(anc):
+        if a is loop:
+            nxt = anc[i + 1] if i + 1 < len(anc) else b.stmt
+            return nxt is loop.body
+    return False
+
+
+def _statements_in(node: cst.CSTNode):
+    """Assignments and calls in a loop body (not entering nested defs or classes)."""
+    from linter.walker import child_fields
+
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (cst.Assign, cst.Call)):
+            yield n
+        if isinstance(n, FRAMES):
+            continue
+        for name in child_fields(type(n)):
+            v = getattr(n, name)
+            if isinstance(v, (list, tuple)):
+                todo.extend(c for c in v if isinstance(c, cst.CSTNode))
+            elif isinstance(v, cst.CSTNode):
+                todo.append(v)
+
+
+def _target_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        out: list[str] = []
+        for el in target.elements:
+            out += _target_names(el.value)
+        return out
+    if isinstance(target, cst.StarredElement):
+        return _target_names(target.value)
+    return []
+
+
+def _is_number_literal(node: Optional[cst.CSTNode]) -> bool:
+    if isinstance(node, (cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        return isinstance(node.expression, (cst.Integer, cst.Float))
+    return False
+
+
+def _literal_text(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.UnaryOperation):
+        return "-" + _literal_text(node.expression)
+    return getattr(node, "value", "")
