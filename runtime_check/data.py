@@ -3,7 +3,8 @@
 Numpy only (no TensorFlow). The target is a fixed linear map of the inputs plus a small smooth
 non-linearity, scaled so that the variance of y is about 1 (an untrained net's MSE is ~1 and
 a net that learns drives it well below). The default size (200 samples, batch 32) gives
-6 full batches and one partial batch of 8, like the seed's 1000-sample / batch-32 loop.
+6 full batches and one partial batch of 8, like the seed's 1000-sample / batch-32 loop;
+witnesses use `witness_data()` (128 samples, 4 full batches), which keeps every fit cheap.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 N_SAMPLES = 200
 N_FEATURES = 10
 BATCH_SIZE = 32
+WITNESS_SAMPLES = 128  # 4 full batches: witnesses count epochs/batches, they need no more
 
 
 def regression(n: int = N_SAMPLES, d: int = N_FEATURES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -22,6 +24,11 @@ def regression(n: int = N_SAMPLES, d: int = N_FEATURES, seed: int = 0) -> tuple[
     y = x @ w + 0.3 * np.tanh(x[:, :1] * x[:, 1:2])
     y = y / y.std()
     return x.astype(np.float32), y.astype(np.float32)
+
+
+def witness_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The witnesses' data: `regression(WITNESS_SAMPLES)`."""
+    return regression(n=WITNESS_SAMPLES, seed=seed)
 
 
 def num_batches(n: int, batch_size: int = BATCH_SIZE) -> int:

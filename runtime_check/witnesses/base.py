@@ -2,8 +2,9 @@
 and small measuring helpers (exceptions, epoch/batch counting callbacks, trace counters).
 
 A witness function takes the loaded `Env` and returns an `Outcome`: structured evidence
-(numbers and strings only, JSON-serialisable), `confirmed` (the version-appropriate claim
-holds) and a one-line `summary` for the text table and `epochlint explain`.
+(numbers and strings only, JSON-serialisable), named boolean `checks` whose conjunction is
+`confirmed` (the version-appropriate claim holds) and a one-line `summary` for the text table
+and `epochlint explain`.
 """
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ REGISTRY: dict[str, "Witness"] = {}
 @dataclass(frozen=True)
 class Outcome:
     evidence: dict[str, Any]
-    confirmed: bool
+    checks: "Checks"
     summary: str
+
+    @property
+    def confirmed(self) -> bool:
+        return self.checks.confirmed
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from runtime_check.witnesses.base import Checks, Outcome, counter_callback, epoc
 
 
 def _xy():
-    return data.regression(seed=0)
+    return data.witness_data()
 
 
 @witness("EPL101", """Setting `model.epochs = N` is ignored: `fit()` runs its own `epochs` argument,
@@ -26,7 +26,7 @@ def epl101(env: Env) -> Outcome:
           "epochs_run_after_setattr": epochs_run(hist2)}
     ok = Checks()
     ok.add("one_epoch", ev["epochs_run"] == 1 and ev["epochs_run_after_setattr"] == 1)
-    return Outcome(ev, ok.confirmed, f"model.epochs = 10 -> fit() ran {ev['epochs_run']} epoch(s) "
+    return Outcome(ev, ok, f"model.epochs = 10 -> fit() ran {ev['epochs_run']} epoch(s) "
                    f"(setattr: {ev['epochs_run_after_setattr']})")
 
 
@@ -76,7 +76,7 @@ def epl102(env: Env) -> Outcome:
             parts.append(f"{call}: {e['type']}")
         else:
             parts.append(f"{call}: accepted" + (f", fit ran {e['fit_epochs_run']} epoch" if "fit_epochs_run" in e else ""))
-    return Outcome(ev, ok.confirmed, "; ".join(parts))
+    return Outcome(ev, ok, "; ".join(parts))
 
 
 @witness("EPL103", """Keras 1 arguments `nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=` make `fit` raise
@@ -91,7 +91,7 @@ def epl103(env: Env) -> Outcome:
     ok = Checks()
     for kw, e in ev.items():
         ok.add(kw, e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
-    return Outcome(ev, ok.confirmed, "; ".join(f"fit({kw}=2): {e.get('type', 'accepted')}" for kw, e in ev.items()))
+    return Outcome(ev, ok, "; ".join(f"fit({kw}=2): {e.get('type', 'accepted')}" for kw, e in ev.items()))
 
 
 @witness("EPL104", """Each `fit(epochs=N)` call continues training the same model: a loop of T turns trains
@@ -111,7 +111,7 @@ def epl104(env: Env) -> Outcome:
     ok = Checks()
     ok.add("total == turns x N", ev["total_epochs"] == turns * n)
     ok.add("second call starts lower", first_losses[1] < first_losses[0])
-    return Outcome(ev, ok.confirmed, f"{turns} turns x fit(epochs={n}) = {ev['total_epochs']} epochs; first-epoch loss "
+    return Outcome(ev, ok, f"{turns} turns x fit(epochs={n}) = {ev['total_epochs']} epochs; first-epoch loss "
                    f"per call {first_losses[0]:.4g} -> {first_losses[1]:.4g} -> {first_losses[2]:.4g}")
 
 
@@ -133,7 +133,7 @@ def epl105(env: Env) -> Outcome:
     ok.add("I >= E: 0 epochs", ev["epochs_5_initial_5_epochs_run"] == 0)
     ok.add("weights unchanged", unchanged)
     ok.add("E - I epochs", ev["epochs_5_initial_3_epochs_run"] == 2)
-    return Outcome(ev, ok.confirmed, f"epochs=5, initial_epoch=5: {ev['epochs_5_initial_5_epochs_run']} epochs, weights "
+    return Outcome(ev, ok, f"epochs=5, initial_epoch=5: {ev['epochs_5_initial_5_epochs_run']} epochs, weights "
                    f"{'unchanged' if unchanged else 'changed'}; epochs=5, initial_epoch=3: {ev['epochs_5_initial_3_epochs_run']} epochs")
 
 
@@ -164,5 +164,5 @@ def epl106(env: Env) -> Outcome:
         ok.add("fit_generator trains", not ev["fit_generator_call"]["raised"])
     ok.add("fit takes a generator", ev["fit_with_generator_epochs"] == 2)
     call = ev["fit_generator_call"]
-    return Outcome(ev, ok.confirmed, f"hasattr(model, 'fit_generator') = {ev['has_fit_generator']}; calling it: "
+    return Outcome(ev, ok, f"hasattr(model, 'fit_generator') = {ev['has_fit_generator']}; calling it: "
                    f"{call['type'] if call['raised'] else 'trains'}; fit(generator) ran {ev['fit_with_generator_epochs']} epochs")

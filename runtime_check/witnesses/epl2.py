@@ -17,7 +17,7 @@ grows with the batch size (SGD's effective learning rate x batch size; Adam near
 printed "loss" is a (batch,) vector of the last batch (Keras 2 and 3).""")
 def epl201(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
-    x, y = data.regression(seed=0)
+    x, y = data.witness_data()
     xb, yb = x[:32], y[:32]
     model = models.seed_functional(env)
     with tf.GradientTape(persistent=True) as tape:
@@ -48,7 +48,7 @@ def epl201(env: Env) -> Outcome:
     ok.add("gradient of vector == gradient of sum", vec_vs_sum <= 1e-5 * max(1.0, _global_norm(tf, g_sum)))
     ok.add("duplicated batch doubles SUM", abs(sum_ratio - 2) <= 1e-4)
     ok.add("duplicated batch leaves MEAN", abs(mean_ratio - 1) <= 1e-4)
-    return Outcome(ev, ok.confirmed, f"loss shape {tuple(ev['loss_shape'])}; grad-norm ratio unreduced/reduced "
+    return Outcome(ev, ok, f"loss shape {tuple(ev['loss_shape'])}; grad-norm ratio unreduced/reduced "
                    f"{ratio:.4f} (batch 32); batch fed twice: SUM x{sum_ratio:.3f}, MEAN x{mean_ratio:.3f}; SGD(0.01) "
                    f"eval MSE unreduced {sgd['unreduced']:.4f} vs reduced {sgd['reduced']:.4f}")
 
@@ -87,7 +87,7 @@ def _bn_dropout_model(env: Env):
 mode: Dropout never drops and BatchNormalization never updates its moving statistics (Keras 2 and 3).""")
 def epl202(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
-    x, y = data.regression(seed=0)
+    x, y = data.witness_data()
     stats = {}
     for flag in (None, True):
         model = _bn_dropout_model(env)
@@ -122,7 +122,7 @@ def epl202(env: Env) -> Outcome:
     ok.add("BN moving stats change with training=True", stats[True][0] > 0)
     ok.add("default call == inference", ev["default_call_equals_inference"] and not ev["default_call_equals_training"])
     ok.add("dropout inactive", ev["dropout_default_output_equals_input"])
-    return Outcome(ev, ok.confirmed, f"10 epochs without training=True: BN moving_mean max |.| {stats[None][0]:.3g} "
+    return Outcome(ev, ok, f"10 epochs without training=True: BN moving_mean max |.| {stats[None][0]:.3g} "
                    f"(with training=True: {stats[True][0]:.3g}); model(x) == model(x, training=False): "
                    f"{ev['default_call_equals_inference']}; dropout output == input: {ev['dropout_default_output_equals_input']}")
 
@@ -151,7 +151,7 @@ def epl203(env: Env) -> Outcome:
     ok = Checks()
     ok.add("traces == turns", traces["in_loop"] == turns)
     ok.add("hoisted traces once", traces["hoisted"] == 1)
-    return Outcome(ev, ok.confirmed, f"{turns} turns: {traces['in_loop']} traces with tf.function in the loop, "
+    return Outcome(ev, ok, f"{turns} turns: {traces['in_loop']} traces with tf.function in the loop, "
                    f"{traces['hoisted']} hoisted")
 
 
@@ -160,7 +160,7 @@ schedule) every turn; constructed inside a `tf.function` step it raises ValueErr
 supports creating variables on the first call) (Keras 2 and 3).""")
 def epl204(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
-    x, y = data.regression(n=256, seed=0)
+    x, y = data.witness_data()
     steps = data.num_batches(len(x))
     iterations = {}
     for where in ("in_loop", "outside"):
@@ -194,7 +194,7 @@ def epl204(env: Env) -> Outcome:
     ok.add("iterations == one turn", iterations["in_loop"] == steps)
     ok.add("outside == all turns", iterations["outside"] == 3 * steps)
     ok.add("ValueError in tf.function", in_function.get("type") == "ValueError")
-    return Outcome(ev, ok.confirmed, f"3 epochs x {steps} steps: optimizer.iterations = {iterations['in_loop']} "
+    return Outcome(ev, ok, f"3 epochs x {steps} steps: optimizer.iterations = {iterations['in_loop']} "
                    f"(built outside: {iterations['outside']}); in a tf.function step: {in_function.get('type', 'no error')}")
 
 
@@ -227,7 +227,7 @@ def epl205(env: Env) -> Outcome:
     ok.add("AttributeError", numpy_call.get("type") == "AttributeError")
     ok.add("print count == trace count", prints == traces[0] == 1)
     ok.add("appends == trace count", len(appended) == traces[0])
-    return Outcome(ev, ok.confirmed, f"{calls} calls: {traces[0]} trace, {prints} print, {len(appended)} append; "
+    return Outcome(ev, ok, f"{calls} calls: {traces[0]} trace, {prints} print, {len(appended)} append; "
                    f".numpy(): {numpy_call.get('type', 'no error')}")
 
 
@@ -255,7 +255,7 @@ def epl206(env: Env) -> Outcome:
     ok = Checks()
     ok.add("traces == turns", python_traces == turns)
     ok.add("tensors trace once", tensor_traces == 1)
-    return Outcome(ev, ok.confirmed, f"{turns} Python ints -> {python_traces} traces; {turns} tensors -> {tensor_traces}")
+    return Outcome(ev, ok, f"{turns} Python ints -> {python_traces} traces; {turns} tensors -> {tensor_traces}")
 
 
 @witness("EPL207", """Keras 3: `metric.reset_states()` is removed (AttributeError); use `reset_state()` (since
@@ -275,7 +275,7 @@ def epl207(env: Env) -> Outcome:
     else:
         ok.add("reset_states works", not old["raised"] and after_old == 0.0)
     ok.add("reset_state works", ev["reset_state_result"] == 0.0)
-    return Outcome(ev, ok.confirmed, f"reset_states(): {old['type'] if old['raised'] else 'works'}; "
+    return Outcome(ev, ok, f"reset_states(): {old['type'] if old['raised'] else 'works'}; "
                    f"reset_state(): result {ev['reset_state_result']}")
 
 
@@ -298,7 +298,7 @@ def epl208(env: Env) -> Outcome:
     ok = Checks()
     ok.add("running mean", abs(results[2][0] - ev["mean_over_both_epochs"]) < 1e-6)
     ok.add("not epoch 2's", abs(results[2][0] - 1.0) > 1e-3 and abs(results[2][1] - 1.0) < 1e-6)
-    return Outcome(ev, ok.confirmed, f"epoch means 2.0, 1.0: never-reset metric reports {results[2][0]:.3g} after "
+    return Outcome(ev, ok, f"epoch means 2.0, 1.0: never-reset metric reports {results[2][0]:.3g} after "
                    f"epoch 2 (mean of both), reset each epoch: {results[2][1]:.3g}")
 
 
@@ -314,7 +314,7 @@ def _regularized(env: Env):
 loop that does not add them silently trains without regularization (Keras 2 and 3).""")
 def epl209(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
-    x, y = data.regression(n=256, seed=0)
+    x, y = data.witness_data()
     epochs = 5
     norms = {}
     model = _regularized(env)
@@ -345,7 +345,7 @@ def epl209(env: Env) -> Outcome:
     ok.add("model.losses non-empty", n_losses > 0)
     ok.add("loop without losses differs from fit", abs(norms["loop_without_losses"] - norms["fit"]) > 1e-3 * norms["fit"])
     ok.add("loop with losses matches fit", abs(norms["loop_with_losses"] - norms["fit"]) <= 1e-3 * norms["fit"])
-    return Outcome(ev, ok.confirmed, f"{n_losses} penalties in model.losses; kernel norm after {epochs} epochs: fit "
+    return Outcome(ev, ok, f"{n_losses} penalties in model.losses; kernel norm after {epochs} epochs: fit "
                    f"{norms['fit']:.4f}, loop without model.losses {norms['loop_without_losses']:.4f}, "
                    f"with {norms['loop_with_losses']:.4f}")
 

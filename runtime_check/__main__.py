@@ -1,0 +1,4 @@
+"""`python -m runtime_check ...` is `epochlint verify ...`."""
+from runtime_check.cli import main
+
+raise SystemExit(main())
