@@ -1,0 +1,399 @@
+"""EPL202 missing-training-flag: a model with dropout/BatchNormalization called under a
+GradientTape without `training=True`."""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from linter.analysis.model_contents import Contents, ModelContents
+from linter.analysis.tape import Site, with_opens_tape
+from linter.rules.base import Invalid, NodeFix, Rule, Valid
+
+
+class MissingTrainingFlag(Rule):
+    """
+    ## What it does
+    Flags a call of a Keras model inside a `with tf.GradientTape() ...:` block without a
+    `training=` argument, when the model is known (from the same module) to contain a layer that
+    behaves differently in training: the Dropout family (`Dropout`, `SpatialDropout1D/2D/3D`,
+    `AlphaDropout`, `GaussianDropout`), `GaussianNoise`, `BatchNormalization`,
+    `SpectralNormalization`, augmentation layers (`RandomFlip`, `RandomRotation`, ..., `MixUp`),
+    recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
+    with BatchNormalization, or a custom layer whose `call()` branches on `training`. The model's
+    layers are found across `Sequential([...])`, `.add()`, the functional API, subclassed models
+    and builder functions. With `--strict`, models whose contents (or identity) are unknown are
+    flagged too.
+
+    ## Why is this bad
+    Outside `fit()`, nobody sets the training phase for you: `model(x)` runs the layers in
+    inference mode. Dropout never drops, noise is never added, and BatchNormalization normalizes
+    with its moving statistics and never updates them (they stay at their initial values), so
+    the custom loop trains a different network from the one `fit()` would, and evaluation later
+    uses statistics that were never learned.
+
+    ## Example
+    ```python
+    model = keras.Sequential([layers.Dense(64), layers.Dropout(0.5), layers.Dense(1)])
+    with tf.GradientTape() as tape:
+        predictions = model(x_batch)  # dropout is off
+        loss = loss_fn(y_batch, predictions)
+    ```
+    Use instead:
+    ```python
+        predictions = model(x_batch, training=True)
+    ```
+
+    ## Fix
+    Pass `training=True` when calling the model in a training step (and `training=False`, or
+    nothing, for evaluation). The automatic fix adds `training=True`; it is safe: it is what
+    `fit()` passes.
+    """
+
+    code = "EPL202"
+    name = "missing-training-flag"
+    summary = "a model with Dropout/BatchNormalization called in a GradientTape without training=True"
+    claim = (
+        "Without `training=True` the layers run in inference mode: dropout never drops, BatchNormalization "
+        "never updates its moving statistics. Measured: moving_mean stayed exactly 0 after 10 epochs."
+    )
+    witness = "BN moving statistics unchanged; dropout output equals the no-dropout output"
+    fixable = "safe"
+
+    VALID = [
+        # the seed's Example 2: a Dense-only functional model needs no training flag
+        Valid(
+            """
+            import tensorflow as tf
+
+            inputs = tf.keras.Input(shape=(10,))
+            x = tf.keras.layers.Dense(64, activation='relu')(inputs)
+            outputs = tf.keras.layers.Dense(1)(x)
+            model = tf.keras.Model(inputs=inputs, outputs=outputs)
+
+            with tf.GradientTape() as tape:
+                predictions = model(X_batch)
+                loss = tf.reduce_mean(tf.keras.losses.MSE(y_batch, predictions))
+            """
+        ),
+        # training= given (any value: `training=training` passes it on)
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dense(8), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+
+            def step(x, training):
+                with tf.GradientTape() as tape:
+                    a = model(x, training=True)
+                    b = model(x, training=training)
+                    c = model(x, training=False)
+            """
+        ),
+        # outside any tape: evaluation / inference
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(8), keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+            predictions = model(x_test)
+            """
+        ),
+        # a train_step that calls self(x, training=True)
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            class Classifier(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.dense = keras.layers.Dense(64)
+                    self.dropout = keras.layers.Dropout(0.3)
+                    self.head = keras.layers.Dense(10)
+
+                def call(self, x, training=False):
+                    return self.head(self.dropout(self.dense(x), training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x, training=True)
+                        loss = self.compute_loss(y=y, y_pred=y_pred)
+                    return {}
+            """
+        ),
+        # unknown model (a parameter): only under --strict
+        Valid(
+            """
+            import tensorflow as tf
+
+            def step(model, x):
+                with tf.GradientTape() as tape:
+                    predictions = model(x)
+            """
+        ),
+        # a non-tape context manager
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+            with tf.device("/cpu:0"):
+                predictions = model(x)
+            """
+        ),
+        # a helper defined inside the tape block runs later, elsewhere
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+            with tf.GradientTape() as tape:
+                def predict(x):
+                    return model(x)
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([
+                tf.keras.layers.Dense(64, activation="relu"),
+                tf.keras.layers.Dropout(0.5),
+                tf.keras.layers.Dense(1),
+            ])
+            with tf.GradientTape() as tape:
+                predictions = model(x_batch)
+                loss = tf.reduce_mean(tf.keras.losses.MSE(y_batch, predictions))
+            """,
+            line=9,
+            column=19,
+            message_contains="Dropout",
+            fixed="""
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([
+                tf.keras.layers.Dense(64, activation="relu"),
+                tf.keras.layers.Dropout(0.5),
+                tf.keras.layers.Dense(1),
+            ])
+            with tf.GradientTape() as tape:
+                predictions = model(x_batch, training=True)
+                loss = tf.reduce_mean(tf.keras.losses.MSE(y_batch, predictions))
+            """,
+        ),
+        # functional model with BatchNormalization, built in a function
+        Invalid(
+            """
+            import keras
+            import tensorflow as tf
+            from keras import layers
+
+            def build_model():
+                inputs = keras.Input(shape=(32,))
+                x = layers.Dense(64)(inputs)
+                x = layers.BatchNormalization()(x)
+                x = layers.Activation("relu")(x)
+                outputs = layers.Dense(1)(x)
+                return keras.Model(inputs, outputs)
+
+            model = build_model()
+
+            @tf.function
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(keras.losses.mse(y, model(x)))
+                return tape.gradient(loss, model.trainable_variables)
+            """,
+            line=18,
+            column=51,
+            message_contains="BatchNormalization",
+        ),
+        # Sequential built with .add()
+        Invalid(
+            """
+            from tensorflow.keras.models import Sequential
+            from tensorflow.keras.layers import Dense, GaussianNoise
+            import tensorflow as tf
+
+            model = Sequential()
+            model.add(GaussianNoise(0.1))
+            model.add(Dense(1))
+            with tf.GradientTape() as tape:
+                out = model(x)
+            """,
+            line=9,
+            fixed="""
+            from tensorflow.keras.models import Sequential
+            from tensorflow.keras.layers import Dense, GaussianNoise
+            import tensorflow as tf
+
+            model = Sequential()
+            model.add(GaussianNoise(0.1))
+            model.add(Dense(1))
+            with tf.GradientTape() as tape:
+                out = model(x, training=True)
+            """,
+        ),
+        # a subclassed model calling itself in train_step without the flag
+        Invalid(
+            """
+            import keras
+            import tensorflow as tf
+
+            class Net(keras.Model):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = keras.layers.SpatialDropout2D(0.2)
+                    self.conv = keras.layers.Conv2D(8, 3)
+
+                def call(self, x, training=None):
+                    return self.conv(self.drop(x, training=training))
+
+                def train_step(self, data):
+                    x, y = data
+                    with tf.GradientTape() as tape:
+                        y_pred = self(x)
+                        loss = self.compute_loss(y=y, y_pred=y_pred)
+                    return {}
+            """,
+            line=16,
+            column=22,
+        ),
+        # unknown model: --strict only
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def step(model, x):
+                with tf.GradientTape() as tape:
+                    predictions = model(x)
+            """,
+            strict=True,
+            line=5,
+        ),
+    ]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.open_withs: list[tuple[cst.With, Site]] = []
+        self.candidates: list[tuple[cst.Call, Site, tuple]] = []
+
+    def visit_With(self, node: cst.With) -> None:
+        self.open_withs.append((node, Site.of(self.ctx)))
+
+    def leave_With(self, node: cst.With) -> None:
+        self.open_withs.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.open_withs or not isinstance(node.func, (cst.Name, cst.Attribute)):
+            return
+        positional = 0
+        for arg in node.args:
+            if arg.star or (arg.keyword is not None and arg.keyword.value == "training"):
+                return  # training passed (or possibly passed through **kwargs / *args)
+            if arg.keyword is None:
+                positional += 1
+        if positional > 1:
+            return  # `model(x, True)`: training passed positionally
+        self.candidates.append((node, Site.of(self.ctx), tuple(self.open_withs)))
+
+    def finish(self) -> None:
+        if not self.candidates:
+            return
+        sem = self.ctx.semantic
+        contents = ModelContents(sem)
+        tape_with: dict[int, bool] = {}
+        code = self.ctx.module.code_for_node
+        for call, site, withs in self.candidates:
+            frame = site.scope.function()
+            in_tape = False
+            for w, wsite in withs:
+                if wsite.scope.function() is not frame:
+                    continue
+                if id(w) not in tape_with:
+                    tape_with[id(w)] = with_opens_tape(w, wsite, sem)
+                if tape_with[id(w)]:
+                    in_tape = True
+                    break
+            if not in_tape:
+                continue
+            found = self._model_contents(call, site, contents)
+            if found is None:
+                continue
+            if found.training:
+                shown = ", ".join(found.training[:3]) + (", ..." if len(found.training) > 3 else "")
+                why = f"it contains {shown}"
+                effect = _effects(found.training)
+            elif self.ctx.strict and not found.complete:
+                why = "its layers are unknown (--strict)"
+                effect = "dropout never drops and BatchNormalization never updates its moving statistics"
+            else:
+                continue
+            callee = code(call.func).strip()
+            self.report(
+                call,
+                f"`{callee}(...)` is called under a GradientTape without `training=True`, and {why}: the layers run "
+                f"in inference mode, so {effect}. Pass `training=True` in the training step.",
+                NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
+            )
+
+    def _model_contents(self, call: cst.Call, site: Site, contents: ModelContents) -> Optional[Contents]:
+        """The contents of the called model; None when the callee is not a model worth a finding."""
+        sem = self.ctx.semantic
+        func = call.func
+        if isinstance(func, cst.Name) and sem.is_self_param(func.value, site.scope):
+            return contents.of_callee(func, site)
+        provenance = sem.model_provenance(func, site.scope)
+        if provenance is True:
+            return contents.of_callee(func, site)
+        if provenance is None and self.ctx.strict and self._unknown_callee(call, site):
+            return Contents(complete=False)
+        return None
+
+    def _unknown_callee(self, call: cst.Call, site: Site) -> bool:
+        """--strict: a callee that could be a model: not an import, not a same-module function or
+        class, called with one input like a model."""
+        sem = self.ctx.semantic
+        if sem.qualified_name(call.func, site.scope) is not None or sem.local_def(call.func, site.scope) is not None:
+            return False
+        return sum(1 for a in call.args if a.keyword is None) == 1
+
+
+def _effects(training: list) -> str:
+    """What inference mode does to the layers found, in words."""
+    text = " ".join(training)
+    effects = []
+    if any(k in text for k in ("Dropout", "Noise", "dropout=", "EfficientNet")):
+        effects.append("dropout/noise is never applied")
+    if "BatchNormalization" in text:
+        effects.append("BatchNormalization never updates its moving statistics")
+    if "SpectralNormalization" in text:
+        effects.append("SpectralNormalization never updates its power iteration")
+    if any(k in text for k in ("Random", "MixUp", "CutMix", "RandAugment", "AugMix", "Solarization")):
+        effects.append("data augmentation never happens")
+    if ".call(training)" in text:
+        effects.append("custom layers take their inference branch")
+    return ", ".join(effects) or "layers take their inference path"
+
+
+def _with_training(call: cst.Call) -> cst.Call:
+    flag = cst.Arg(
+        keyword=cst.Name("training"),
+        value=cst.Name("True"),
+        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
+    )
+    args = list(call.args)
+    if args and isinstance(args[-1].comma, cst.Comma):
+        # a trailing comma: keep it last, and give the old last argument the opening line's layout
+        last = args[-1]
+        flag = flag.with_changes(comma=last.comma)
+        ws = call.whitespace_before_args
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")))
+    return call.with_changes(args=[*args, flag])
