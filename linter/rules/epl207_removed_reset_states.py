@@ -1,0 +1,244 @@
+"""EPL207 removed-reset-states: `metric.reset_states()` is gone in Keras 3; use `reset_state()`."""
+from __future__ import annotations
+
+import libcst as cst
+
+from linter.analysis.metrics import Metrics
+from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter.semantic import Scope
+
+
+class RemovedResetStates(Rule):
+    """
+    ## What it does
+    Flags `.reset_states()` called on a known Keras metric: a `keras.metrics.*` /
+    `tf.keras.metrics.*` object under any import spelling, an instance of a same-module
+    `Metric` subclass, a name or `self.<attr>` bound to one, a loop variable over a list of them
+    or over a known model's `.metrics`.
+
+    ## Why is this bad
+    Keras 3 removed `Metric.reset_states()`: the call raises `AttributeError: 'Mean' object has
+    no attribute 'reset_states'`, so a training script written for Keras 2 stops at the end of
+    its first epoch. In Keras 2 (`tf.keras` up to TF 2.15, `tf_keras`) it still works as a
+    deprecated alias of `reset_state()`, which exists since TF 2.5.
+
+    Not flagged: `layer.reset_states()` on a stateful RNN layer and other non-metric objects
+    (RNN layers keep `reset_states` in Keras 3), receivers of unknown type, and a custom metric
+    class that defines `reset_states` itself.
+
+    ## Example
+    ```python
+    train_loss = keras.metrics.Mean()
+    for epoch in range(epochs):
+        train_loss.reset_states()
+        ...
+    ```
+    Use instead:
+    ```python
+    for epoch in range(epochs):
+        train_loss.reset_state()
+        ...
+    ```
+
+    ## Fix
+    Safe fix: rename the call to `reset_state()`, which does the same in Keras 2 (since TF 2.5)
+    and Keras 3.
+    """
+
+    code = "EPL207"
+    name = "removed-reset-states"
+    summary = "`metric.reset_states()` raises AttributeError in Keras 3; use `reset_state()`"
+    claim = (
+        "Keras 3: `metric.reset_states()` is removed (AttributeError); use `reset_state()` (since TF 2.5). "
+        "Keras 2 (tf_keras): `reset_states()` still works (deprecated alias)."
+    )
+    witness = "AttributeError for Mean().reset_states() on Keras 3 (works on Keras 2); reset_state() resets on both"
+    fixable = "safe"
+
+    VALID = [
+        # a stateful RNN layer keeps reset_states in Keras 3
+        Valid(
+            """
+            import keras
+
+            lstm = keras.layers.LSTM(32, stateful=True)
+            model = keras.Sequential([keras.Input(batch_shape=(8, 10, 4)), lstm, keras.layers.Dense(1)])
+            for epoch in range(10):
+                model.fit(x, y, batch_size=8, epochs=1, shuffle=False)
+                lstm.reset_states()
+                for layer in model.layers:
+                    if hasattr(layer, "reset_states"):
+                        layer.reset_states()
+            """
+        ),
+        # the new spelling
+        Valid(
+            """
+            import tensorflow as tf
+
+            train_loss = tf.keras.metrics.Mean(name="train_loss")
+            for epoch in range(5):
+                train_loss.reset_state()
+            """
+        ),
+        # unknown receiver, and a model (not a metric)
+        Valid(
+            """
+            import keras
+
+            def reset(thing):
+                thing.reset_states()
+
+            model = keras.Sequential([keras.layers.GRU(4, stateful=True)])
+            model.reset_states()
+            """
+        ),
+        # a custom metric that defines reset_states itself
+        Valid(
+            """
+            import keras
+
+            class RunningMax(keras.metrics.Metric):
+                def reset_states(self):
+                    self.value.assign(0.0)
+
+            peak = RunningMax()
+            peak.reset_states()
+            """
+        ),
+        # a metric *function* result is a tensor, not a metric object
+        Valid(
+            """
+            import keras
+            values = keras.metrics.mean_squared_error(y, p)
+            values.reset_states()
+            """
+        ),
+    ]
+    INVALID = [
+        Invalid(
+            """
+            import tensorflow as tf
+
+            train_loss = tf.keras.metrics.Mean(name="train_loss")
+            for epoch in range(5):
+                train_loss.reset_states()
+            """,
+            line=5,
+            column=5,
+            message_contains="AttributeError",
+            fixed="""
+            import tensorflow as tf
+
+            train_loss = tf.keras.metrics.Mean(name="train_loss")
+            for epoch in range(5):
+                train_loss.reset_state()
+            """,
+        ),
+        Invalid(
+            """
+            from keras.metrics import SparseCategoricalAccuracy
+
+            class Trainer:
+                def __init__(self):
+                    self.acc = SparseCategoricalAccuracy()
+
+                def on_epoch_end(self):
+                    self.acc.reset_states()
+            """,
+            line=8,
+            column=9,
+            fixed="""
+            from keras.metrics import SparseCategoricalAccuracy
+
+            class Trainer:
+                def __init__(self):
+                    self.acc = SparseCategoricalAccuracy()
+
+                def on_epoch_end(self):
+                    self.acc.reset_state()
+            """,
+        ),
+        # a loop over a list of metrics, and over a model's metrics
+        Invalid(
+            """
+            import tensorflow as tf
+
+            train_acc = tf.keras.metrics.CategoricalAccuracy()
+            val_acc = tf.keras.metrics.CategoricalAccuracy()
+            model = tf.keras.Sequential([tf.keras.layers.Dense(3)])
+            for metric in [train_acc, val_acc]:
+                metric.reset_states()
+            for m in model.metrics:
+                m.reset_states()
+            """,
+            line=7,
+            count=2,
+        ),
+        # a same-module Metric subclass, tf_keras spelling
+        Invalid(
+            """
+            import tf_keras
+
+            class F1(tf_keras.metrics.Metric):
+                def update_state(self, y_true, y_pred, sample_weight=None):
+                    pass
+
+            f1 = F1()
+            f1.reset_states()
+            """,
+            line=8,
+            message_contains="deprecated alias",
+        ),
+        Invalid(
+            """
+            import keras
+            keras.metrics.AUC().reset_states()
+            """,
+            line=2,
+            column=1,
+        ),
+    ]
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.candidates: list[tuple[cst.Call, Scope]] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "reset_states" and not node.args:
+            self.candidates.append((node, self.ctx.scope))
+
+    def finish(self) -> None:
+        if not self.candidates:
+            return
+        metrics = Metrics.of(self.ctx)
+        for call, scope in self.candidates:
+            receiver = call.func.value
+            cls = metrics.metric_class_of(receiver, scope)
+            if cls is None and not self._model_metrics_loop(metrics, receiver, scope):
+                continue
+            if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
+                continue
+            fix = NodeFix.replace(
+                call, call.with_changes(func=call.func.with_changes(attr=cst.Name("reset_state"))), "safe",
+                "reset_states() -> reset_state()",
+            )
+            self.report(
+                call,
+                f"`{self.ctx.module.code_for_node(receiver).strip()}` is a Keras metric: `reset_states()` was removed in "
+                f"Keras 3 and raises AttributeError there; in Keras 2 (tf.keras, tf_keras) it is a deprecated alias. "
+                f"Use `reset_state()` (since TF 2.5), which works in both.",
+                fix,
+            )
+
+    @staticmethod
+    def _model_metrics_loop(metrics: Metrics, receiver: cst.BaseExpression, scope: Scope) -> bool:
+        """`for m in model.metrics: m.reset_states()` with a known Keras model."""
+        if not isinstance(receiver, cst.Name):
+            return False
+        for b in metrics.sem.lookup(receiver.value, scope):
+            if b.kind == "for" and isinstance(b.stmt, cst.For) and isinstance(b.stmt.target, cst.Name):
+                if metrics.is_model_metrics(b.stmt.iter, b.scope):
+                    return True
+        return False
