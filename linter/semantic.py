@@ -254,8 +254,9 @@ class SemanticModel:
     def reaching(self, name: str, scope: Scope, before: int, at: tuple) -> list[Binding]:
         """The bindings of `name` that may reach a use (an approximation of reaching definitions).
 
-        `before` is `self.seq` snapshotted when the use was visited (or a binding's `seq` for a use
-        inside that binding's value); `at` holds the use's ancestors. In the use's own frame,
+        Bindings with `seq < before` precede the use: pass `self.seq + 1` snapshotted when the use
+        is visited (or a binding's `seq` for a use inside that binding's value); `at` holds the
+        use's ancestors. In the use's own frame,
         the last preceding binding is taken, plus earlier ones while it is conditional (under an
         `if`/`try`/`match` the use is not in); bindings in a branch exclusive of the use's are
         skipped, and loops are assumed to run. Names from an enclosing frame (closures, globals

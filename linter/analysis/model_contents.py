@@ -213,6 +213,8 @@ class ModelContents:
     def _constructed(self, call: cst.Call, site: Site, depth: int) -> Contents:
         sem = self.sem
         q = sem.qualified_name(call.func, site.scope)
+        if q in INPUTS:
+            return Contents()  # `keras.Input(...)` as the first entry of a Sequential list
         if q == "keras.Sequential":
             layers = argument(call, 0, "layers")
             return self.component(layers, site, depth) if layers is not None else Contents()

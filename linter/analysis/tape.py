@@ -31,7 +31,12 @@ class Site:
 
     @classmethod
     def of(cls, ctx) -> "Site":
-        return cls(ctx.scope, ctx.semantic.seq, ctx.ancestors())
+        """The node being visited (every binding made so far precedes it)."""
+        return cls.here(ctx.semantic)
+
+    @classmethod
+    def here(cls, sem: SemanticModel) -> "Site":
+        return cls(sem.scope, sem.seq + 1, tuple(sem.stack))
 
     @classmethod
     def of_binding(cls, b) -> "Site":
