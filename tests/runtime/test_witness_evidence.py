@@ -1,0 +1,143 @@
+"""Per-code evidence from the session's verify run, asserted directly (independent of each
+witness's own `checks`), with the version-appropriate expectation."""
+from __future__ import annotations
+
+import pytest
+
+
+def test_epl101(witnesses):
+    ev = witnesses["EPL101"]["evidence"]
+    assert ev["attribute_value"] == 10 and ev["epochs_run"] == 1 and ev["epochs_run_after_setattr"] == 1
+
+
+def test_epl102(witnesses, env):
+    ev = witnesses["EPL102"]["evidence"]
+    if env.keras_major >= 3:
+        assert ev["Model"] == {"raised": False, "fit_epochs_run": 1}
+        assert ev["evaluate"]["type"] == "ValueError" and "Arguments not recognized" in ev["evaluate"]["message"]
+    else:
+        assert ev["Model"]["type"] == "TypeError"
+    for call in ("Sequential", "compile", "predict"):
+        assert ev[call]["type"] == "TypeError", call
+        assert "epochs" in ev[call]["message"]
+
+
+def test_epl103(witnesses):
+    ev = witnesses["EPL103"]["evidence"]
+    for kw in ("nb_epoch", "samples_per_epoch", "nb_val_samples"):
+        assert ev[kw]["type"] == "TypeError" and kw in ev[kw]["message"]
+
+
+def test_epl104(witnesses):
+    ev = witnesses["EPL104"]["evidence"]
+    assert ev["total_epochs"] == 9 and ev["epochs_per_call_run"] == [3, 3, 3]
+    first = ev["first_epoch_loss_per_call"]
+    assert first[0] > first[1] > first[2]
+
+
+def test_epl105(witnesses):
+    ev = witnesses["EPL105"]["evidence"]
+    assert ev["epochs_5_initial_5_epochs_run"] == 0 and ev["weights_unchanged"] is True
+    assert ev["epochs_5_initial_3_epoch_indices"] == [3, 4]
+
+
+def test_epl106(witnesses, env):
+    ev = witnesses["EPL106"]["evidence"]
+    expected = env.keras_major == 2
+    assert (ev["has_fit_generator"], ev["has_evaluate_generator"], ev["has_predict_generator"]) == (expected,) * 3
+    assert ev["fit_with_generator_epochs"] == 2
+
+
+def test_epl201(witnesses):
+    ev = witnesses["EPL201"]["evidence"]
+    assert ev["loss_shape"] == [32]
+    assert ev["grad_norm_ratio_unreduced_over_reduced"] == pytest.approx(32, rel=1e-3)
+    assert ev["duplicated_batch_sum_ratio"] == pytest.approx(2, rel=1e-4)
+    assert ev["duplicated_batch_mean_ratio"] == pytest.approx(1, rel=1e-4)
+    sgd = ev["sgd_0.01_eval_mse_after_10_epochs"]
+    assert sgd["unreduced"] != pytest.approx(sgd["reduced"], rel=0.05)  # the step size really differs
+
+
+def test_epl202(witnesses):
+    ev = witnesses["EPL202"]["evidence"]
+    assert ev["no_flag_moving_mean_max_abs"] == 0.0 and ev["no_flag_moving_variance_max_abs_change"] == 0.0
+    assert ev["training_true_moving_mean_max_abs"] > 0.01
+    assert ev["default_call_equals_inference"] and not ev["default_call_equals_training"]
+    assert ev["dropout_default_output_equals_input"]
+
+
+def test_epl203_epl205_epl206_trace_counts(witnesses):
+    assert witnesses["EPL203"]["evidence"]["traces_in_loop"] == witnesses["EPL203"]["evidence"]["turns"] == 4
+    assert witnesses["EPL203"]["evidence"]["traces_hoisted"] == 1
+    e205 = witnesses["EPL205"]["evidence"]
+    assert (e205["calls"], e205["traces"], e205["prints"], e205["appends"]) == (4, 1, 1, 1)
+    assert e205["numpy_in_tf_function"]["type"] == "AttributeError"
+    e206 = witnesses["EPL206"]["evidence"]
+    assert (e206["traces_python_int"], e206["traces_tensor"]) == (5, 1)
+
+
+def test_epl204(witnesses):
+    ev = witnesses["EPL204"]["evidence"]
+    assert ev["iterations_optimizer_in_loop"] == ev["steps_per_epoch"] == 4
+    assert ev["iterations_optimizer_outside"] == 3 * ev["steps_per_epoch"]
+    assert ev["in_tf_function"]["type"] == "ValueError"
+    assert "tf.Variable" in ev["in_tf_function"]["message"] or "first call" in ev["in_tf_function"]["message"]
+
+
+def test_epl207(witnesses, env):
+    ev = witnesses["EPL207"]["evidence"]
+    if env.keras_major >= 3:
+        assert ev["reset_states"]["type"] == "AttributeError"
+    else:
+        assert ev["reset_states"] == {"raised": False}
+    assert ev["reset_state_result"] == 0.0
+
+
+def test_epl208(witnesses):
+    ev = witnesses["EPL208"]["evidence"]
+    assert ev["never_reset_result_after_epoch_2"] == pytest.approx(1.5)
+    assert ev["reset_each_epoch_result_after_epoch_2"] == pytest.approx(1.0)
+
+
+def test_epl209(witnesses):
+    ev = witnesses["EPL209"]["evidence"]
+    assert ev["model_losses"] == 2
+    assert ev["kernel_norm_loop_with_losses"] == pytest.approx(ev["kernel_norm_fit"], rel=1e-3)
+    assert ev["kernel_norm_loop_without_losses"] > 1.02 * ev["kernel_norm_fit"]
+
+
+def test_epl301(witnesses, env):
+    ev = witnesses["EPL301"]["evidence"]
+    if env.keras_major >= 3:
+        assert ev["fit"] == {"raised": False}
+        assert ev["epochs_begun"] == [0] and ev["epochs_ended"] in ([], [0])
+        assert ev["batches_in_epoch_1"] == ev["stopped_after_batches"] == 5 * ev["batches_per_pass"]
+    else:
+        assert ev["fit"]["type"] == "ValueError"
+
+
+def test_epl302(witnesses):
+    ev = witnesses["EPL302"]["evidence"]
+    assert ev["passes"] == 9 and ev["batches_per_epoch"] == [3 * ev["batches_per_pass"]] * 3
+
+
+def test_epl303(witnesses, env):
+    ev = witnesses["EPL303"]["evidence"]
+    n, per_pass = ev["samples"], ev["batches_per_pass"]
+    assert ev["repeated_dataset"]["batches_per_epoch"] == [n]
+    assert ev["finite_dataset"]["ran_out_warning"] and ev["arrays_batch_size_32"]["ran_out_warning"]
+    if env.keras_major >= 3:
+        assert ev["finite_dataset"]["batches_per_epoch"] == [per_pass, per_pass]
+        assert ev["arrays_no_batch_size"]["batches_per_epoch"] == [n]
+        assert ev["arrays_no_batch_size"]["samples_last_epoch"] == n  # batches of one sample
+
+
+def test_epl304(witnesses):
+    ev = witnesses["EPL304"]["evidence"]
+    assert ev["with_batch_size_4"]["batches_per_epoch"] == ev["without_batch_size"]["batches_per_epoch"] == [4]
+    assert ev["with_batch_size_4"]["predict_rows"] == 128
+
+
+def test_epl305(witnesses):
+    ev = witnesses["EPL305"]["evidence"]
+    assert ev["fit"]["type"] == "ValueError" and "validation_split" in ev["fit"]["message"]
