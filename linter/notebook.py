@@ -1,7 +1,10 @@
 """Jupyter notebooks (`.ipynb`): code cells -> one virtual Python source for the engine, and back.
 
 Checking. The code cells are joined, in order, into one text (so imports in one cell resolve in
-the next), separated by a `# epochlint-cell-boundary` comment line. IPython syntax is masked by a
+the next), separated by a `pass  # epochlint-cell-boundary` line: a statement of its own, so
+that a fix can never merge two cells and a cell left open (an unclosed bracket, a block with no
+body) cannot parse as one with the next. (libcst reports such an error at the next token, so it
+may be shown at the start of the following cell.) IPython syntax is masked by a
 placeholder line of the same indentation (`pass  # epochlint-ipython-line`), which keeps every
 line number: line magics (`%time ...`), shell escapes (`!pip ...`, `!!ls`), assignments from them
 (`files = !ls`), help (`obj?`, `??obj`), continuation lines of any of these (`\\`), and cell
@@ -35,7 +38,7 @@ from typing import Optional, Union
 
 from linter.source import SourceFile, UnreadableSource
 
-CELL_BOUNDARY = "# epochlint-cell-boundary"
+CELL_BOUNDARY = "pass  # epochlint-cell-boundary"
 IPYTHON_MARK = "# epochlint-ipython-line"
 # Cell magics whose body is ordinary Python: only the `%%` line is masked.
 PYTHON_BODY_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "tensorflow_version"})
@@ -250,6 +253,9 @@ def notebook_source(data: bytes, shown: str) -> SourceFile:
         if added:
             lines[-1] += "\n"
         if notebook.code_cells:
+            # the boundary belongs to the cell before it: a parse error there is that cell's
+            prev = notebook.code_cells[-1]
+            cells[vline] = (prev.index + 1, max(1, len(lines_of(prev.original))))
             pieces.append(CELL_BOUNDARY + "\n")
             vline += 1
         for n, line in enumerate(lines, 1):
