@@ -113,7 +113,8 @@ def run_and_report(env, info: dict[str, Any], witnesses, with_patterns: bool, fm
                                           on_pattern=lambda p: emit(report.pattern_row(p)),
                                           on_witness=lambda w: emit(report.witness_row(w)))
     doc = report.document(info, patterns, results, audit, time.perf_counter() - started)
-    emit(report.audit_lines(audit))
+    if audit:
+        emit(report.audit_lines(audit))
     emit(report.footer(doc))
     return doc
 

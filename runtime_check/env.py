@@ -11,6 +11,8 @@ import contextlib
 import io
 import logging
 import os
+import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -61,15 +63,17 @@ def load() -> Env:
     if _ENV is not None:
         return _ENV
     quiet_environment()
-    try:
-        import tensorflow as tf
-    except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-        raise TensorFlowMissing(f"TensorFlow is not installed ({exc}). Install the runtime extra: {INSTALL_HINT}") from exc
-    try:
-        keras = tf.keras
-        version = _keras_version(keras)
-    except (ImportError, AttributeError) as exc:  # pragma: no cover
-        raise TensorFlowMissing(f"Keras cannot be loaded through tf.keras ({exc}). Install the runtime extra: {INSTALL_HINT}") from exc
+    with _native_stderr_silenced():
+        try:
+            import tensorflow as tf
+        except ImportError as exc:  # exercised in a subprocess test
+            raise TensorFlowMissing(f"TensorFlow is not installed ({exc}). Install the runtime extra: {INSTALL_HINT}") from exc
+        try:
+            keras = tf.keras
+            version = _keras_version(keras)
+        except (ImportError, AttributeError) as exc:  # pragma: no cover
+            raise TensorFlowMissing(f"Keras cannot be loaded through tf.keras ({exc}). Install the runtime extra: "
+                                    f"{INSTALL_HINT}") from exc
     tf.get_logger().setLevel(logging.ERROR)
     try:
         backend = str(keras.backend.backend())
@@ -78,6 +82,33 @@ def load() -> Env:
     _ENV = Env(tf=tf, keras=keras, tensorflow_version=tf.__version__, keras_version=version,
                keras_major=int(version.split(".")[0]), backend=backend)
     return _ENV
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Hide what TensorFlow's C++ runtime writes to file descriptor 2 while it is imported (absl's
+    "All log messages before absl::InitializeLog()", "Could not find cuda drivers"); it is
+    replayed if the import fails."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2
+        yield
+        return
+    sink = tempfile.TemporaryFile()
+    failed = True
+    try:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        yield
+        failed = False
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        if failed:
+            sink.seek(0)
+            os.write(2, sink.read()[-4000:])
+        sink.close()
 
 
 def _keras_version(keras: Any) -> str:

@@ -18,10 +18,9 @@ def epl101(env: Env) -> Outcome:
     model.epochs = 10
     with capture():
         hist = model.fit(x, y, verbose=0)
-    other = models.small(env)
-    setattr(other, "epochs", 10)
+    setattr(model, "epochs", 10)
     with capture():
-        hist2 = other.fit(x, y, verbose=0)
+        hist2 = model.fit(x, y, verbose=0)
     ev = {"attribute_value": int(model.epochs), "epochs_run": epochs_run(hist),
           "epochs_run_after_setattr": epochs_run(hist2)}
     ok = Checks()

@@ -78,11 +78,11 @@ def _sample_counter(env: Env):
     return Samples()
 
 
-@witness("EPL303", """`steps_per_epoch` counts batches, not samples. Set to the sample count, an epoch asks for
-batch_size times too many batches: with a finite input it runs out ("Your input ran out of data") -- Keras 3
-cuts every epoch short and goes on with the next, Keras 2 (tf_keras) stops training; with a repeated dataset
-each epoch is batch_size times too long. Keras 3 with arrays and no `batch_size` derives batch_size =
-ceil(samples / steps) = 1 instead.""")
+@witness("EPL303", """`steps_per_epoch` counts batches, not samples. Set to the sample count N: with a repeated
+dataset every epoch runs N batches (batch_size times too long); with a finite input the data runs out ("Your
+input ran out of data") -- Keras 3 cuts every epoch short and goes on with the next, Keras 2 (tf_keras) stops
+training; with arrays and no `batch_size`, Keras 2 and 3 derive batch_size = ceil(N / steps) = 1 (N steps of
+one sample each).""")
 def epl303(env: Env) -> Outcome:
     x, y = data.regression(n=64, seed=0)
     n, per_pass = len(x), data.num_batches(len(x))
@@ -92,31 +92,33 @@ def epl303(env: Env) -> Outcome:
             "finite_dataset": dict(args=(_dataset(env, x, y),), kwargs={}, epochs=2),
             "repeated_dataset": dict(args=(_dataset(env, x, y).repeat(),), kwargs={}, epochs=1),
             "arrays_no_batch_size": dict(args=(x, y), kwargs={}, epochs=1)}
+    model = models.small(env, compile=False)  # one model for the four fits: the claim is about the input
+    model.compile(optimizer="sgd", loss="mse", metrics=[_sample_counter(env)])
     for name, run in runs.items():
-        model = models.small(env, compile=False)
-        model.compile(optimizer="sgd", loss="mse", metrics=[_sample_counter(env)])
         counter = counter_callback(env, hard_limit=4 * n * 2)
         with capture() as cap:
             hist = model.fit(*run["args"], steps_per_epoch=n, epochs=run["epochs"], verbose=0, callbacks=[counter], **run["kwargs"])
         ev[name] = {"epochs_run": epochs_run(hist), "batches_per_epoch": counter.per_epoch,
-                    "samples_last_epoch": int(hist.history["samples"][-1]),
                     "ran_out_warning": any(RAN_OUT in m for m in cap.all_messages())}
+        if name == "arrays_no_batch_size":
+            ev[name]["samples_in_epoch"] = int(hist.history["samples"][-1])
     a, f, rep, nb = ev["arrays_batch_size_32"], ev["finite_dataset"], ev["repeated_dataset"], ev["arrays_no_batch_size"]
     ok.add("finite input runs out", a["ran_out_warning"] and f["ran_out_warning"])
     ok.add("repeated: epoch is batch_size times too long", rep["batches_per_epoch"] == [n] and not rep["ran_out_warning"])
+    ok.add("no batch_size: N steps of one sample", nb["batches_per_epoch"] == [n] and nb["samples_in_epoch"] == n)
     if env.keras_major >= 3:
         ok.add("each epoch cut short, training goes on", a["batches_per_epoch"] == [per_pass, per_pass]
                and f["batches_per_epoch"] == [per_pass, per_pass])
-        ok.add("no batch_size: batch of 1", nb["batches_per_epoch"] == [n] and nb["samples_last_epoch"] == n)
         summary = (f"steps_per_epoch={n} (samples), {per_pass} batches available: arrays/finite dataset -> "
                    f"{a['batches_per_epoch']} batches per epoch + 'ran out of data' warning; repeated dataset -> "
                    f"{rep['batches_per_epoch']} batches ({n // per_pass}+ passes) per epoch; arrays without batch_size -> "
-                   f"{nb['samples_last_epoch']} samples in {nb['batches_per_epoch'][-1]} steps (batch of 1)")
+                   f"{nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps (batch of 1)")
     else:
         ok.add("training stops when the input runs out", f["epochs_run"] == 1 and f["batches_per_epoch"] == [per_pass])
         summary = (f"steps_per_epoch={n} (samples), {per_pass} batches available: finite dataset -> "
                    f"{f['batches_per_epoch']} batches, then training stops ('ran out of data'); arrays -> "
-                   f"{a['batches_per_epoch']}; repeated dataset -> {rep['batches_per_epoch']} batches per epoch")
+                   f"{a['batches_per_epoch']}; repeated dataset -> {rep['batches_per_epoch']} batches per epoch; arrays "
+                   f"without batch_size -> {nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps")
     return Outcome(ev, ok, summary)
 
 
@@ -126,8 +128,8 @@ def epl304(env: Env) -> Outcome:
     x, y = data.witness_data()
     per_pass = data.num_batches(len(x))
     results = {}
+    model = models.small(env)
     for batch_size in (None, 4):
-        model = models.small(env)
         counter = counter_callback(env, hard_limit=100 * per_pass)
         kwargs = {} if batch_size is None else {"batch_size": batch_size}
         with capture() as cap:
