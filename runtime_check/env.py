@@ -43,7 +43,8 @@ class Env:
             "keras_major": self.keras_major,
             "tensorflow_version": self.tensorflow_version,
             "backend": self.backend,
-            "legacy_keras": self.keras_major == 2,
+            # which package `tf.keras` resolved to: "keras" (Keras 3) or "tf_keras" (Keras 2)
+            "keras_package": str(getattr(self.keras.Model, "__module__", "?")).split(".")[0],
         }
 
 

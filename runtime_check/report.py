@@ -74,12 +74,13 @@ def footer(doc: dict[str, Any]) -> list[str]:
 def document(info: dict[str, Any], patterns: list[dict[str, Any]], witnesses: list[dict[str, Any]],
              audit: list[dict[str, Any]], total_seconds: float) -> dict[str, Any]:
     """The JSON of CLI.md (`keras_version`, `tensorflow_version`, `backend`, `patterns`, `witnesses`)
-    plus `keras_major`, `seed_audit`, `import_seconds` and `total_seconds`."""
+    plus `keras_major`, `keras_package`, `seed_audit`, `import_seconds` and `total_seconds`."""
     return {
         "keras_version": info["keras_version"],
         "tensorflow_version": info["tensorflow_version"],
         "backend": info["backend"],
         "keras_major": info["keras_major"],
+        "keras_package": info.get("keras_package"),
         "patterns": patterns,
         "witnesses": witnesses,
         "seed_audit": audit,

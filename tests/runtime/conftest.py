@@ -16,9 +16,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def cache_dir(tmp_path_factory):
-    """An isolated $XDG_CACHE_HOME for the whole session (verify writes its evidence there)."""
+    """An isolated $XDG_CACHE_HOME for the whole session: verify writes its evidence there, never
+    into the user's real cache."""
     path = tmp_path_factory.mktemp("xdg-cache")
     old = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(path)

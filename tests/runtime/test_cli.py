@@ -118,6 +118,7 @@ def test_keras2_via_subprocess(env, cache_dir):
     k2 = doc["keras2"]
     assert k2.get("keras_version", "").startswith("2."), k2
     assert k2["keras_major"] == 2
+    assert k2["keras_package"] == "tf_keras"  # `tf.keras` resolved to tf_keras in legacy mode
     w = {x["code"]: x for x in k2["witnesses"]}
     assert sorted(w) == KERAS2_RULES.split(",")
     assert all(x["confirmed"] for x in w.values()), {c: x["summary"] for c, x in w.items() if not x["confirmed"]}

@@ -36,6 +36,7 @@ def test_json_contract(doc, env):
     assert doc["keras_version"] == env.keras_version
     assert doc["tensorflow_version"] == env.tf.__version__
     assert doc["backend"] == "tensorflow"
+    assert doc["keras_package"] == ("keras" if env.keras_major >= 3 else "tf_keras")
     assert [w["code"] for w in doc["witnesses"]] == CODES
     for w in doc["witnesses"]:
         assert {"code", "claim", "confirmed", "evidence", "seconds"} <= set(w)

@@ -13,7 +13,7 @@ def test_epl101(witnesses):
 def test_epl102(witnesses, env):
     ev = witnesses["EPL102"]["evidence"]
     if env.keras_major >= 3:
-        assert ev["Model"] == {"raised": False, "fit_epochs_run": 1}
+        assert ev["Model"] == {"raised": False, "warnings": [], "fit_epochs_run": 1}
         assert ev["evaluate"]["type"] == "ValueError" and "Arguments not recognized" in ev["evaluate"]["message"]
     else:
         assert ev["Model"]["type"] == "TypeError"
