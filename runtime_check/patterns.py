@@ -182,8 +182,8 @@ def audit(patterns: dict[str, dict[str, Any]], epl201: dict[str, Any] | None = N
                          f"mean loss's at batch 32")
         twin = patterns.get("seed-tf-function-loop", {}).get("reduce_mean_twin_eval_mse_after")
         if twin is not None:
-            measured += (f"; with Adam this barely matters (the same loop with tf.reduce_mean ends at eval MSE {twin:.3g}), "
-                         f"with SGD it multiplies the step by the batch size")
+            measured += (f"; with Adam this barely matters (the same loop with tf.reduce_mean, same seed, ends at eval "
+                         f"MSE {twin:.3g}), with SGD it multiplies the step by the batch size")
         if number == 3:
             measured += (f"; train_step traced {p['traces']} times (the partial last batch retraces), and the printed "
                          f"'Loss' is a vector of shape {tuple(p['printed_loss_shape'])}, not a number")

@@ -158,4 +158,4 @@ def epl305(env: Env) -> Outcome:
     ok = Checks()
     ok.add("ValueError", call.get("type") == "ValueError" and "validation_split" in call.get("message", ""))
     return Outcome(ev, ok, f"fit(dataset, validation_split=0.2): {call.get('type', 'accepted')}: "
-                   f"{call.get('message', '')[:80]}")
+                   f"{call.get('message', '')[:100]}")
