@@ -319,9 +319,11 @@ class UnreducedLoss(Rule):
         self.candidates: list[GradientCall] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        g = gradient_call(node, self.ctx)
-        if g is not None and g.target is not None:
-            self.candidates.append(g)
+        func = node.func
+        if func.__class__ is cst.Attribute and func.attr.value == "gradient":  # cheap test first: most calls
+            g = gradient_call(node, self.ctx)
+            if g is not None and g.target is not None:
+                self.candidates.append(g)
 
     def finish(self) -> None:
         if not self.candidates:

@@ -134,6 +134,18 @@ class MissingTrainingFlag(Rule):
                     predictions = model(x)
             """
         ),
+        # --strict: methods of other objects (the tape, a metric) are not model calls
+        Valid(
+            """
+            import tensorflow as tf
+
+            def step(x, y, tracker):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    tracker.update_state(y)
+            """,
+            strict=True,
+        ),
         # a non-tape context manager
         Valid(
             """
@@ -292,7 +304,10 @@ class MissingTrainingFlag(Rule):
         self.open_withs.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not self.open_withs or not isinstance(node.func, (cst.Name, cst.Attribute)):
+        if not self.open_withs:
+            return
+        func_class = node.func.__class__
+        if func_class is not cst.Name and func_class is not cst.Attribute:
             return
         positional = 0
         for arg in node.args:
@@ -358,10 +373,15 @@ class MissingTrainingFlag(Rule):
         return None
 
     def _unknown_callee(self, call: cst.Call, site: Site) -> bool:
-        """--strict: a callee that could be a model: not an import, not a same-module function or
-        class, called with one input like a model."""
+        """--strict: a callee that could be a model: a plain name or an attribute of `self` (not a
+        method of some other object such as `tape.watch`), not an import, not a same-module
+        function or class, called with one input like a model."""
         sem = self.ctx.semantic
-        if sem.qualified_name(call.func, site.scope) is not None or sem.local_def(call.func, site.scope) is not None:
+        func = call.func
+        held_by_self = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and sem.is_self_param(func.value.value, site.scope)
+        if not (isinstance(func, cst.Name) or held_by_self):
+            return False
+        if sem.qualified_name(func, site.scope) is not None or sem.local_def(func, site.scope) is not None:
             return False
         return sum(1 for a in call.args if a.keyword is None) == 1
 
