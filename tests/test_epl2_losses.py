@@ -500,3 +500,214 @@ def test_epl201_fix_matches_the_module_imports(imports, reducer):
     assert len(findings) == 1 and findings[0].fix is not None and findings[0].fix.applicability == "unsafe"
     fixed, n = apply_edits(code, findings, unsafe=True)
     assert n == 1 and f"loss = {reducer}{fn}(y, model(x)))" in fixed
+
+
+# ----------------------------------------------------------------------------- real shapes
+KERAS_IO_LOOP_WITH_ADD_LOSS = """
+import keras
+import tensorflow as tf
+
+
+class ActivityRegularizationLayer(keras.layers.Layer):
+    def call(self, inputs):
+        self.add_loss(1e-2 * tf.reduce_sum(inputs))
+        return inputs
+
+
+inputs = keras.Input(shape=(784,), name="digits")
+x = keras.layers.Dense(64, activation="relu")(inputs)
+x = ActivityRegularizationLayer()(x)
+x = keras.layers.Dense(64, activation="relu")(x)
+outputs = keras.layers.Dense(10, name="predictions")(x)
+model = keras.Model(inputs=inputs, outputs=outputs)
+optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+train_acc_metric = keras.metrics.SparseCategoricalAccuracy()
+
+
+@tf.function
+def train_step(x, y):
+    with tf.GradientTape() as tape:
+        logits = model(x, training=True)
+        loss_value = loss_fn(y, logits)
+        # Add any extra losses created during the forward pass.
+        loss_value += sum(model.losses)
+    grads = tape.gradient(loss_value, model.trainable_weights)
+    optimizer.apply(grads, model.trainable_weights)
+    train_acc_metric.update_state(y, logits)
+    return loss_value
+"""
+
+
+def test_keras_io_loop_adding_model_losses_is_silent():
+    assert lint(KERAS_IO_LOOP_WITH_ADD_LOSS, select=EPL2) == []
+
+
+def test_keras_io_loop_without_model_losses_fires_epl209_for_a_custom_add_loss_layer():
+    broken = KERAS_IO_LOOP_WITH_ADD_LOSS.replace("        loss_value += sum(model.losses)\n", "")
+    findings = lint(broken, select=EPL2)
+    assert [(f.code, f.line) for f in findings] == [("EPL209", _line_of(broken, "tape.gradient("))]
+    assert "ActivityRegularizationLayer.add_loss()" in findings[0].message
+
+
+TF_DCGAN_TUTORIAL = """
+import tensorflow as tf
+from tensorflow.keras import layers
+
+BATCH_SIZE = 256
+noise_dim = 100
+
+
+def make_generator_model():
+    model = tf.keras.Sequential()
+    model.add(layers.Dense(7*7*256, use_bias=False, input_shape=(100,)))
+    model.add(layers.BatchNormalization())
+    model.add(layers.LeakyReLU())
+    model.add(layers.Reshape((7, 7, 256)))
+    model.add(layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding='same', use_bias=False, activation='tanh'))
+    return model
+
+
+def make_discriminator_model():
+    model = tf.keras.Sequential()
+    model.add(layers.Conv2D(64, (5, 5), strides=(2, 2), padding='same', input_shape=[28, 28, 1]))
+    model.add(layers.LeakyReLU())
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(1))
+    return model
+
+
+generator = make_generator_model()
+discriminator = make_discriminator_model()
+cross_entropy = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+def discriminator_loss(real_output, fake_output):
+    real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+    fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+    total_loss = real_loss + fake_loss
+    return total_loss
+
+
+def generator_loss(fake_output):
+    return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+
+generator_optimizer = tf.keras.optimizers.Adam(1e-4)
+discriminator_optimizer = tf.keras.optimizers.Adam(1e-4)
+
+
+@tf.function
+def train_step(images):
+    noise = tf.random.normal([BATCH_SIZE, noise_dim])
+
+    with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+      generated_images = generator(noise, training=True)
+
+      real_output = discriminator(images, training=True)
+      fake_output = discriminator(generated_images, training=True)
+
+      gen_loss = generator_loss(fake_output)
+      disc_loss = discriminator_loss(real_output, fake_output)
+
+    gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+    gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
+
+    generator_optimizer.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))
+    discriminator_optimizer.apply_gradients(zip(gradients_of_discriminator, discriminator.trainable_variables))
+"""
+
+
+def test_tf_dcgan_tutorial_is_silent():
+    assert lint(TF_DCGAN_TUTORIAL, select=EPL2) == []
+
+
+def test_tf_dcgan_without_training_flags_fires_epl202_for_both_builders():
+    broken = TF_DCGAN_TUTORIAL.replace("generator(noise, training=True)", "generator(noise)").replace(
+        "discriminator(images, training=True)", "discriminator(images)"
+    )
+    findings = lint(broken, select=EPL2)
+    assert [(f.code, f.line) for f in findings] == [
+        ("EPL202", _line_of(broken, "generated_images = generator(noise)")),
+        ("EPL202", _line_of(broken, "real_output = discriminator(images)")),
+    ]
+    assert "BatchNormalization" in findings[0].message and "Dropout" in findings[1].message
+
+
+TF_CUSTOM_TRAINING_WALKTHROUGH = """
+import tensorflow as tf
+
+model = tf.keras.Sequential([
+  tf.keras.layers.Dense(10, activation=tf.nn.relu, input_shape=(4,)),
+  tf.keras.layers.Dense(10, activation=tf.nn.relu),
+  tf.keras.layers.Dense(3)
+])
+loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def loss(model, x, y, training):
+  y_ = model(x, training=training)
+  return loss_object(y_true=y, y_pred=y_)
+
+
+def grad(model, inputs, targets):
+  with tf.GradientTape() as tape:
+    loss_value = loss(model, inputs, targets, training=True)
+  return loss_value, tape.gradient(loss_value, model.trainable_variables)
+
+
+optimizer = tf.keras.optimizers.SGD(learning_rate=0.01)
+epoch_loss_avg = tf.keras.metrics.Mean()
+for epoch in range(201):
+  epoch_loss_avg.reset_state()
+  for x, y in train_dataset:
+    loss_value, grads = grad(model, x, y)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    epoch_loss_avg.update_state(loss_value)
+  print("Epoch {:03d}: Loss: {:.3f}".format(epoch, epoch_loss_avg.result()))
+"""
+
+
+def test_tf_custom_training_walkthrough_is_silent_even_under_strict():
+    assert lint(TF_CUSTOM_TRAINING_WALKTHROUGH, select=EPL2, strict=True) == []
+
+
+KERAS_IO_VAE_TRAIN_STEP = """
+import keras
+import tensorflow as tf
+from keras import ops
+
+
+class VAE(keras.Model):
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            z_mean, z_log_var, z = self.encoder(data)
+            reconstruction = self.decoder(z)
+            reconstruction_loss = ops.mean(
+                ops.sum(
+                    keras.losses.binary_crossentropy(data, reconstruction),
+                    axis=(1, 2),
+                )
+            )
+            kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
+            kl_loss = ops.mean(ops.sum(kl_loss, axis=1))
+            total_loss = reconstruction_loss + kl_loss
+        grads = tape.gradient(total_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.total_loss_tracker.update_state(total_loss)
+        return {"loss": self.total_loss_tracker.result()}
+"""
+
+
+def test_keras_io_vae_train_step_is_silent():
+    assert lint(KERAS_IO_VAE_TRAIN_STEP, select=EPL2) == []
+    # its sub-models are constructor parameters: unknown contents, reported only under --strict
+    strict = lint(KERAS_IO_VAE_TRAIN_STEP, select=("EPL202",), strict=True)
+    assert [f.line for f in strict] == [_line_of(KERAS_IO_VAE_TRAIN_STEP, "self.encoder(data)"), _line_of(KERAS_IO_VAE_TRAIN_STEP, "self.decoder(z)")]
