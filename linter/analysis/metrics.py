@@ -98,6 +98,38 @@ class Metrics:
     def is_metric(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         return self.metric_class_of(expr, scope) is not None
 
+    def known_not_metric(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> bool:
+        """Is `expr` known to be something other than a metric (a layer, a model, a literal, the
+        result of a resolved non-metric call)? `--strict` rules fire on the rest."""
+        if _depth > _MAX_DEPTH:
+            return False
+        if isinstance(expr, cst.Call):
+            if self.metric_class_of(expr, scope) is not None:
+                return False
+            if self.sem.model_provenance(expr, scope) is True:
+                return True
+            local = self.sem.local_def(expr.func, scope)
+            if isinstance(local, cst.ClassDef):
+                return not self.is_metric_class(local) and self.sem.class_derives_from(local, frozenset()) is False
+            q = self.sem.qualified_name(expr.func, scope)
+            return q is not None and not is_metric_class_name(q) and not q.startswith(_METRIC_NAMESPACES)
+        if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.List, cst.Tuple, cst.Dict)):
+            return True
+        if self.sem.model_provenance(expr, scope) is True:
+            return True
+        bindings = self._bindings(expr, scope)
+        if not bindings:
+            return False
+        for b in bindings:
+            if b.kind in ("assign", "annassign") and b.value is not None:
+                if not self.known_not_metric(b.value, b.scope, _depth + 1):
+                    return False
+            elif b.kind == "for" and isinstance(b.stmt, cst.For) and _is_layers_attr(b.stmt.iter):
+                continue  # `for layer in model.layers`
+            elif b.kind not in ("import", "def", "class"):
+                return False
+        return True
+
     def _binding_class(self, b: Binding, depth: int):
         if b.kind in ("assign", "annassign") and b.value is not None:
             return self.metric_class_of(b.value, b.scope, depth + 1)
@@ -210,3 +242,7 @@ class Metrics:
     def _scopes(self):
         yield self.sem.module_scope
         yield from self.sem.scope_of_node.values()
+
+
+def _is_layers_attr(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Attribute) and expr.attr.value in ("layers", "submodules", "_flatten_layers")

@@ -56,6 +56,7 @@ class Traced:
     scope: Scope  # where `tf.function` is applied
     loops: tuple  # loops around the site, in its own frame
     decorator: bool
+    wrapped: Optional[cst.BaseExpression] = None  # call forms: the expression handed to tf.function
 
     def keyword(self, name: str) -> Optional[cst.Arg]:
         if self.call is None:
@@ -80,7 +81,7 @@ class TfFunctionIndex:
         self.sem: SemanticModel = ctx.semantic
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
         self._defs: list[tuple[cst.FunctionDef, Scope]] = []
-        self._calls: list[tuple[cst.Call, Scope, tuple]] = []
+        self._calls: list[tuple[cst.Call, Scope, tuple, bool]] = []
         self._resolved: Optional[list[Traced]] = None
         self._traced_nodes: dict[int, Traced] = {}
         self._by_call: dict[int, Traced] = {}
@@ -93,7 +94,14 @@ class TfFunctionIndex:
             self._defs.append((node, outer))
 
     def visit_Call(self, node: cst.Call) -> None:
+        stack = self.ctx.stack
+        parent = stack[-1] if stack else None
+        if isinstance(parent, cst.Decorator):
+            return  # `@tf.function(...)`: recorded with its def
+        is_callee = isinstance(parent, cst.Call) and parent.func is node
         func = node.func
+        if isinstance(func, cst.Call):
+            func = func.func
         if isinstance(func, cst.Attribute):
             if func.attr.value not in _CANDIDATE_ATTRS:
                 return
@@ -107,7 +115,7 @@ class TfFunctionIndex:
         else:
             return
         if node.args:
-            self._calls.append((node, self.sem.scope, self.loops.current))
+            self._calls.append((node, self.sem.scope, self.loops.current, is_callee))
 
     # ------------------------------------------------------------------ decisions
     def is_tf_function(self, expr: cst.BaseExpression, scope: Scope) -> bool:
@@ -127,11 +135,25 @@ class TfFunctionIndex:
                     out.append(t)
                     self._traced_nodes[id(node)] = t
                     break
-        for call, scope, loops in self._calls:
+        for call, scope, loops, is_callee in self._calls:
+            if isinstance(call.func, cst.Call):  # `tf.function(jit_compile=True)(fn)`
+                factory = call.func
+                if self.is_tf_function(factory.func, scope) and _argument(factory, 0, "func") is None:
+                    wrapped = _argument(call, 0, "func")
+                    target = self._function_node(wrapped, scope) if wrapped is not None else None
+                    t = Traced(call, target, factory, scope, loops, False, wrapped)
+                    out.append(t)
+                    self._by_call[id(call)] = t
+                    if target is not None:
+                        self._traced_nodes.setdefault(id(target), t)
+                continue
             q = self.sem.qualified_name(call.func, scope)
             if q in TF_FUNCTION:
-                target = self._wrapped(call, scope)
-                t = Traced(call, target, call, scope, loops, False)
+                wrapped = _argument(call, 0, "func")
+                if wrapped is None and is_callee:
+                    continue  # the factory of `tf.function(...)(fn)`: recorded as the outer call
+                target = self._function_node(wrapped, scope) if wrapped is not None else None
+                t = Traced(call, target, call, scope, loops, False, wrapped)
                 out.append(t)
                 self._by_call[id(call)] = t
                 if target is not None:
@@ -143,10 +165,6 @@ class TfFunctionIndex:
                     self._eager.add(id(target))
         self._resolved = out
         return out
-
-    def _wrapped(self, call: cst.Call, scope: Scope) -> Optional[cst.CSTNode]:
-        fn = _argument(call, 0, "func")
-        return self._function_node(fn, scope) if fn is not None else None
 
     def _function_node(self, expr: cst.BaseExpression, scope: Scope) -> Optional[cst.CSTNode]:
         """The same-module FunctionDef/Lambda an expression names (`fn`, `self.method`, a lambda)."""

@@ -1,8 +1,6 @@
 """EPL203 tf-function-in-loop: `tf.function` applied inside a loop body traces again every turn."""
 from __future__ import annotations
 
-from typing import Optional
-
 import libcst as cst
 
 from linter.analysis.loops import LoopIndex
@@ -219,6 +217,20 @@ class TfFunctionInLoop(Rule):
             line=5,
             column=5,
             message_contains="XLA",
+            count=1,
+        ),
+        # the factory form: `tf.function(jit_compile=True)(fn)`
+        Invalid(
+            """
+            import tensorflow as tf
+
+            for epoch in range(3):
+                step = tf.function(jit_compile=True)(train_step)
+            """,
+            line=4,
+            column=12,
+            count=1,
+            message_contains="XLA",
         ),
         # in the inner (batch) loop: retraced every batch
         Invalid(
@@ -280,7 +292,7 @@ class TfFunctionInLoop(Rule):
     def _wraps_loop_value(self, t: Traced, loop: cst.CSTNode) -> bool:
         """`tf.function(fn)` where `fn` comes from the loop (`for fn in fns`): a different
         function every turn, each traced once."""
-        wrapped = _first_argument(t.call)
+        wrapped = t.wrapped
         if wrapped is None:
             return False
         targets = set()
@@ -304,17 +316,6 @@ class TfFunctionInLoop(Rule):
             f"every turn: the graph is rebuilt {turn} instead of once.{xla} Create the tf.function once, before "
             f"the loop, and only call it inside."
         )
-
-
-def _first_argument(call: Optional[cst.Call]) -> Optional[cst.BaseExpression]:
-    if call is None:
-        return None
-    for a in call.args:
-        if a.keyword is None and not a.star:
-            return a.value
-        if a.keyword is not None and a.keyword.value == "func":
-            return a.value
-    return None
 
 
 def _names_in(expr: cst.BaseExpression):

@@ -93,6 +93,20 @@ class RemovedResetStates(Rule):
             model.reset_states()
             """
         ),
+        # --strict still knows layers and models are not metrics
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.GRU(4, stateful=True)])
+            gru = keras.layers.GRU(4, stateful=True)
+            gru.reset_states()
+            model.reset_states()
+            for layer in model.layers:
+                layer.reset_states()
+            """,
+            strict=True,
+        ),
         # a custom metric that defines reset_states itself
         Valid(
             """
@@ -198,6 +212,18 @@ class RemovedResetStates(Rule):
             line=2,
             column=1,
         ),
+        # --strict: a receiver of unknown type that is not known to be a layer or model
+        Invalid(
+            """
+            import keras
+
+            def end_of_epoch(tracker):
+                tracker.reset_states()
+            """,
+            strict=True,
+            line=4,
+            message_contains="--strict",
+        ),
     ]
 
     def __init__(self, ctx) -> None:
@@ -216,7 +242,8 @@ class RemovedResetStates(Rule):
         for call, scope in self.candidates:
             receiver = call.func.value
             cls = metrics.metric_class_of(receiver, scope)
-            if cls is None and not self._model_metrics_loop(metrics, receiver, scope):
+            known = cls is not None or self._model_metrics_loop(metrics, receiver, scope)
+            if not known and not (self.ctx.strict and not metrics.known_not_metric(receiver, scope)):
                 continue
             if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
                 continue
@@ -224,9 +251,10 @@ class RemovedResetStates(Rule):
                 call, call.with_changes(func=call.func.with_changes(attr=cst.Name("reset_state"))), "safe",
                 "reset_states() -> reset_state()",
             )
+            what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
             self.report(
                 call,
-                f"`{self.ctx.module.code_for_node(receiver).strip()}` is a Keras metric: `reset_states()` was removed in "
+                f"`{self.ctx.module.code_for_node(receiver).strip()}` {what}: `reset_states()` was removed in "
                 f"Keras 3 and raises AttributeError there; in Keras 2 (tf.keras, tf_keras) it is a deprecated alias. "
                 f"Use `reset_state()` (since TF 2.5), which works in both.",
                 fix,
