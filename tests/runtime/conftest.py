@@ -30,13 +30,19 @@ def cache_dir(tmp_path_factory):
         os.environ["XDG_CACHE_HOME"] = old
 
 
-def run_main(argv: list[str]) -> tuple[int, str]:
+def _run_main(argv: list[str]) -> tuple[int, str]:
     from runtime_check.cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(argv)
     return code, out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def run_main():
+    """`runtime_check.cli.main(argv)` in this process: (exit code, stdout)."""
+    return _run_main
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +61,7 @@ def plot_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def verify_run(env, cache_dir, plot_dir):
     """`epochlint verify --format json --plot DIR` once: (exit code, parsed JSON)."""
-    code, out = run_main(["--format", "json", "--plot", str(plot_dir)])
+    code, out = _run_main(["--format", "json", "--plot", str(plot_dir)])
     return code, json.loads(out)
 
 

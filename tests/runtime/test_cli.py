@@ -6,14 +6,15 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_main
 from runtime_check import patterns as patterns_mod
 from runtime_check import runner
 from runtime_check.witnesses import WITNESSES, select
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _subprocess_env(**extra: str) -> dict[str, str]:
@@ -51,13 +52,13 @@ def test_exit_2_without_tensorflow(tmp_path):
     assert not (tmp_path / "epochlint").exists()
 
 
-def test_unknown_rule_is_a_usage_error(capsys):
+def test_unknown_rule_is_a_usage_error(capsys, run_main):
     assert run_main(["--rule", "EPL999"])[0] == 2
     assert "EPL999" in capsys.readouterr().err
     assert run_main(["--format", "xml"])[0] == 2
 
 
-def test_text_output_selected_rules(env, cache_dir):
+def test_text_output_selected_rules(env, cache_dir, run_main):
     code, out = run_main(["--rule", "EPL103", "--rule", "EPL207,EPL208"])
     assert code == 0
     lines = out.splitlines()
@@ -72,7 +73,7 @@ def test_text_output_selected_rules(env, cache_dir):
     assert "3 witnesses, 0 patterns: 3 confirmed, 0 refuted" in out
 
 
-def test_refuted_claim_exits_1(env, monkeypatch):
+def test_refuted_claim_exits_1(env, monkeypatch, run_main):
     from runtime_check.witnesses import base
 
     real = WITNESSES["EPL208"]
@@ -84,7 +85,7 @@ def test_refuted_claim_exits_1(env, monkeypatch):
     assert json.loads(out)["witnesses"][0]["confirmed"] is False
 
 
-def test_crashing_witness_is_reported_not_raised(env, monkeypatch):
+def test_crashing_witness_is_reported_not_raised(env, monkeypatch, run_main):
     from runtime_check.witnesses import base
 
     def crash(e):
@@ -111,7 +112,7 @@ KERAS2_RULES = "EPL102,EPL106,EPL207,EPL301,EPL303"  # the claims that differ be
 
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("tf_keras") is None, reason="tf_keras not installed")
-def test_keras2_via_subprocess(env, cache_dir):
+def test_keras2_via_subprocess(env, cache_dir, run_main):
     """--keras2 re-runs the witnesses against tf_keras (TF_USE_LEGACY_KERAS=1) and nests its JSON."""
     code, out = run_main(["--keras2", "--format", "json", "--rule", KERAS2_RULES])
     doc = json.loads(out)
