@@ -83,6 +83,7 @@ def counter_callback(env: Env, max_batches: int | None = None, hard_limit: int |
             self.per_epoch: list[int] = []
             self.begun: list[int] = []
             self.ended: list[int] = []
+            self.ended_at: list[int] = []  # batches run in all when each epoch ended
             self.total = 0
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -91,6 +92,7 @@ def counter_callback(env: Env, max_batches: int | None = None, hard_limit: int |
 
         def on_epoch_end(self, epoch, logs=None):
             self.ended.append(int(epoch))
+            self.ended_at.append(self.total)
 
         def on_train_batch_end(self, batch, logs=None):
             self.total += 1

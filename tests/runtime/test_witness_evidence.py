@@ -110,7 +110,8 @@ def test_epl301(witnesses, env):
     ev = witnesses["EPL301"]["evidence"]
     if env.keras_major >= 3:
         assert ev["fit"] == {"raised": False}
-        assert ev["epochs_begun"] == [0] and ev["epochs_ended"] in ([], [0])
+        assert ev["epochs_begun"] == [0]
+        assert ev["epoch_ends_at_batch"] in ([], [ev["stopped_after_batches"]])  # only when the callback stopped it
         assert ev["batches_in_epoch_1"] == ev["stopped_after_batches"] == 5 * ev["batches_per_pass"]
     else:
         assert ev["fit"]["type"] == "ValueError"
