@@ -432,3 +432,28 @@ def test_epl202_fires_only_for_calls_inside_the_tape_block():
     pred_after = model(x)
     """
     assert [f.line for f in lint(code, select=("EPL202",))] == [7]
+
+
+def test_keras3_internal_spelling_of_layers_is_recognised():
+    c = contents(
+        """
+        import keras
+        from keras.src.layers import Dropout, Dense
+        from keras.src.layers.normalization.batch_normalization import BatchNormalization
+        model = keras.Sequential([Dense(4), BatchNormalization(), Dropout(0.1)])
+        probe(model)
+        """
+    )
+    assert c.training == ["BatchNormalization", "Dropout"] and c.complete
+
+
+def test_tf_keras_experimental_preprocessing_augmentation():
+    c = contents(
+        """
+        import tensorflow as tf
+        aug = tf.keras.Sequential([tf.keras.layers.experimental.preprocessing.RandomFlip("horizontal")])
+        model = tf.keras.Sequential([aug, tf.keras.layers.Conv2D(4, 3)])
+        probe(model)
+        """
+    )
+    assert c.training == ["RandomFlip"] and c.complete

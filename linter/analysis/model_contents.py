@@ -46,6 +46,22 @@ _APPLICATIONS_PLAIN = ("VGG",)
 _OP_NAMESPACES = ("tensorflow.", "keras.ops.", "keras.backend.", "keras.activations.", "numpy.", "builtins.", "keras.random.")
 
 
+def layer_class(qname: Optional[str]) -> Optional[str]:
+    """The layer class a canonical name constructs: `keras.layers.Dense`, `keras.layers.experimental.
+    preprocessing.RandomFlip`, and Keras 3's internal `keras.src.layers.core.dense.Dense` (which
+    IDEs auto-import) give "Dense"/"RandomFlip"; functions (`keras.layers.add`), inputs and
+    anything else give None."""
+    if qname is None or qname in INPUTS or not qname.startswith(("keras.layers.", "keras.src.layers.")):
+        return None
+    last = qname.rsplit(".", 1)[1]
+    return last if last[:1].isupper() and last not in ("Input", "InputLayer") else None
+
+
+def is_layer_function(qname: Optional[str]) -> bool:
+    """`keras.layers.add`, `concatenate`, ...: functional merges applied to tensors."""
+    return qname is not None and qname.startswith(("keras.layers.", "keras.src.layers.")) and not qname.rsplit(".", 1)[1][:1].isupper()
+
+
 def has_training_behaviour(layer_name: str) -> bool:
     return layer_name in DROPOUT_FAMILY or layer_name in NORMALIZATION_WITH_STATE or layer_name in AUGMENTATION or layer_name.startswith("Random")
 
@@ -226,9 +242,9 @@ class ModelContents:
         if q == "keras.models.clone_model":
             source = argument(call, 0, "model")
             return self.component(source, site, depth) if source is not None else _unknown()
-        if q is not None and q.startswith("keras.layers."):
-            last = q.rsplit(".", 1)[1]
-            return self._layer(call, last, site, depth) if last[:1].isupper() else _unknown()
+        name = layer_class(q)
+        if name is not None:
+            return self._layer(call, name, site, depth)
         local = sem.local_def(call.func, site.scope)
         if isinstance(local, cst.ClassDef):
             out = self.of_class(local).copy()
@@ -270,7 +286,7 @@ class ModelContents:
         if isinstance(expr, cst.Call):
             q = sem.qualified_name(expr.func, site.scope)
             if q is not None:
-                if q.startswith("keras.layers.") and q.rsplit(".", 1)[1][:1].isupper() and q not in INPUTS:
+                if layer_class(q) is not None:
                     return True
                 return N.is_model_factory(q)
             local = sem.local_def(expr.func, site.scope)
@@ -288,6 +304,18 @@ class ModelContents:
                 for b in sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
             )
         return False
+
+    def is_plain_layer(self, expr: cst.CSTNode, site: Site) -> bool:
+        """Is `expr` a name bound only to layer constructions (a layer, not a model)?"""
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = self.sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
+        return bool(bindings) and all(
+            b.kind in ("assign", "annassign")
+            and isinstance(b.value, cst.Call)
+            and layer_class(self.sem.qualified_name(b.value.func, b.scope)) is not None
+            for b in bindings
+        )
 
     def _added_to(self, b, depth: int) -> Contents:
         """`name.add(layer)` and `name.add_loss(...)` calls in the frame that binds `name`."""
@@ -337,7 +365,7 @@ class ModelContents:
                     out = self._block(local, depth)
                 elif q is not None and q.startswith(_OP_NAMESPACES):
                     out = Contents()
-                elif q is not None and q.startswith("keras.layers.") and not q.rsplit(".", 1)[1][:1].isupper():
+                elif is_layer_function(q):
                     out = Contents()  # keras.layers.add / concatenate: functional merges
                 elif isinstance(func, (cst.Name, cst.Attribute)) and q is None:
                     out = self.component(func, site, depth).copy()  # a layer or sub-model bound to a name
@@ -438,8 +466,8 @@ class ModelContents:
             q = sem.qualified_name(base.value, outer)
             if q in LAYER_BASES or q in N.MODEL_CLASSES:
                 continue
-            if q is not None and q.startswith("keras.layers.") and q.rsplit(".", 1)[1][:1].isupper():
-                name = q.rsplit(".", 1)[1]
+            name = layer_class(q)
+            if name is not None:
                 if has_training_behaviour(name):
                     out.training.append(name)
                 continue

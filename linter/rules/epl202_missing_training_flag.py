@@ -146,6 +146,18 @@ class MissingTrainingFlag(Rule):
             """,
             strict=True,
         ),
+        # --strict: a layer (even spelled with Keras 3's internal `keras.src` path) is not a model
+        Valid(
+            """
+            import tensorflow as tf
+            from keras.src import layers
+
+            layer = layers.Dense(units=10)
+            with tf.GradientTape() as g:
+                outputs = layer(inputs)
+            """,
+            strict=True,
+        ),
         # a non-tape context manager
         Valid(
             """
@@ -368,7 +380,7 @@ class MissingTrainingFlag(Rule):
         provenance = sem.model_provenance(func, site.scope)
         if provenance is True:
             return contents.of_callee(func, site)
-        if provenance is None and self.ctx.strict and self._unknown_callee(call, site):
+        if provenance is None and self.ctx.strict and self._unknown_callee(call, site) and not contents.is_plain_layer(func, site):
             return Contents(complete=False)
         return None
 
