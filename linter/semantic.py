@@ -9,6 +9,7 @@ through the module's own imports and bindings (see `linter.names` for canonical 
 """
 from __future__ import annotations
 
+import bisect
 import builtins
 from dataclasses import dataclass, field
 from typing import Iterable, Optional, Union
@@ -270,11 +271,12 @@ class SemanticModel:
             frame = frame.parent
         if bindings[0].scope is not frame and bindings[0].scope is not scope:
             return list(bindings)
-        preceding = [b for b in bindings if b.seq < before]
-        if not preceding:
+        end = bisect.bisect_left(bindings, before, key=_seq_of)  # a scope's bindings are in walk order
+        if end == 0:
             return list(bindings)
         out: list[Binding] = []
-        for b in reversed(preceding):
+        for i in range(end - 1, -1, -1):
+            b = bindings[i]
             relation = _branch_relation(b.ancestors, at)
             if relation == "exclusive":
                 continue
@@ -460,6 +462,10 @@ class SemanticModel:
         """Rules' receiver test: known model, or (strict) not known to be something else."""
         p = self.model_provenance(node, scope)
         return p is True or (strict and p is None)
+
+
+def _seq_of(b: Binding) -> int:
+    return b.seq
 
 
 _EXCLUSIVE_BRANCHES = (cst.If, cst.Match)

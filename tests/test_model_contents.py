@@ -457,3 +457,18 @@ def test_tf_keras_experimental_preprocessing_augmentation():
         """
     )
     assert c.training == ["RandomFlip"] and c.complete
+
+
+def test_a_deep_functional_chain_is_followed_to_its_first_layer():
+    body = "\n".join("x = keras.layers.Dense(8)(x)" for _ in range(100))
+    code = f"import keras\ninputs = keras.Input(shape=(8,))\nx = keras.layers.BatchNormalization()(inputs)\n{body}\nmodel = keras.Model(inputs, x)\nprobe(model)\n"
+    c = contents(code)
+    assert c.training == ["BatchNormalization"] and c.complete
+
+
+def test_an_absurdly_deep_chain_gives_unknown_not_a_crash():
+    body = "\n".join("x = keras.layers.Dense(8)(x)" for _ in range(400))
+    code = f"import keras\ninputs = keras.Input(shape=(8,))\nx = keras.layers.Dropout(0.1)(inputs)\n{body}\nmodel = keras.Model(inputs, x)\nprobe(model)\n"
+    c = contents(code)
+    assert c.training == [] and not c.complete
+    assert lint(code.replace("probe(model)", "import tensorflow as tf\nwith tf.GradientTape() as t:\n    y = model(x)"), select=("EPL202", "EPL000")) == []

@@ -43,6 +43,9 @@ LAYER_BASES = frozenset({"keras.layers.Layer", "keras.Layer", "keras.Model", "ke
 # VGG has neither.
 _APPLICATIONS_WITH_BN = ("ResNet", "MobileNet", "EfficientNet", "DenseNet", "Inception", "Xception", "NASNet", "RegNet")
 _APPLICATIONS_PLAIN = ("VGG",)
+# How far back from a functional model's outputs the layers are followed (two steps per layer
+# application): deep enough for real models, shallow enough for Python's recursion limit.
+MAX_TENSOR_DEPTH = 240
 _OP_NAMESPACES = ("tensorflow.", "keras.ops.", "keras.backend.", "keras.activations.", "numpy.", "builtins.", "keras.random.")
 
 
@@ -138,6 +141,12 @@ class ModelContents:
     # ------------------------------------------------------------------ public
     def of_callee(self, expr: cst.CSTNode, site: Site) -> Optional[Contents]:
         """Contents of the model that `expr(...)` calls, or None if `expr` is not followed."""
+        try:
+            return self._of_callee(expr, site)
+        except RecursionError:  # an absurdly deep chain: give up on this model, not on the file
+            return _unknown()
+
+    def _of_callee(self, expr: cst.CSTNode, site: Site) -> Optional[Contents]:
         sem = self.sem
         if isinstance(expr, cst.Name) and sem.is_self_param(expr.value, site.scope):
             cls_scope = site.scope.class_scope()
@@ -173,7 +182,7 @@ class ModelContents:
 
     def tensor(self, expr: cst.CSTNode, site: Site, depth: int = 0) -> Contents:
         """The layers that produced a (symbolic) tensor, back to the model's inputs."""
-        if depth > 60:
+        if depth > MAX_TENSOR_DEPTH:
             return _unknown()
         key = ("tensor", id(expr), site.seq)
         if key in self._memo:
@@ -355,7 +364,7 @@ class ModelContents:
         if isinstance(expr, cst.Call):
             func = expr.func
             if isinstance(func, cst.Call):
-                out = self.component(func, site, depth).copy()
+                out = self.component(func, site).copy()
             else:
                 q = sem.qualified_name(func, site.scope)
                 if q in INPUTS:
@@ -368,7 +377,7 @@ class ModelContents:
                 elif is_layer_function(q):
                     out = Contents()  # keras.layers.add / concatenate: functional merges
                 elif isinstance(func, (cst.Name, cst.Attribute)) and q is None:
-                    out = self.component(func, site, depth).copy()  # a layer or sub-model bound to a name
+                    out = self.component(func, site).copy()  # a layer or sub-model bound to a name
                 else:
                     out = _unknown()
             for arg in expr.args:
@@ -391,7 +400,7 @@ class ModelContents:
             return out
         if isinstance(expr, cst.Attribute):
             if expr.attr.value in ("output", "outputs"):
-                return self.component(expr.value, site, depth)
+                return self.component(expr.value, site)
             if expr.attr.value in ("input", "inputs"):
                 return Contents()
             return _unknown()
