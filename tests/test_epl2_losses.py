@@ -711,3 +711,68 @@ def test_keras_io_vae_train_step_is_silent():
     # its sub-models are constructor parameters: unknown contents, reported only under --strict
     strict = lint(KERAS_IO_VAE_TRAIN_STEP, select=("EPL202",), strict=True)
     assert [f.line for f in strict] == [_line_of(KERAS_IO_VAE_TRAIN_STEP, "self.encoder(data)"), _line_of(KERAS_IO_VAE_TRAIN_STEP, "self.decoder(z)")]
+
+
+# ----------------------------------------------------------------------------- what the gradient is for
+def test_input_gradients_of_a_per_sample_loss_are_silent():
+    # per-example input gradients (adversarial examples, saliency): the sum is what is wanted
+    code = """
+    import tensorflow as tf
+
+    model = tf.keras.applications.MobileNetV2(weights="imagenet")
+
+    def input_gradients(images, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            loss = tf.keras.losses.categorical_crossentropy(labels, model(images))
+        return tape.gradient(loss, images)
+    """
+    assert lint(code, select=EPL2, strict=True) == []
+
+
+def test_variables_of_a_hand_written_model_are_weights():
+    code = """
+    import tensorflow as tf
+
+    w = tf.Variable(tf.zeros((3, 1)))
+    b = tf.Variable(0.0)
+    with tf.GradientTape() as t:
+        loss = tf.keras.losses.mse(y, x @ w + b)
+    dw, db = t.gradient(loss, [w, b])
+    """
+    assert [f.line for f in lint(code, select=("EPL201",))] == [7]
+
+
+def test_unknown_sources_fire_only_under_strict():
+    code = """
+    import tensorflow as tf
+
+    def step(params, x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.keras.losses.mse(y, forward(params, x))
+        return tape.gradient(loss, params)
+    """
+    assert lint(code, select=("EPL201",)) == []
+    assert [f.line for f in lint(code, select=("EPL201",), strict=True)] == [6]
+
+
+def test_list_of_targets():
+    code = """
+    import tensorflow as tf
+    with tf.GradientTape() as tape:
+        a = tf.reduce_mean(tf.keras.losses.mse(y, model(x)))
+        b = tf.keras.losses.mae(y, model(x))
+    grads = tape.gradient([a, b], model.trainable_variables)
+    """
+    assert [f.line for f in lint(code, select=("EPL201",))] == [5]
+
+
+def test_trainable_variables_through_a_name_and_a_sum_of_models():
+    code = """
+    import tensorflow as tf
+    with tf.GradientTape() as tape:
+        loss = tf.keras.losses.mse(y, decoder(encoder(x)))
+    variables = encoder.trainable_variables + decoder.trainable_variables
+    grads = tape.gradient(loss, variables)
+    """
+    assert [f.line for f in lint(code, select=("EPL201",))] == [5]

@@ -430,6 +430,7 @@ def test_epl202_fires_only_for_calls_inside_the_tape_block():
         pred = model(x)
         other = loss_fn(y, pred)
     pred_after = model(x)
+    grads = tape.gradient(other, model.trainable_variables)
     """
     assert [f.line for f in lint(code, select=("EPL202",))] == [7]
 

@@ -120,3 +120,53 @@ def gradient_model(sources: Optional[cst.BaseExpression], site: Site, sem: Seman
             found = got
         return found
     return None
+
+
+_WEIGHT_ATTRS = TRAINABLE_ATTRS | {"variables", "weights"}
+VARIABLE_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.variable"})
+
+
+def trains_weights(sources: Optional[cst.BaseExpression], site: Site, sem: SemanticModel, watched: frozenset = frozenset(), _depth: int = 0) -> Optional[bool]:
+    """Is a gradient taken with respect to weights (a training step) rather than inputs?
+
+    True for `model.trainable_variables` / `trainable_weights` / `.weights`, `tf.Variable`s and
+    collections of them (also through names); False for names in `watched` (tensors passed to
+    `tape.watch`: saliency maps, adversarial examples, gradient penalties); None when unknown.
+    """
+    if sources is None or _depth > _MAX_DEPTH:
+        return None
+    if isinstance(sources, cst.Attribute):
+        return True if sources.attr.value in _WEIGHT_ATTRS else None
+    if isinstance(sources, cst.Call):
+        return True if sem.qualified_name(sources.func, site.scope) in VARIABLE_CLASSES else None
+    if isinstance(sources, cst.Name):
+        if sources.value in watched:
+            return False
+        verdicts = []
+        for b in sem.reaching(sources.value, site.scope, site.seq, site.ancestors):
+            if b.kind in ("assign", "annassign") and b.value is not None:
+                verdicts.append(trains_weights(b.value, Site.of_binding(b), sem, watched, _depth + 1))
+            else:
+                verdicts.append(None)
+        return _any(verdicts)
+    if isinstance(sources, (cst.List, cst.Tuple)):
+        return _any([trains_weights(el.value, site, sem, watched, _depth + 1) for el in sources.elements])
+    if isinstance(sources, cst.BinaryOperation):
+        return _any([trains_weights(sources.left, site, sem, watched, _depth + 1), trains_weights(sources.right, site, sem, watched, _depth + 1)])
+    return None
+
+
+def _any(verdicts: list) -> Optional[bool]:
+    if any(v is True for v in verdicts):
+        return True
+    if verdicts and all(v is False for v in verdicts):
+        return False
+    return None
+
+
+def watched_name(node: cst.Call) -> Optional[str]:
+    """`tape.watch(x)` -> "x" (a syntactic candidate; the rule checks the tape in finish())."""
+    func = node.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "watch" and node.args and isinstance(node.args[0].value, cst.Name):
+        return node.args[0].value.value
+    return None

@@ -6,7 +6,7 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.losses import PER_SAMPLE, LossShapes, Shape
-from linter.analysis.tape import GradientCall, gradient_call, is_tape
+from linter.analysis.tape import GradientCall, gradient_call, is_tape, trains_weights, watched_name
 from linter.rules.base import Invalid, NodeFix, Rule, Valid
 
 
@@ -317,13 +317,21 @@ class UnreducedLoss(Rule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.candidates: list[GradientCall] = []
+        self.watched: dict[int, set] = {}  # frame -> names passed to `tape.watch`
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if func.__class__ is cst.Attribute and func.attr.value == "gradient":  # cheap test first: most calls
+        if func.__class__ is not cst.Attribute:  # cheap test first: most calls
+            return
+        method = func.attr.value
+        if method == "gradient":
             g = gradient_call(node, self.ctx)
             if g is not None and g.target is not None:
                 self.candidates.append(g)
+        elif method == "watch":
+            name = watched_name(node)
+            if name is not None:
+                self.watched.setdefault(id(self.ctx.scope.function()), set()).add(name)
 
     def finish(self) -> None:
         if not self.candidates:
@@ -334,6 +342,10 @@ class UnreducedLoss(Rule):
         for g in self.candidates:
             if not is_tape(g.tape, g.site, sem):
                 continue
+            watched = frozenset(self.watched.get(id(g.site.scope.function()), ()))
+            training = trains_weights(g.sources, g.site, sem, watched)
+            if training is False or (training is None and not self.ctx.strict):
+                continue  # a gradient w.r.t. inputs (saliency, adversarial examples): the sum is intended
             targets = [el.value for el in g.target.elements] if isinstance(g.target, (cst.List, cst.Tuple)) else [g.target]
             for target in targets:
                 shape = shapes.shape(target, g.site)

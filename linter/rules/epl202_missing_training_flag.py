@@ -7,7 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
-from linter.analysis.tape import Site, with_opens_tape
+from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
 from linter.rules.base import Invalid, NodeFix, Rule, Valid
 
 
@@ -158,6 +158,35 @@ class MissingTrainingFlag(Rule):
             """,
             strict=True,
         ),
+        # gradients w.r.t. the input (the TF FGSM tutorial, saliency maps): inference mode is intended
+        Valid(
+            """
+            import tensorflow as tf
+
+            pretrained_model = tf.keras.applications.MobileNetV2(include_top=True, weights="imagenet")
+            loss_object = tf.keras.losses.CategoricalCrossentropy()
+
+            def create_adversarial_pattern(input_image, input_label):
+                with tf.GradientTape() as tape:
+                    tape.watch(input_image)
+                    prediction = pretrained_model(input_image)
+                    loss = loss_object(input_label, prediction)
+                gradient = tape.gradient(loss, input_image)
+                return tf.sign(gradient)
+            """,
+            strict=True,
+        ),
+        # a tape whose gradient is taken elsewhere: unknown purpose, only under --strict
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            model = keras.Sequential([keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+            with tf.GradientTape() as tape:
+                out = model(x)
+            """
+        ),
         # a non-tape context manager
         Valid(
             """
@@ -195,6 +224,7 @@ class MissingTrainingFlag(Rule):
             with tf.GradientTape() as tape:
                 predictions = model(x_batch)
                 loss = tf.reduce_mean(tf.keras.losses.MSE(y_batch, predictions))
+            grads = tape.gradient(loss, model.trainable_variables)
             """,
             line=9,
             column=19,
@@ -210,6 +240,7 @@ class MissingTrainingFlag(Rule):
             with tf.GradientTape() as tape:
                 predictions = model(x_batch, training=True)
                 loss = tf.reduce_mean(tf.keras.losses.MSE(y_batch, predictions))
+            grads = tape.gradient(loss, model.trainable_variables)
             """,
         ),
         # functional model with BatchNormalization, built in a function
@@ -251,6 +282,7 @@ class MissingTrainingFlag(Rule):
             model.add(Dense(1))
             with tf.GradientTape() as tape:
                 out = model(x)
+            grads = tape.gradient(out, model.trainable_variables)
             """,
             line=9,
             fixed="""
@@ -263,6 +295,7 @@ class MissingTrainingFlag(Rule):
             model.add(Dense(1))
             with tf.GradientTape() as tape:
                 out = model(x, training=True)
+            grads = tape.gradient(out, model.trainable_variables)
             """,
         ),
         # a subclassed model calling itself in train_step without the flag
@@ -285,6 +318,7 @@ class MissingTrainingFlag(Rule):
                     with tf.GradientTape() as tape:
                         y_pred = self(x)
                         loss = self.compute_loss(y=y, y_pred=y_pred)
+                    grads = tape.gradient(loss, self.trainable_variables)
                     return {}
             """,
             line=16,
@@ -308,6 +342,8 @@ class MissingTrainingFlag(Rule):
         super().__init__(ctx)
         self.open_withs: list[tuple[cst.With, Site]] = []
         self.candidates: list[tuple[cst.Call, Site, tuple]] = []
+        self.gradients: list[tuple[str, Optional[cst.BaseExpression], Site]] = []  # (tape name, sources, site)
+        self.watched: dict[int, set] = {}  # frame -> names passed to `tape.watch`
 
     def visit_With(self, node: cst.With) -> None:
         self.open_withs.append((node, Site.of(self.ctx)))
@@ -316,6 +352,15 @@ class MissingTrainingFlag(Rule):
         self.open_withs.pop()
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if func.__class__ is cst.Attribute and func.value.__class__ is cst.Name:
+            method = func.attr.value
+            if method == "gradient":  # what the tape differentiates for: weights (training) or inputs
+                self.gradients.append((func.value.value, argument(node, 1, "sources"), Site.of(self.ctx)))
+            elif method == "watch":
+                name = watched_name(node)
+                if name is not None:
+                    self.watched.setdefault(id(self.ctx.scope.function()), set()).add(name)
         if not self.open_withs:
             return
         func_class = node.func.__class__
@@ -336,21 +381,25 @@ class MissingTrainingFlag(Rule):
             return
         sem = self.ctx.semantic
         contents = ModelContents(sem)
-        tape_with: dict[int, bool] = {}
+        tape_with: dict[int, Optional[bool]] = {}  # id(With) -> training step? (None: a tape, purpose unknown)
         code = self.ctx.module.code_for_node
         for call, site, withs in self.candidates:
             frame = site.scope.function()
+            training: Optional[bool] = False
             in_tape = False
             for w, wsite in withs:
                 if wsite.scope.function() is not frame:
                     continue
                 if id(w) not in tape_with:
-                    tape_with[id(w)] = with_opens_tape(w, wsite, sem)
-                if tape_with[id(w)]:
-                    in_tape = True
-                    break
-            if not in_tape:
-                continue
+                    tape_with[id(w)] = self._tape_purpose(w, wsite) if with_opens_tape(w, wsite, sem) else "no tape"
+                verdict = tape_with[id(w)]
+                if verdict == "no tape":
+                    continue
+                in_tape = True
+                if verdict is True or training is False:
+                    training = verdict
+            if not in_tape or training is False or (training is None and not self.ctx.strict):
+                continue  # not a tape, or a tape for input gradients (saliency maps, adversarial examples)
             found = self._model_contents(call, site, contents)
             if found is None:
                 continue
@@ -370,6 +419,29 @@ class MissingTrainingFlag(Rule):
                 f"in inference mode, so {effect}. Pass `training=True` in the training step.",
                 NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
             )
+
+    def _tape_purpose(self, node: cst.With, site: Site) -> Optional[bool]:
+        """Does this tape compute gradients for weights (True: a training step), only for watched
+        inputs (False), or is that unknown (None: e.g. no `gradient` call in this function)?"""
+        sem = self.ctx.semantic
+        names = set()
+        for item in node.items:
+            if item.asname is not None and isinstance(item.asname.name, cst.Name):
+                names.add(item.asname.name.value)
+            elif isinstance(item.item, cst.Name):
+                names.add(item.item.value)
+        frame = site.scope.function()
+        watched = frozenset(self.watched.get(id(frame), ()))
+        verdicts = [
+            trains_weights(sources, gsite, sem, watched)
+            for name, sources, gsite in self.gradients
+            if name in names and gsite.scope.function() is frame
+        ]
+        if any(v is True for v in verdicts):
+            return True
+        if verdicts and all(v is False for v in verdicts):
+            return False
+        return None
 
     def _model_contents(self, call: cst.Call, site: Site, contents: ModelContents) -> Optional[Contents]:
         """The contents of the called model; None when the callee is not a model worth a finding."""
