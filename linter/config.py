@@ -113,9 +113,16 @@ def find_config(start: Path) -> Optional[Path]:
         if cand.is_file():
             try:
                 with open(cand, "rb") as fh:
-                    data = tomllib.load(fh)
-            except (OSError, tomllib.TOMLDecodeError):
-                continue  # someone else's broken pyproject is not ours to report unless it has our table
+                    raw = fh.read()
+                data = tomllib.loads(raw.decode("utf-8"))
+            except (OSError, UnicodeDecodeError):
+                continue
+            except tomllib.TOMLDecodeError:
+                # someone else's broken pyproject is not ours to report, unless it has our table:
+                # then load_config reports it (exit 2) instead of silently running without it
+                if b"tool.epochlint" in raw:
+                    return cand
+                continue
             if "epochlint" in data.get("tool", {}):
                 return cand
     return None

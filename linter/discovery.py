@@ -132,7 +132,8 @@ class FileFinder:
                 elif e.name.endswith(SUFFIXES):
                     if self._excluded(child, False):
                         continue
-                    found.append(e.path)
+                    # walking "." gives "./x.py": report "x.py", as ruff does (and as "src" gives "src/x.py")
+                    found.append(e.path[2:] if e.path.startswith("./") else e.path)
         for path in sorted(found):
             key = os.path.abspath(path)
             if key in seen:

@@ -114,7 +114,7 @@ def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iter
     try:
         module = cst.parse_module(source.text)
     except cst.ParserSyntaxError as exc:
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", _syntax_message(exc), *_syntax_position(source.text, exc)))
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", *_syntax_error(source.text, exc)))
     except (RecursionError, MemoryError) as exc:
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
     try:
@@ -246,23 +246,20 @@ def _meta(source: SourceFile, options: CheckOptions, code: str, name: str, messa
     return [Finding(code, name, message, source.path, line, column, line, column + 1, detail=detail)]
 
 
-def _syntax_message(exc: cst.ParserSyntaxError) -> str:
+def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
+    """Message and 1-based position of a syntax error. libcst's position is often off: 1:1 for
+    unindent errors and IPython syntax, or the line after the error (`def f(:` on line 5 is
+    reported at 6:4). The standard library's parser is the reference, so its message and
+    position win whenever it fails too; libcst's are kept when only libcst fails."""
+    try:
+        ast.parse(text)
+    except SyntaxError as err:
+        if err.lineno:
+            return f"cannot parse: {err.msg}", err.lineno, max(err.offset or 1, 1)
+    except (ValueError, RecursionError, MemoryError):
+        pass
     first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
-    return f"cannot parse: {first}"
-
-
-def _syntax_position(text: str, exc: cst.ParserSyntaxError) -> tuple[int, int]:
-    line, col = exc.raw_line, exc.raw_column + 1
-    if (line, col) == (1, 1) or line < 1:
-        # libcst often reports 1:1 (unindent errors, IPython syntax): ask the stdlib parser.
-        try:
-            ast.parse(text)
-        except SyntaxError as err:
-            if err.lineno:
-                return err.lineno, max(err.offset or 1, 1)
-        except (ValueError, RecursionError, MemoryError):
-            pass
-    return max(line, 1), max(col, 1)
+    return f"cannot parse: {first}", max(exc.raw_line, 1), max(exc.raw_column + 1, 1)
 
 
 def unreadable(path: str, message: str, line: int = 1, column: int = 1, enabled: Optional[frozenset] = None) -> FileResult:

@@ -6,7 +6,7 @@ import pytest
 
 from linter.fixes import apply_edits
 
-from conftest import lint
+from tests.conftest import lint
 
 
 def epl1(code: str, strict: bool = False):

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import lint
+from tests.conftest import lint
 
 # case id -> (code binding the receiver, receiver expression, indentation of the probe lines)
 MODEL_CASES: dict[str, tuple[str, str, str]] = {
