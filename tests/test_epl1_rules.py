@@ -332,6 +332,16 @@ def test_epl104_message_counts_turns_when_known():
     assert "3 x 3 epochs" in f.message
 
 
+def test_epl104_message_counts_a_literal_list_of_trials():
+    f = _one(epl1("""
+        import keras
+        model = keras.Sequential()
+        for lr in [1e-2, 1e-3]:
+            model.fit(x, y, epochs=5)
+    """), "EPL104")
+    assert "2 x 5 epochs" in f.message
+
+
 def test_epl104_loop_outside_the_function_does_not_count():
     code = """
         import keras

@@ -165,6 +165,18 @@ class FitInLoopAccumulates(Rule):
                 model.fit(x, y, epochs=EPOCHS_PER_ROUND)
             """
         ),
+        # a loop of a single turn
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential()
+            for _ in range(1):
+                model.fit(x, y, epochs=5)
+            for ds in [train_ds]:
+                model.fit(ds, epochs=5)
+            """
+        ),
         # unknown receiver: silent unless --strict
         Valid(
             """
@@ -311,6 +323,8 @@ class FitInLoopAccumulates(Rule):
             if not sem.is_keras_model(receiver, scope, self.ctx.strict):
                 continue
             turns = _turns(loop, sem, scope)
+            if turns is not None and turns.lstrip("-").isdigit() and int(turns) <= 1:
+                continue  # a loop of one turn accumulates nothing
             total = f"{turns} x {epochs_text}" if turns else f"turns x {epochs_text}"
             kind = "while" if isinstance(loop, cst.While) else "for"
             self.report(
@@ -381,10 +395,13 @@ def _innermost_loop(call: cst.Call, ancestors: tuple) -> Optional[cst.CSTNode]:
 
 
 def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
-    """`range(n)`'s n when the loop is `for ... in range(n)` with a known n, as text."""
+    """How many turns the loop makes, as text, when it says so: `for ... in range(n)` (n as
+    written, or its value when known) or a literal list/tuple; None otherwise."""
     if not isinstance(loop, cst.For):
         return None
     it = loop.iter
+    if isinstance(it, (cst.List, cst.Tuple)) and not any(isinstance(el, cst.StarredElement) for el in it.elements):
+        return str(len(it.elements))
     if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, scope) == "builtins.range" and len(it.args) == 1):
         return None
     form = linear_form(it.args[0].value, scope, sem)
