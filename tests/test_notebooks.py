@@ -298,3 +298,53 @@ def test_sarif_and_github_formats_name_the_cell(tmp_path):
     assert not any("fixes" in r for r in results)  # cell coordinates are not file coordinates
     gh = run_cli("check", "--format", "github", "--no-cache", "train.ipynb", cwd=tmp_path).stdout.decode()
     assert "::error file=train.ipynb,line=10,col=1,endLine=10,endColumn=18,title=EPL101 (cell 4)::EPL101 " in gh
+
+
+# --------------------------------------------------------------------------- the IPython masker
+MASKING = [
+    # (cell source, indexes of the lines that must be masked)
+    ("x = (10\n     % 3)\n", []),  # modulo continuing an open bracket
+    ('s = """\n%d items\n!important\nwhy?\n"""\n%time f()\n', [5]),  # inside a string: not IPython
+    ("y = 1 + \\\n    2\n!ls\n", [2]),  # after a backslash continuation ends
+    ("d = {\n  'a': 1,\n}\n!ls -la \\\n  /tmp\nz = 1\n", [3, 4]),  # a continued shell line
+    ("# comment with ( bracket\n%time f()\n", [1]),  # brackets in comments do not count
+    ("print('(')\n!ls\n", [1]),  # nor brackets in strings
+    ("t = 'it\\'s'\n?t\n", [1]),
+    ('f"{x!r}"\nfiles = !ls *.py\nx = %env HOME\n', [1, 2]),
+    ("model.fit?\nmodel.fit??\n??model\nnp.*load*?\nif a:\n    b?\n", [0, 1, 2, 3, 5]),
+    ("%%timeit -n 3\nx = (1\n% 2)\n", [0]),  # a Python-body cell magic: only its line
+    ("%%bash\necho (\n", [0, 1]),  # any other cell magic: the whole cell
+    ("\n\n%%capture out\nprint(1)\n", [2]),
+    ("a = 1 if b else 2\nc = a != 3\n", []),
+]
+
+
+@pytest.mark.parametrize("source, expected", MASKING, ids=[f"case{i}" for i in range(len(MASKING))])
+def test_masking_finds_exactly_the_ipython_lines(source, expected):
+    import ast
+
+    from linter.notebook import IPYTHON_MARK, lines_of, mask_ipython
+
+    lines, masked = mask_ipython(source)
+    original = lines_of(source)
+    got = [i for i, line in enumerate(lines) if IPYTHON_MARK in line]
+    assert got == expected
+    assert masked == [original[i].rstrip("\n") for i in expected]
+    assert len(lines) == len(original)  # line numbers kept
+    ast.parse("".join(lines))  # what the engine gets is Python
+
+
+def test_valid_python_is_never_masked():
+    """Property: no line of a program Python accepts is taken for IPython syntax."""
+    import hypothesmith
+    from hypothesis import HealthCheck, given, settings
+
+    from linter.notebook import lines_of, mask_ipython
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(hypothesmith.from_grammar())
+    def check(code):
+        lines, masked = mask_ipython(code)
+        assert masked == [] and lines == lines_of(code)
+
+    check()
