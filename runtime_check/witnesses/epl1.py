@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from runtime_check import data, models
 from runtime_check.env import Env, capture
-from runtime_check.witnesses.base import Checks, Outcome, counter_callback, epochs_run, r, raised, witness
+from runtime_check.witnesses.base import Checks, Outcome, epochs_run, r, raised, witness
 
 
 def _xy():
