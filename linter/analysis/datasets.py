@@ -249,7 +249,7 @@ class TrainingCall:
     @classmethod
     def collect(cls, node: cst.Call, ctx, methods) -> Optional["TrainingCall"]:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in methods:
+        if func.__class__ is cst.Attribute and func.attr.value in methods:  # (no ABC isinstance: hot path)
             return cls(node, func.attr.value, ctx.scope, ctx.ancestors())
         return None
 

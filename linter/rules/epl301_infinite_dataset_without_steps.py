@@ -219,6 +219,9 @@ class InfiniteDatasetWithoutSteps(Rule):
         self.calls: list[TrainingCall] = []
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
+            return
         found = TrainingCall.collect(node, self.ctx, self.METHODS)
         if found is not None:
             self.calls.append(found)

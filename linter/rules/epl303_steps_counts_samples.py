@@ -187,6 +187,9 @@ class StepsCountsSamples(Rule):
         self.calls: list[TrainingCall] = []
 
     def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
+            return
         found = TrainingCall.collect(node, self.ctx, self.METHODS)
         if found is not None and any(a.keyword is None or a.keyword.value in self.ARGUMENTS for a in node.args):
             self.calls.append(found)

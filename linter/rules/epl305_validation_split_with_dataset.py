@@ -146,12 +146,17 @@ class ValidationSplitWithDataset(Rule):
         ),
     ]
 
+    METHODS = frozenset({"fit"})
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.calls: list[TrainingCall] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        found = TrainingCall.collect(node, self.ctx, ("fit",))
+        func = node.func
+        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
+            return
+        found = TrainingCall.collect(node, self.ctx, self.METHODS)
         if found is not None and len(node.args) > 1:
             self.calls.append(found)
 
