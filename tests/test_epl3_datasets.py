@@ -634,3 +634,37 @@ def test_batch_size_fix_is_idempotent_and_positional_is_not_fixed():
     assert lint(once, select=["EPL304"]) == []
     positional = lint(PREFIX + "model.evaluate(ds, None, 4)\n", select=["EPL304"])
     assert [f.code for f in positional] == ["EPL304"] and positional[0].fix is None
+
+
+def test_decorated_async_and_numpy_edge_cases():
+    code = """
+import contextlib
+import functools
+import numpy as np
+import tensorflow as tf
+@contextlib.contextmanager
+def opened():
+    yield handle
+@tf.function
+def make():
+    return tf.data.Dataset.range(3).repeat()
+@functools.lru_cache()
+def cached():
+    return tf.data.Dataset.range(3).repeat()
+async def stream():
+    yield 1
+chunks = np.array_split(x, 10)
+probe(opened())
+probe(make())
+probe(cached())
+probe(stream())
+probe(np.load("x.npy"))
+probe(np.load("d.npz"))
+probe(np.load(path))
+probe(chunks)
+"""
+    flow, probes = analyse(code)
+    kinds = [(flow.data(n, w) or None) and flow.data(n, w).kind for n, w in probes.found]
+    assert kinds == [None, None, DATASET, None, ARRAY, None, None, None]
+    flow2, probes2 = analyse(code + "probe(len(chunks))\n")
+    assert flow2.sample_count(*probes2.found[-1]) is None  # number of chunks, not samples

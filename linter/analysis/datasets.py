@@ -169,7 +169,9 @@ _ARRAY_ATTRS = frozenset({"values", "T"})
 _NOT_ARRAYS = frozenset(
     {
         "numpy.random.default_rng", "numpy.random.RandomState", "numpy.random.Generator",
-        "numpy.random.seed", "numpy.load", "numpy.savez", "numpy.save", "numpy.printoptions",
+        "numpy.random.seed", "numpy.split", "numpy.array_split", "numpy.hsplit", "numpy.vsplit",
+        "numpy.dsplit", "numpy.nonzero", "numpy.where", "numpy.unique", "numpy.histogram", "numpy.meshgrid",
+        "numpy.savez", "numpy.save", "numpy.printoptions",
         "numpy.set_printoptions", "numpy.errstate", "numpy.dtype", "numpy.finfo", "numpy.iinfo",
         "numpy.vectorize", "numpy.testing", "numpy.random.get_state", "numpy.random.set_state",
         "numpy.shape", "numpy.ndim", "numpy.size", "numpy.sum", "numpy.mean", "numpy.prod",
@@ -191,6 +193,10 @@ _TENSOR_FACTORIES = frozenset(
 _PANDAS_FACTORIES = frozenset(
     {"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel", "pandas.read_json", "pandas.read_table",
      "pandas.read_feather", "pandas.DataFrame", "pandas.Series", "pandas.concat", "pandas.get_dummies"}
+)
+# decorators that keep what a function returns
+_TRANSPARENT_DECORATORS = frozenset(
+    {"functools.lru_cache", "functools.cache", "builtins.staticmethod", "typing.overload"}
 )
 # functions returning a tuple of arrays: (depth of the leaves, kind)
 _ARRAY_TUPLE_FUNCTIONS = {"sklearn.model_selection.train_test_split": 1}
@@ -553,6 +559,12 @@ class DataFlow:
             return Data(ARRAY) if len(path) == _ARRAY_TUPLE_FUNCTIONS[q] else None
         if q == "tensorflow_datasets.load":
             return self._tfds_load(node, path)
+        if q == "numpy.load":
+            # an .npy file holds one array; an .npz archive is a mapping of arrays
+            first = node.args[0].value if node.args and node.args[0].keyword is None else None
+            name = first.evaluated_value if isinstance(first, cst.SimpleString) else None
+            npy = isinstance(name, str) and not name.endswith(".npz")
+            return Data(ARRAY) if npy and not path else None
         if q.startswith("numpy.") and q not in _NOT_ARRAYS and not q.startswith(("numpy.testing.", "numpy.random.seed")):
             return None if path else Data(ARRAY)
         if q in _TENSOR_FACTORIES or q in _PANDAS_FACTORIES:
@@ -635,13 +647,21 @@ class DataFlow:
 
     def _local_call(self, node: cst.Call, fn: cst.FunctionDef, where: Where, path: tuple) -> Optional[Data]:
         fn_scope = self.sem.scope_for(fn)
-        if fn_scope is None:
-            return None
+        if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
+            return None  # async, or a decorator may replace what the call returns
         if fn_scope.yields:
             return None if path else Data(GENERATOR)
         env = self._param_env(node, fn, fn_scope, where)
         results = [self.data_at(value, Where(fn_scope, anc, env), path) for value, anc in self._return_sites(fn)]
         return merge(results)
+
+    def _plain_function(self, fn: cst.FunctionDef, fn_scope: Scope) -> bool:
+        outer = fn_scope.parent or self.sem.module_scope
+        for d in fn.decorators:
+            target = d.decorator.func if isinstance(d.decorator, cst.Call) else d.decorator
+            if self.sem.qualified_name(target, outer) not in _TRANSPARENT_DECORATORS:
+                return False
+        return True
 
     def _param_env(self, node: cst.Call, fn: cst.FunctionDef, fn_scope: Scope, where: Where) -> ParamEnv:
         params = [*fn.params.posonly_params, *fn.params.params]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import ARRAY, ITERATOR, DataFlow, TrainingCall
+from linter.analysis.datasets import ARRAY, IN_MEMORY, ITERATOR, DataFlow, TrainingCall
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -42,11 +42,11 @@ class StepsCountsSamples(Rule):
     name = "steps-counts-samples"
     summary = "`steps_per_epoch`/`validation_steps` set to a number of samples instead of batches"
     claim = (
-        "`steps_per_epoch` counts batches, not samples. Set to the sample count, an epoch asks for batch_size "
-        "times too many batches: a finite input runs out (\"Your input ran out of data\") -- Keras 3 cuts every "
-        "epoch short and goes on, Keras 2 stops training; a repeated input makes each epoch batch_size times too "
-        "long; Keras 3 with arrays and no `batch_size` trains with batches of 1. Measured (arrays, 8 batches, "
-        "steps 256): each epoch cut short after 8 batches, with the warning."
+        "`steps_per_epoch` counts batches, not samples. Set to the sample count: with arrays and `batch_size`, or a "
+        "finite dataset, every epoch is cut short when the data runs out (\"Your input ran out of data\" warning; "
+        "Keras 3 goes on with the next epoch, tf.keras 2 stops training after 1 epoch); a repeated dataset runs the "
+        "full sample count of batches per epoch (batch_size times too long); Keras 3 with arrays and no "
+        "`batch_size` picks batch_size = ceil(n / steps) = 1, so an epoch is n single-sample steps, silently."
     )
     witness = "batches per epoch with steps_per_epoch = the sample count, against the batches available"
 
@@ -166,6 +166,20 @@ class StepsCountsSamples(Rule):
             line=8,
             count=2,
         ),
+        # arrays without batch_size: Keras derives a batch size of 1
+        Invalid(
+            """
+            import numpy as np
+            import tensorflow as tf
+
+            x = np.random.rand(256, 4)
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.fit(x, x.sum(axis=1), epochs=2, steps_per_epoch=len(x))
+            """,
+            line=6,
+            column=39,
+            message_contains="batch_size = ceil(n / steps) = 1",
+        ),
         # .shape[0] of something not known to be an array: only with --strict
         Invalid(
             """
@@ -211,15 +225,26 @@ class StepsCountsSamples(Rule):
                     continue
                 if self._batch_of_one(tc, name, count, flow):
                     continue
-                self.report(
-                    arg,
-                    f"`{name}` counts batches, but {count.text} counts samples: each epoch asks for batch_size "
-                    f"times too many batches -- a finite input runs out (\"Your input ran out of data\"; Keras 3 "
-                    f"cuts the epoch short, tf.keras 2 stops training), a repeated one makes the epoch batch_size "
-                    f"times too long. Use `math.ceil(n / batch_size)`"
-                    + (", `len(...)` of the iterator" if count.kind == ITERATOR else "")
-                    + ", or leave it out.",
-                )
+                self.report(arg, self._message(tc, name, count, flow))
+
+    @staticmethod
+    def _message(tc: TrainingCall, name: str, count, flow: DataFlow) -> str:
+        head = f"`{name}` counts batches, but {count.text} counts samples: "
+        x = tc.value("x")
+        x_data = flow.data(x, tc.where) if x is not None else None
+        if name == "steps_per_epoch" and tc.value("batch_size") is None and x_data is not None and x_data.kind in IN_MEMORY:
+            effect = (
+                "with arrays and no `batch_size`, Keras 3 then picks batch_size = ceil(n / steps) = 1, so every "
+                "epoch is n single-sample steps, silently (tf.keras 2's data adapter does the same)."
+            )
+        else:
+            effect = (
+                "each epoch asks for batch_size times too many batches -- a finite input runs out (\"Your input ran "
+                "out of data\"; Keras 3 cuts the epoch short, tf.keras 2 stops training), a repeated one makes the "
+                "epoch batch_size times too long."
+            )
+        advice = " Use `math.ceil(n / batch_size)`" + (", `len(...)` of the iterator" if count.kind == ITERATOR else "")
+        return head + effect + advice + ", or leave it out."
 
     @staticmethod
     def _batch_of_one(tc: TrainingCall, name: str, count, flow: DataFlow) -> bool:
