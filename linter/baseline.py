@@ -104,10 +104,12 @@ def _read_lines(path: str) -> dict:
         source = read_source(path)
     except UnreadableSource:
         return {}
+    from linter.suppression import source_lines
+
     if not source.cells:
-        return {None: source.text.splitlines()}
+        return {None: source_lines(source.text)}
     per_cell: dict = {}
-    text_lines = source.text.splitlines()
+    text_lines = source_lines(source.text)
     for vline, (cell, _) in sorted(source.cells.items()):
         if vline - 1 < len(text_lines):
             per_cell.setdefault(cell, []).append(text_lines[vline - 1])

@@ -115,10 +115,19 @@ def fix_source(source: SourceFile, check: Callable[[SourceFile], list[Finding]],
     return FixOutcome(text, applied, rejected)
 
 
-def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=f"a/{path}", tofile=f"b/{path}")
-    )
+def unified_diff(path: str, old: str, new: str, label: Optional[str] = None) -> str:
+    """A unified diff that `patch` and `git apply` accept: lines split only at \\n, \\r\\n and
+    \\r (a form feed stays inside its line), and the "No newline at end of file" marker."""
+    from linter.notebook import lines_of
+
+    label = label or path
+    out = []
+    diff = difflib.unified_diff(lines_of(old), lines_of(new), fromfile=f"a/{label}", tofile=f"b/{label}")
+    for n, line in enumerate(diff):
+        if n >= 2 and not line.startswith("@@") and not line.endswith(("\n", "\r")):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
 
 
 def diff_for(source: SourceFile, new_text: str) -> str:

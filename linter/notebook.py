@@ -324,14 +324,10 @@ def render(source: SourceFile, new_text: str) -> bytes:
 
 def diff(source: SourceFile, new_text: str) -> str:
     """Unified diffs of the changed cells, labelled `a/nb.ipynb:cell N`."""
-    import difflib
+    from linter.fixes import unified_diff
 
-    out = []
-    for cell, text in cell_texts(source, new_text):
-        if text == cell.original:
-            continue
-        label = f"{source.path}:cell {cell.index + 1}"
-        old_lines = [ln if ln.endswith(("\n", "\r")) else ln + "\n" for ln in lines_of(cell.original)]
-        new_lines = [ln if ln.endswith(("\n", "\r")) else ln + "\n" for ln in lines_of(text)]
-        out.append("".join(difflib.unified_diff(old_lines, new_lines, fromfile=f"a/{label}", tofile=f"b/{label}")))
-    return "".join(out)
+    return "".join(
+        unified_diff(source.path, cell.original, text, label=f"{source.path}:cell {cell.index + 1}")
+        for cell, text in cell_texts(source, new_text)
+        if text != cell.original
+    )

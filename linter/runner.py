@@ -13,6 +13,7 @@ from linter import engine, fixes
 from linter.config import Settings
 from linter.engine import CheckOptions, FileResult
 from linter.source import SourceFile, UnreadableSource, read_source, source_from_bytes
+from linter.suppression import source_lines
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,9 @@ def options_for(settings: Settings, path: str) -> CheckOptions:
 
 def _context_lines(source: SourceFile) -> dict:
     if not source.cells:
-        return {None: source.text.splitlines()}
+        return {None: source_lines(source.text)}
     per_cell: dict = {}
-    lines = source.text.splitlines()
+    lines = source_lines(source.text)
     for vline, (cell, _) in sorted(source.cells.items()):
         if vline - 1 < len(lines):
             per_cell.setdefault(cell, []).append(lines[vline - 1])

@@ -15,6 +15,13 @@ from linter.finding import Edit, Finding, Fix
 _LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?", re.IGNORECASE)
 _FILE_NOQA = re.compile(r"#\s*epochlint:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """Lines as the tokenizer and libcst count them: str.splitlines() would also split at form
+    feeds and other separators Python allows inside a line, shifting every line after them."""
+    return _NEWLINE.split(text)
 
 
 @dataclass
@@ -43,7 +50,7 @@ def _comments(text: str) -> list[tuple[int, int, str]]:
         ]
     except (tokenize.TokenError, SyntaxError, IndentationError):
         out = []
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in enumerate(source_lines(text), 1):
             i = line.find("#")
             if i >= 0:
                 out.append((n, i + 1, line[i:]))
@@ -58,7 +65,7 @@ def parse_directives(text: str) -> Directives:
     file_codes: list[str] = []
     if "noqa" not in text and "NOQA" not in text:
         return Directives(lines, False, [])
-    src_lines = text.splitlines()
+    src_lines = source_lines(text)
     for line, col, comment in _comments(text):
         fm = _FILE_NOQA.match(comment)
         if fm:
@@ -120,7 +127,7 @@ def _unused(source, directives: Directives, used: dict[int, set[str]], enabled: 
             start_col, end_col, content = noqa.column, noqa.column + len(noqa.comment), new_comment
         else:
             rest = (noqa.comment[: noqa.match_start] + noqa.comment[noqa.match_end:]).strip()
-            line_text = source.text.splitlines()[line - 1]
+            line_text = source_lines(source.text)[line - 1]
             code_end = len(line_text[: noqa.column - 1].rstrip()) + 1
             if rest and rest != "#":
                 start_col, end_col, content = noqa.column, noqa.column + len(noqa.comment), rest if rest.startswith("#") else "# " + rest

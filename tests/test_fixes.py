@@ -228,3 +228,25 @@ def test_unsafe_fixes_only_with_the_flag(tmp_path):
     assert "reduce_mean" in f.read_text()
     assert applied.returncode == 0, applied.stdout.decode()
     compile(f.read_text(), "loop.py", "exec")
+
+
+def test_diff_applies_with_git_apply_and_equals_what_fix_writes(tmp_path):
+    """--diff is a real patch: no trailing newline, CRLF and a form feed inside a line."""
+    originals = {
+        "no_newline.py": b"import keras\nmodel = keras.Sequential()\nmodel.fit(x, y, epochs=2)  # noqa: EPL101",
+        "crlf.py": b"import keras\r\n\x0c# section\r\nmodel = keras.Sequential()  # noqa: EPL101\r\nprint(1)\r\n",
+    }
+    for name, data in originals.items():
+        (tmp_path / name).write_bytes(data)
+    diff = run_cli("check", "--diff", "--no-cache", *originals, cwd=tmp_path)
+    assert diff.returncode == 1
+    assert b"\\ No newline at end of file" in diff.stdout
+    (tmp_path / "fix.patch").write_bytes(diff.stdout)
+    applied = subprocess.run(["git", "apply", "--unsafe-paths", "-p1", "fix.patch"], cwd=tmp_path, capture_output=True)
+    assert applied.returncode == 0, applied.stderr.decode()
+    patched = {name: (tmp_path / name).read_bytes() for name in originals}
+    for name, data in originals.items():
+        (tmp_path / name).write_bytes(data)
+    run_cli("check", "--fix", "--no-cache", *originals, cwd=tmp_path)
+    assert {name: (tmp_path / name).read_bytes() for name in originals} == patched
+    assert patched["crlf.py"] == originals["crlf.py"].replace(b"  # noqa: EPL101", b"")

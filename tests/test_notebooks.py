@@ -161,7 +161,8 @@ def test_fix_writes_back_only_the_edit_whatever_wrote_the_notebook(tmp_path):
     text = diff.stdout.decode()
     for name in variants:
         assert f"--- a/{name}:cell 4\n+++ b/{name}:cell 4\n" in text.replace("./", "")
-    assert text.count("-model.fit(x, y)  # noqa: EPL101\n+model.fit(x, y)\n") == len(variants)
+    marker = "\\ No newline at end of file\n"  # a cell's last line has no newline
+    assert text.count(f"-model.fit(x, y)  # noqa: EPL101\n{marker}+model.fit(x, y)\n{marker}") == len(variants)
 
     proc = run_cli("check", "--fix", "--no-cache", ".", cwd=tmp_path)
     assert proc.returncode == 1  # the two EPL101 of each notebook remain
