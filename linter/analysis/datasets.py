@@ -42,7 +42,7 @@ KIND_TEXT = {
 }
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Where:
     """The place an expression is evaluated: its scope, its ancestors (outermost first, for
     "which bindings reach it") and, inside a same-module function called with arguments, what
@@ -53,7 +53,7 @@ class Where:
     env: Optional["ParamEnv"] = None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ParamEnv:
     """Arguments of one call to a same-module function: parameter name -> (expression, Where)."""
 
@@ -751,8 +751,8 @@ class DataFlow:
         va, vb = self.int_value(na, wa), self.int_value(nb, wb)
         if va is not None and vb is not None:
             return va == vb
-        na, wa = self._through_params(na, wa)
-        nb, wb = self._through_params(nb, wb)
+        na, wa = self.through_params(na, wa)
+        nb, wb = self.through_params(nb, wb)
         if isinstance(na, cst.Name) and isinstance(nb, cst.Name):
             if na.value != nb.value:
                 return False
@@ -762,8 +762,8 @@ class DataFlow:
             return na.attr.value == nb.attr.value and self.same_value((na.value, wa), (nb.value, wb), _depth + 1)
         return False
 
-    def _through_params(self, node: cst.CSTNode, where: Where) -> Ref:
-        """A parameter of a called same-module function stands for the caller's argument."""
+    def through_params(self, node: cst.CSTNode, where: Where) -> Ref:
+        """The caller's argument for a parameter of a called same-module function (else the node)."""
         for _ in range(10):
             if not isinstance(node, cst.Name) or where.env is None:
                 break

@@ -144,6 +144,7 @@ class RepeatCountTimesEpochs(Rule):
             """,
             line=11,
             column=5,
+            message_contains="repeated `args.epochs` times",
         ),
     ]
 
@@ -189,9 +190,10 @@ class RepeatCountTimesEpochs(Rule):
                 continue
             e = code(epochs).strip()
             total = f"{n} x {n} = {n * n} times" if n is not None else f"{e} x {e} times"
+            count_shown = code(flow.through_params(*data.repeat)[0]).strip()
             self.report(
                 tc.call,
-                f"`{code(x).strip()}` is repeated {code(data.repeat[0]).strip()} times and `{tc.method}` runs "
+                f"`{code(x).strip()}` is repeated `{count_shown}` times and `{tc.method}` runs "
                 f"`epochs={e}`: every epoch is a full pass of the repeated dataset, so the model sees the data "
                 f"{total}. Drop the count from `.repeat()` (Keras restarts a finite dataset every epoch), or "
                 f"pass `steps_per_epoch=` batches per epoch.",
