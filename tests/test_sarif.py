@@ -171,3 +171,25 @@ def test_file_outside_the_current_directory_gets_an_absolute_uri(project, tmp_pa
     validate(log)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]}
     assert uris == {other.resolve().as_uri()}
+
+
+def test_unsafe_fixes_appear_only_with_the_flag(tmp_path):
+    from linter.rules import RULES_BY_CODE
+
+    if getattr(RULES_BY_CODE.get("EPL201"), "fixable", None) != "unsafe":
+        pytest.skip("EPL201's unsafe fix not written yet")
+    (tmp_path / "loop.py").write_text(
+        "import tensorflow as tf\n\nwith tf.GradientTape() as tape:\n"
+        "    loss = tf.keras.losses.MSE(y, model(x))\ngrads = tape.gradient(loss, model.trainable_variables)\n"
+    )
+
+    def epl201(*extra):
+        log = json.loads(run_cli("check", "--format", "sarif", "--no-cache", *extra, "loop.py", cwd=tmp_path).stdout)
+        validate(log)
+        (res,) = [r for r in log["runs"][0]["results"] if r["ruleId"] == "EPL201"]
+        return res
+
+    assert "fixes" not in epl201()
+    fixed = epl201("--unsafe-fixes")
+    (rep,) = fixed["fixes"][0]["artifactChanges"][0]["replacements"]
+    assert "reduce_mean" in rep["insertedContent"]["text"] or "mean" in rep["insertedContent"]["text"]
