@@ -390,7 +390,7 @@ class DataFlow:
 
     def data_at(self, node: cst.CSTNode, where: Where, path: tuple) -> Optional[Data]:
         """What the element at `path` (tuple indices) of `node`'s value is."""
-        key = (id(node), id(where.env), path, id(where.scope))
+        key = (id(node), where.env, path, where.scope)  # objects, not ids: an env must stay alive while keyed
         hit = self._memo.get(key, _UNSET)
         if hit is not _UNSET:
             return hit  # type: ignore[return-value]
@@ -620,7 +620,7 @@ class DataFlow:
     def _dataset_step(self, recv: Data, method: str, node: cst.Call, where: Where) -> Data:
         if method == "repeat":
             count = node.args[0] if node.args and not node.args[0].star else _keyword(node, "count")
-            if count is None or is_none(count.value) or _int_literal(count.value) == -1:
+            if count is None or self.none_value(count.value, where) or self.int_value(count.value, where) == -1:
                 return Data(DATASET, infinite=True, why="`.repeat()` without a count")
             if recv.infinite:
                 return recv
@@ -732,6 +732,31 @@ class DataFlow:
                 values.add(v)
             return values.pop() if len(values) == 1 else None
         return None
+
+    def none_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> bool:
+        """Is `node` known to be None (the literal, a name bound to it, an omitted parameter
+        whose default is None)?"""
+        if _depth > 10:
+            return False
+        node, where = self.through_params(node, where)
+        if is_none(node):
+            return True
+        if not isinstance(node, cst.Name):
+            return False
+        bindings = self.reaching(node.value, where)
+        if not bindings:
+            return False
+        for b in bindings:
+            if b.kind == "param":
+                param = b.value
+                omitted = where.env is not None and where.env.scope is b.scope and node.value not in where.env.args
+                if not (omitted and isinstance(param, cst.Param) and is_none(param.default)):
+                    return False
+                continue
+            target = self._resolve_binding_value(b, node.value, where)
+            if target is None or not self.none_value(target[0], target[1], _depth + 1):
+                return False
+        return True
 
     def _resolve_binding_value(self, b: Binding, name: str, where: Where) -> Optional[Ref]:
         if b.kind == "param":

@@ -103,6 +103,7 @@ class StepsCountsSamples(Rule):
             steps //= 64
             model.fit(x_train, y_train, batch_size=64, steps_per_epoch=steps)
             model.fit(x_train, y_train, batch_size=1, steps_per_epoch=len(x_train))
+            model.fit(ImageDataGenerator().flow(x_train, y_train, batch_size=1), steps_per_epoch=x_train.shape[0])
             """
         ),
         # len() of a list of files (a generator may yield one batch per file); an unknown receiver
@@ -251,6 +252,10 @@ class StepsCountsSamples(Rule):
         """A batch size of 1 makes samples and batches the same number."""
         if count.kind == ITERATOR:
             return count.batch_size is not None and flow.int_value(*count.batch_size) == 1
+        fed = tc.value("x" if name == "steps_per_epoch" else "validation_data")
+        fed_data = flow.data(fed, tc.where) if fed is not None else None
+        if fed_data is not None and fed_data.kind == ITERATOR and fed_data.batch_size is not None:
+            return flow.int_value(*fed_data.batch_size) == 1  # e.g. datagen.flow(x_train, batch_size=1)
         if count.kind == ARRAY:
             given = tc.value("batch_size")
             if name == "validation_steps" and tc.value("validation_batch_size") is not None:
