@@ -125,6 +125,9 @@ def test_infinite_datasets(expr, why):
         "tf.data.Dataset.range(8).repeat().apply(fn)",
         "tf.data.Dataset.zip((tf.data.Dataset.range(8).repeat(), tf.data.Dataset.range(3)))",
         "tf.data.experimental.make_csv_dataset('a.csv', 32, num_epochs=1)",
+        "tf.data.experimental.make_csv_dataset('a.csv', 32, **reader_options)",
+        "tf.data.Dataset.range(8).repeat(*counts)",
+        "tf.data.Dataset.range(8).repeat(count=3)",
     ],
 )
 def test_infinite_dataset_made_finite(expr):
@@ -703,3 +706,16 @@ def test_dataset_through_helpers_with_conditional_steps_and_keyword_arguments():
     code = "cfg = load()\n" + textwrap.dedent(code)
     found = sorted((f.line, f.code) for f in lint(code, select=["EPL3"]))
     assert found == [(25, "EPL304"), (26, "EPL302"), (27, "EPL301")]
+
+
+def test_splat_arguments_leave_omitted_parameters_unknown():
+    code = """
+import tensorflow as tf
+def make(path, epochs=None):
+    return tf.data.TFRecordDataset(path).repeat(epochs)
+probe(make("a", **options))
+probe(make(*paths))
+probe(make("a"))
+"""
+    flow, probes = analyse(code)
+    assert [flow.data(n, w).infinite for n, w in probes.found] == [False, False, True]

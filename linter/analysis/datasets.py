@@ -59,6 +59,7 @@ class ParamEnv:
 
     scope: Scope  # the function's scope
     args: dict
+    complete: bool = True  # False after `*args`/`**kwargs`: an absent parameter may still be passed
 
 
 Ref = tuple  # (expression node, Where)
@@ -465,7 +466,7 @@ class DataFlow:
                 q = self.sem.qualified_name(b.annotation, b.scope.parent or self.sem.module_scope)
                 return _annotation_data(q)
             param = b.value
-            if env is not None and env.scope is b.scope and isinstance(param, cst.Param) and param.default is not None:
+            if env is not None and env.scope is b.scope and env.complete and isinstance(param, cst.Param) and param.default is not None:
                 outer = b.scope.parent or self.sem.module_scope
                 return self.data_at(param.default, Where(outer, b.ancestors), path)
             return None
@@ -536,7 +537,9 @@ class DataFlow:
             if path:
                 return None
             num_epochs = _keyword(node, "num_epochs")
-            if num_epochs is None or is_none(num_epochs.value):
+            if any(a.star for a in node.args):
+                return Data(DATASET)  # num_epochs may be in **kwargs
+            if num_epochs is None or self.none_value(num_epochs.value, where):
                 short = q.rsplit(".", 1)[-1]
                 return Data(DATASET, infinite=True, why=f"`{short}` without `num_epochs` (it repeats forever by default)")
             return Data(DATASET)
@@ -619,7 +622,9 @@ class DataFlow:
 
     def _dataset_step(self, recv: Data, method: str, node: cst.Call, where: Where) -> Data:
         if method == "repeat":
-            count = node.args[0] if node.args and not node.args[0].star else _keyword(node, "count")
+            if any(a.star for a in node.args):
+                return Data(DATASET)  # `repeat(*args)`: the count is unknown
+            count = node.args[0] if node.args else None
             if count is None or self.none_value(count.value, where) or self.int_value(count.value, where) == -1:
                 return Data(DATASET, infinite=True, why="`.repeat()` without a count")
             if recv.infinite:
@@ -667,15 +672,17 @@ class DataFlow:
         params = [*fn.params.posonly_params, *fn.params.params]
         args: dict = {}
         position = 0
+        complete = True
         for a in node.args:
             if a.star:
-                break
+                complete = False
+                continue
             if a.keyword is not None:
                 args[a.keyword.value] = (a.value, where)
-            elif position < len(params):
+            elif position < len(params) and complete:
                 args[params[position].name.value] = (a.value, where)
                 position += 1
-        return ParamEnv(fn_scope, args)
+        return ParamEnv(fn_scope, args, complete)
 
     def _return_sites(self, fn: cst.FunctionDef) -> list:
         """(returned expression, its ancestors) for every `return` of `fn` (not nested defs)."""
@@ -749,7 +756,8 @@ class DataFlow:
         for b in bindings:
             if b.kind == "param":
                 param = b.value
-                omitted = where.env is not None and where.env.scope is b.scope and node.value not in where.env.args
+                env = where.env
+                omitted = env is not None and env.scope is b.scope and env.complete and node.value not in env.args
                 if not (omitted and isinstance(param, cst.Param) and is_none(param.default)):
                     return False
                 continue
