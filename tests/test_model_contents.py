@@ -473,3 +473,51 @@ def test_an_absurdly_deep_chain_gives_unknown_not_a_crash():
     c = contents(code)
     assert c.training == [] and not c.complete
     assert lint(code.replace("probe(model)", "import tensorflow as tf\nwith tf.GradientTape() as t:\n    y = model(x)"), select=("EPL202", "EPL000")) == []
+
+
+def test_epl202_only_for_the_model_the_tape_trains():
+    # knowledge distillation: the teacher runs in inference mode on purpose; the student trains
+    code = """
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    teacher = keras.Sequential([layers.Dense(64), layers.BatchNormalization(), layers.Dropout(0.5), layers.Dense(10)])
+    student = keras.Sequential([layers.Dense(16), layers.Dropout(0.2), layers.Dense(10)])
+    optimizer = keras.optimizers.Adam()
+
+    @tf.function
+    def distill_step(x, y):
+        with tf.GradientTape() as tape:
+            teacher_logits = teacher(x)
+            student_logits = student(x)
+            loss = keras.losses.KLDivergence()(tf.nn.softmax(teacher_logits), tf.nn.softmax(student_logits))
+        grads = tape.gradient(loss, student.trainable_variables)
+        optimizer.apply_gradients(zip(grads, student.trainable_variables))
+    """
+    findings = lint(code, select=("EPL202",))
+    assert [f.line for f in findings] == [13]
+    assert "student(...)" in findings[0].message
+
+
+def test_epl202_sub_models_of_self_are_trained_by_self_trainable_variables():
+    code = """
+    import keras
+    import tensorflow as tf
+
+    class Classifier(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.backbone = keras.Sequential([keras.layers.Conv2D(8, 3), keras.layers.BatchNormalization()])
+            self.head = keras.layers.Dense(10)
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                features = self.backbone(x)
+                loss = self.compute_loss(y=y, y_pred=self.head(features))
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return {}
+    """
+    assert [f.line for f in lint(code, select=("EPL202",))] == [13]

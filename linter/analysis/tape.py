@@ -13,7 +13,7 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import Scope, SemanticModel
+from linter.semantic import Scope, SemanticModel, dotted
 
 TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape"})
 TRAINABLE_ATTRS = frozenset({"trainable_variables", "trainable_weights"})
@@ -126,17 +126,26 @@ _WEIGHT_ATTRS = TRAINABLE_ATTRS | {"variables", "weights"}
 VARIABLE_CLASSES = frozenset({"tensorflow.Variable", "keras.Variable", "keras.backend.variable"})
 
 
-def trains_weights(sources: Optional[cst.BaseExpression], site: Site, sem: SemanticModel, watched: frozenset = frozenset(), _depth: int = 0) -> Optional[bool]:
+def trains_weights(
+    sources: Optional[cst.BaseExpression], site: Site, sem: SemanticModel, watched: frozenset = frozenset(),
+    owners: Optional[set] = None, _depth: int = 0,
+) -> Optional[bool]:
     """Is a gradient taken with respect to weights (a training step) rather than inputs?
 
     True for `model.trainable_variables` / `trainable_weights` / `.weights`, `tf.Variable`s and
     collections of them (also through names); False for names in `watched` (tensors passed to
     `tape.watch`: saliency maps, adversarial examples, gradient penalties); None when unknown.
+    `owners`, when given, collects the dotted names of the objects whose weights these are
+    (`model`, `self`, `self.student`; "?" for one that has no dotted name).
     """
     if sources is None or _depth > _MAX_DEPTH:
         return None
     if isinstance(sources, cst.Attribute):
-        return True if sources.attr.value in _WEIGHT_ATTRS else None
+        if sources.attr.value not in _WEIGHT_ATTRS:
+            return None
+        if owners is not None:
+            owners.add(dotted(sources.value) or "?")
+        return True
     if isinstance(sources, cst.Call):
         return True if sem.qualified_name(sources.func, site.scope) in VARIABLE_CLASSES else None
     if isinstance(sources, cst.Name):
@@ -145,14 +154,14 @@ def trains_weights(sources: Optional[cst.BaseExpression], site: Site, sem: Seman
         verdicts = []
         for b in sem.reaching(sources.value, site.scope, site.seq, site.ancestors):
             if b.kind in ("assign", "annassign") and b.value is not None:
-                verdicts.append(trains_weights(b.value, Site.of_binding(b), sem, watched, _depth + 1))
+                verdicts.append(trains_weights(b.value, Site.of_binding(b), sem, watched, owners, _depth + 1))
             else:
                 verdicts.append(None)
         return _any(verdicts)
     if isinstance(sources, (cst.List, cst.Tuple)):
-        return _any([trains_weights(el.value, site, sem, watched, _depth + 1) for el in sources.elements])
+        return _any([trains_weights(el.value, site, sem, watched, owners, _depth + 1) for el in sources.elements])
     if isinstance(sources, cst.BinaryOperation):
-        return _any([trains_weights(sources.left, site, sem, watched, _depth + 1), trains_weights(sources.right, site, sem, watched, _depth + 1)])
+        return _any([trains_weights(sources.left, site, sem, watched, owners, _depth + 1), trains_weights(sources.right, site, sem, watched, owners, _depth + 1)])
     return None
 
 

@@ -20,7 +20,9 @@ class UnreducedLoss(Rule):
     with no reduction (`tf.reduce_mean`/`reduce_sum`, `keras.ops.mean`/`sum`,
     `tf.nn.compute_average_loss`, a default-reduction loss object) on the way. The value is
     followed through the function's assignments (`loss = mse(...); loss = tf.reduce_mean(loss)`
-    is fine).
+    is fine). Only gradients with respect to weights count (`model.trainable_variables`,
+    `tf.Variable`s): per-example gradients of watched inputs (adversarial examples, saliency
+    maps) are meant to be summed; with unknown sources the rule fires only under `--strict`.
 
     ## Why is this bad
     The functions in `keras.losses` named in lower case return a vector of shape `(batch,)`;

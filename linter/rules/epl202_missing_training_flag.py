@@ -9,6 +9,7 @@ import libcst as cst
 from linter.analysis.model_contents import Contents, ModelContents
 from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
 from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter.semantic import dotted
 
 
 class MissingTrainingFlag(Rule):
@@ -22,8 +23,12 @@ class MissingTrainingFlag(Rule):
     recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
     with BatchNormalization, or a custom layer whose `call()` branches on `training`. The model's
     layers are found across `Sequential([...])`, `.add()`, the functional API, subclassed models
-    and builder functions. With `--strict`, models whose contents (or identity) are unknown are
-    flagged too.
+    and builder functions. The tape must train that model: its `gradient` is taken with respect
+    to the model's weights (`model.trainable_variables`, or `self.trainable_variables` for `self`
+    and its sub-models). A tape for input gradients (`tape.watch(image)`: adversarial examples,
+    saliency maps) and a model the tape does not train (a distillation teacher, a target
+    network) want inference mode. With `--strict`, models whose
+    contents (or identity) are unknown, and tapes whose purpose is unknown, are flagged too.
 
     ## Why is this bad
     Outside `fit()`, nobody sets the training phase for you: `model(x)` runs the layers in
@@ -381,25 +386,29 @@ class MissingTrainingFlag(Rule):
             return
         sem = self.ctx.semantic
         contents = ModelContents(sem)
-        tape_with: dict[int, Optional[bool]] = {}  # id(With) -> training step? (None: a tape, purpose unknown)
+        tapes: dict[int, object] = {}  # id(With) -> (purpose, owners) or None when not a tape
         code = self.ctx.module.code_for_node
         for call, site, withs in self.candidates:
             frame = site.scope.function()
+            callee = dotted(call.func)
             training: Optional[bool] = False
             in_tape = False
             for w, wsite in withs:
                 if wsite.scope.function() is not frame:
                     continue
-                if id(w) not in tape_with:
-                    tape_with[id(w)] = self._tape_purpose(w, wsite) if with_opens_tape(w, wsite, sem) else "no tape"
-                verdict = tape_with[id(w)]
-                if verdict == "no tape":
+                if id(w) not in tapes:
+                    tapes[id(w)] = self._tape_purpose(w, wsite) if with_opens_tape(w, wsite, sem) else None
+                purpose = tapes[id(w)]
+                if purpose is None:
                     continue
                 in_tape = True
+                verdict = _trains(callee, *purpose)
                 if verdict is True or training is False:
                     training = verdict
             if not in_tape or training is False or (training is None and not self.ctx.strict):
-                continue  # not a tape, or a tape for input gradients (saliency maps, adversarial examples)
+                # not a tape; or a tape for input gradients (saliency, adversarial examples); or a
+                # model whose weights this tape does not train (a teacher, a target network)
+                continue
             found = self._model_contents(call, site, contents)
             if found is None:
                 continue
@@ -420,9 +429,10 @@ class MissingTrainingFlag(Rule):
                 NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
             )
 
-    def _tape_purpose(self, node: cst.With, site: Site) -> Optional[bool]:
-        """Does this tape compute gradients for weights (True: a training step), only for watched
-        inputs (False), or is that unknown (None: e.g. no `gradient` call in this function)?"""
+    def _tape_purpose(self, node: cst.With, site: Site) -> tuple[Optional[bool], frozenset]:
+        """What the tapes of this `with` differentiate: (True, owners) for weights of the objects
+        named in `owners` (a training step), (False, ...) for watched inputs only, (None, ...)
+        when unknown (e.g. no `gradient` call in this function)."""
         sem = self.ctx.semantic
         names = set()
         for item in node.items:
@@ -432,16 +442,17 @@ class MissingTrainingFlag(Rule):
                 names.add(item.item.value)
         frame = site.scope.function()
         watched = frozenset(self.watched.get(id(frame), ()))
+        owners: set = set()
         verdicts = [
-            trains_weights(sources, gsite, sem, watched)
+            trains_weights(sources, gsite, sem, watched, owners)
             for name, sources, gsite in self.gradients
             if name in names and gsite.scope.function() is frame
         ]
         if any(v is True for v in verdicts):
-            return True
+            return True, frozenset(owners)
         if verdicts and all(v is False for v in verdicts):
-            return False
-        return None
+            return False, frozenset()
+        return None, frozenset()
 
     def _model_contents(self, call: cst.Call, site: Site, contents: ModelContents) -> Optional[Contents]:
         """The contents of the called model; None when the callee is not a model worth a finding."""
@@ -468,6 +479,20 @@ class MissingTrainingFlag(Rule):
         if sem.qualified_name(func, site.scope) is not None or sem.local_def(func, site.scope) is not None:
             return False
         return sum(1 for a in call.args if a.keyword is None) == 1
+
+
+def _trains(callee: Optional[str], purpose: Optional[bool], owners: frozenset) -> Optional[bool]:
+    """Does a tape train the model called as `callee`? Only when its gradient is taken for that
+    model's weights (or for `self`'s, which include `self.<sub-model>`)."""
+    if purpose is not True:
+        return purpose
+    if callee is None or "?" in owners:
+        return None
+    if callee in owners:
+        return True
+    if "self" in owners and (callee == "self" or callee.startswith("self.")):
+        return True
+    return False
 
 
 def _effects(training: list) -> str:
