@@ -89,11 +89,21 @@ class Metrics:
             if isinstance(local, cst.ClassDef) and self.is_metric_class(local):
                 return local
             return None
+        key = _memo_key(expr, scope)
+        if key is None:
+            return None
+        memo = self.sem._memo
+        if key in memo:
+            return memo[key]
+        memo[key] = None  # recursion guard
+        result = None
         for b in self._bindings(expr, scope):
             found = self._binding_class(b, _depth)
             if found is not None:
-                return found
-        return None
+                result = found
+                break
+        memo[key] = result
+        return result
 
     def is_metric(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         return self.metric_class_of(expr, scope) is not None
@@ -246,3 +256,12 @@ class Metrics:
 
 def _is_layers_attr(expr: cst.BaseExpression) -> bool:
     return isinstance(expr, cst.Attribute) and expr.attr.value in ("layers", "submodules", "_flatten_layers")
+
+
+def _memo_key(expr: cst.BaseExpression, scope: Scope) -> Optional[tuple]:
+    """Memo key of a Name or `self.<attr>` seen from a scope (None: not a name we resolve)."""
+    if isinstance(expr, cst.Name):
+        return ("metric", id(scope), expr.value)
+    if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+        return ("metric", id(scope), expr.value.value, expr.attr.value)
+    return None

@@ -12,7 +12,6 @@ every answer is decided in `finish()` through the module's imports and bindings.
 """
 from __future__ import annotations
 
-import builtins
 from dataclasses import dataclass
 from typing import Optional
 
@@ -38,10 +37,10 @@ EAGER_WRAPPERS = frozenset(
         "tensorflow.compat.v1.numpy_function",
     }
 )
+_WRAPPER_NAMES = TF_FUNCTION | EAGER_WRAPPERS
 # Attribute names that may end a `tf.function` / `tf.py_function` spelling (a cheap pre-filter;
 # the decision is the qualified name).
 _CANDIDATE_ATTRS = frozenset({"function", "py_function", "numpy_function", "py_func"})
-_BUILTINS = frozenset(dir(builtins))
 
 
 @dataclass(eq=False)
@@ -106,11 +105,14 @@ class TfFunctionIndex:
             if func.attr.value not in _CANDIDATE_ATTRS:
                 return
         elif isinstance(func, cst.Name):
-            bindings = self.sem.lookup(func.value, self.sem.scope)
-            if bindings:
-                if not any(b.kind in ("import", "assign", "annassign") for b in bindings):
-                    return
-            elif func.value in _BUILTINS:
+            # a cheap look at the current and the module scope only: `function` imported from
+            # tensorflow, or an alias assigned from an expression (decided in `applications`)
+            name = func.value
+            bindings = self.sem.scope.names.get(name) or self.sem.module_scope.names.get(name)
+            if not bindings or not any(
+                (b.kind == "import" and b.qname in _WRAPPER_NAMES) or (b.kind in ("assign", "annassign") and isinstance(b.value, (cst.Name, cst.Attribute)))
+                for b in bindings
+            ):
                 return
         else:
             return
