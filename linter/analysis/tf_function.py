@@ -56,6 +56,7 @@ class Traced:
     loops: tuple  # loops around the site, in its own frame
     decorator: bool
     wrapped: Optional[cst.BaseExpression] = None  # call forms: the expression handed to tf.function
+    ancestors: tuple = ()  # nodes enclosing the site (a decorator's: its def's), outermost first
 
     def keyword(self, name: str) -> Optional[cst.Arg]:
         if self.call is None:
@@ -79,8 +80,8 @@ class TfFunctionIndex:
         self.ctx = ctx
         self.sem: SemanticModel = ctx.semantic
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self._defs: list[tuple[cst.FunctionDef, Scope]] = []
-        self._calls: list[tuple[cst.Call, Scope, tuple, bool]] = []
+        self._defs: list[tuple[cst.FunctionDef, Scope, tuple]] = []
+        self._calls: list[tuple[cst.Call, Scope, tuple, bool, tuple]] = []
         self._resolved: Optional[list[Traced]] = None
         self._traced_nodes: dict[int, Traced] = {}
         self._by_call: dict[int, Traced] = {}
@@ -90,7 +91,7 @@ class TfFunctionIndex:
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         if node.decorators:
             outer = self.sem.scope.parent or self.sem.module_scope  # the semantic model entered the def
-            self._defs.append((node, outer))
+            self._defs.append((node, outer, tuple(self.ctx.stack)))
 
     def visit_Call(self, node: cst.Call) -> None:
         stack = self.ctx.stack
@@ -117,7 +118,7 @@ class TfFunctionIndex:
         else:
             return
         if node.args:
-            self._calls.append((node, self.sem.scope, self.loops.current, is_callee))
+            self._calls.append((node, self.sem.scope, self.loops.current, is_callee, tuple(stack)))
 
     # ------------------------------------------------------------------ decisions
     def is_tf_function(self, expr: cst.BaseExpression, scope: Scope) -> bool:
@@ -128,22 +129,22 @@ class TfFunctionIndex:
         if self._resolved is not None:
             return self._resolved
         out: list[Traced] = []
-        for node, outer in self._defs:
+        for node, outer, ancestors in self._defs:
             for dec in node.decorators:
                 expr = dec.decorator
                 call = expr if isinstance(expr, cst.Call) else None
                 if self.is_tf_function(call.func if call is not None else expr, outer):
-                    t = Traced(dec, node, call, outer, self.loops.def_loops.get(id(node), ()), True)
+                    t = Traced(dec, node, call, outer, self.loops.def_loops.get(id(node), ()), True, None, ancestors)
                     out.append(t)
                     self._traced_nodes[id(node)] = t
                     break
-        for call, scope, loops, is_callee in self._calls:
+        for call, scope, loops, is_callee, ancestors in self._calls:
             if isinstance(call.func, cst.Call):  # `tf.function(jit_compile=True)(fn)`
                 factory = call.func
                 if self.is_tf_function(factory.func, scope) and _argument(factory, 0, "func") is None:
                     wrapped = _argument(call, 0, "func")
                     target = self._function_node(wrapped, scope) if wrapped is not None else None
-                    t = Traced(call, target, factory, scope, loops, False, wrapped)
+                    t = Traced(call, target, factory, scope, loops, False, wrapped, ancestors)
                     out.append(t)
                     self._by_call[id(call)] = t
                     if target is not None:
@@ -155,7 +156,7 @@ class TfFunctionIndex:
                 if wrapped is None and is_callee:
                     continue  # the factory of `tf.function(...)(fn)`: recorded as the outer call
                 target = self._function_node(wrapped, scope) if wrapped is not None else None
-                t = Traced(call, target, call, scope, loops, False, wrapped)
+                t = Traced(call, target, call, scope, loops, False, wrapped, ancestors)
                 out.append(t)
                 self._by_call[id(call)] = t
                 if target is not None:

@@ -26,6 +26,11 @@ class TfFunctionInLoop(Rule):
     `tf.function` traced for the old model would keep using the old model's variables.
     Wrapping a different function each turn (`for fn in fns: tf.function(fn)`) is not flagged.
 
+    The same happens when `tf.function` is applied in the body of a function that is called
+    in a loop (a step function that defines its own `@tf.function` helper on every call);
+    that is flagged too, unless the creation is cached (under an `if`, stored on `self` or in
+    a container) or the helper wraps whatever function it is given.
+
     ## Example
     ```python
     for epoch in range(epochs):
@@ -164,6 +169,49 @@ class TfFunctionInLoop(Rule):
                 step = tf.function(fn)
             """
         ),
+        # a helper creating the tf.function once (cached), or wrapping what it is given
+        Valid(
+            """
+            import tensorflow as tf
+
+            _compiled = None
+
+            def get_step():
+                global _compiled
+                if _compiled is None:
+                    _compiled = tf.function(step)
+                return _compiled
+
+            def compile_fn(fn):
+                return tf.function(fn)
+
+            class Runner:
+                def step_fn(self):
+                    self._fn = tf.function(self.step)
+                    return self._fn
+
+            for epoch in range(3):
+                get_step()(x)
+                compile_fn(losses[epoch])
+            """
+        ),
+        # a step factory called once per fold that rebuilds the model
+        Valid(
+            """
+            import keras
+            import tensorflow as tf
+
+            def make_step(model, optimizer):
+                @tf.function
+                def step(x, y):
+                    return model(x, training=True)
+                return step
+
+            for fold in range(5):
+                model = keras.Sequential([keras.layers.Dense(1)])
+                step = make_step(model, keras.optimizers.Adam())
+            """
+        ),
         # a def in the loop whose body applies tf.function: runs once per call of the def
         Valid(
             """
@@ -260,6 +308,30 @@ class TfFunctionInLoop(Rule):
             line=6,
             column=20,
         ),
+        # a step function that defines its tf.function anew on every call, called per batch
+        Invalid(
+            """
+            import tensorflow as tf
+
+            def train_step(model, x, optimizer, loss_fn):
+                @tf.function
+                def apply_gradient(model, x, optimizer, loss_fn):
+                    with tf.GradientTape() as tape:
+                        loss = tf.reduce_mean(loss_fn(x, model(x, training=True)))
+                    gradients = tape.gradient(loss, model.trainable_variables)
+                    optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+                    return loss
+
+                return apply_gradient(model, x, optimizer, loss_fn)
+
+            for epoch in range(10):
+                for x in dataset:
+                    train_step(model, x, optimizer, loss_fn)
+            """,
+            line=4,
+            column=5,
+            message_contains="called in a loop",
+        ),
         # an alias of tf.function
         Invalid(
             """
@@ -281,6 +353,7 @@ class TfFunctionInLoop(Rule):
     def finish(self) -> None:
         for t in self.index.applications():
             if not t.loops:
+                self._check_function_called_in_loop(t)
                 continue
             loop = t.loops[-1]
             if self.loops.rebuilds_model(loop):
@@ -288,6 +361,35 @@ class TfFunctionInLoop(Rule):
             if not t.decorator and self._wraps_loop_value(t, loop):
                 continue
             self.report(t.site, self._message(t, loop))
+
+    def _check_function_called_in_loop(self, t: Traced) -> None:
+        """`tf.function` applied unconditionally in the body of a function that is itself
+        called in a loop: a new function object, traced again, on every call."""
+        fn_scope = t.scope.function()
+        if fn_scope is None or not isinstance(fn_scope.node, cst.FunctionDef) or fn_scope is not t.scope:
+            return
+        if self.index.traced_scope(t.scope) is not None:
+            return  # applied while tracing the caller: once per trace
+        fn = fn_scope.node
+        if _conditional_or_cached(t, fn):
+            return
+        if not t.decorator and _is_parameter(t.wrapped, fn_scope):
+            return  # a helper wrapping what it is given: a different function per call
+        sites = [lc for lc in self.loops.calls if self._callee_def(lc.call.func, lc.scope) is fn]
+        if not sites or all(self.loops.rebuilds_model(lc.loops[-1]) for lc in sites):
+            return
+        what = "`@tf.function` on a def" if t.decorator else "`tf.function(...)`"
+        self.report(
+            t.site,
+            f"{what} inside `{fn.name.value}`, which is called in a loop: every call creates a new function "
+            f"object, and it is traced again on every call (a graph built per step or per epoch instead of once). "
+            f"Create the tf.function once, at module or object level, and call it from `{fn.name.value}`.",
+        )
+
+    def _callee_def(self, func: cst.BaseExpression, scope):
+        if isinstance(func, cst.Name):
+            return self.ctx.semantic.local_def(func, scope)
+        return self.index.method_def(func, scope)
 
     def _wraps_loop_value(self, t: Traced, loop: cst.CSTNode) -> bool:
         """`tf.function(fn)` where `fn` comes from the loop (`for fn in fns`): a different
@@ -316,6 +418,28 @@ class TfFunctionInLoop(Rule):
             f"every turn: the graph is rebuilt {turn} instead of once.{xla} Create the tf.function once, before "
             f"the loop, and only call it inside."
         )
+
+
+def _conditional_or_cached(t: Traced, fn: cst.FunctionDef) -> bool:
+    """Created under a condition (`if self._step is None:`) or stored on an object/in a
+    container (`self._step = tf.function(...)`, `cache[key] = ...`): created once, reused."""
+    inside = False
+    parent = None
+    for a in t.ancestors:
+        if a is fn:
+            inside = True
+            continue
+        if inside:
+            if isinstance(a, (cst.If, cst.Try, cst.TryStar, cst.IfExp, cst.Match)):
+                return True
+            parent = a
+    if isinstance(parent, cst.Assign):
+        return any(isinstance(tt.target, (cst.Attribute, cst.Subscript)) for tt in parent.targets)
+    return False
+
+
+def _is_parameter(expr, fn_scope) -> bool:
+    return isinstance(expr, cst.Name) and any(b.kind == "param" for b in fn_scope.names.get(expr.value, []))
 
 
 def _names_in(expr: cst.BaseExpression):
