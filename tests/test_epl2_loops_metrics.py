@@ -466,3 +466,53 @@ def test_epl208_reset_through_model_metrics_loop_counts():
         """,
         select=["EPL208"],
     )
+
+
+TRAINER = """
+import tensorflow as tf
+import tensorflow.keras as k
+
+
+class Trainer:
+    def __init__(self, model: k.Model):
+        self.model = model
+        self.loss = k.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self.optimizer = k.optimizers.Adam()
+        self.train_loss_metric = k.metrics.Mean(name="train_loss")
+        self.train_acc_metric = k.metrics.SparseCategoricalAccuracy(name="train_acc")
+
+    @tf.function
+    def train_step(self, x, y):
+        with tf.GradientTape() as tape:
+            logits = self.model(x, training=True)
+            loss = self.loss(y, logits)
+        grads = tape.gradient(loss, self.model.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.model.trainable_variables))
+        self.train_loss_metric(loss)
+        self.train_acc_metric.update_state(y, logits)
+
+    def train(self, dataset, epochs=10):
+        for epoch in range(epochs):
+            RESET
+            for x, y in dataset:
+                self.train_step(x, y)
+            print(epoch, self.train_loss_metric.result(), self.train_acc_metric.result())
+"""
+
+
+def test_trainer_class_resetting_with_reset_states_is_epl207_only():
+    code = TRAINER.replace("RESET", "self.train_loss_metric.reset_states(); self.train_acc_metric.reset_states()")
+    found = lint(code, select=MINE)
+    assert [(f.code, f.line) for f in found] == [("EPL207", 25), ("EPL207", 25)]
+
+
+def test_trainer_class_without_reset_is_epl208_at_both_updates():
+    code = TRAINER.replace("RESET", "pass")
+    found = lint(code, select=MINE)
+    assert [(f.code, f.line) for f in found] == [("EPL208", 20), ("EPL208", 21)]
+    assert "`self.train_loss_metric`" in found[0].message
+
+
+def test_trainer_class_with_reset_state_is_silent():
+    code = TRAINER.replace("RESET", "self.train_loss_metric.reset_state(); self.train_acc_metric.reset_state()")
+    assert lint(code, select=MINE) == []
