@@ -445,3 +445,25 @@ def test_epl206_silent_for_tensors_and_constants(argument):
         """,
         select=["EPL206"],
     )
+
+
+def test_run_functions_eagerly_true_silences_the_tracing_rules():
+    code = """
+        import tensorflow as tf
+
+        tf.config.run_functions_eagerly(FLAG)
+
+        @tf.function
+        def step(x, epoch):
+            print(x.numpy())
+            return x
+
+        for epoch in range(3):
+            fast = tf.function(step)
+            step(x, epoch)
+    """
+    assert analyse(code.replace("FLAG", "True")).index.runs_eagerly
+    assert lint(code.replace("FLAG", "True"), select=("EPL203", "EPL205", "EPL206")) == []
+    # a flag we cannot read (a debug switch) leaves the code traced: the findings stay
+    found = lint(code.replace("FLAG", "DEBUG"), select=("EPL203", "EPL205", "EPL206"))
+    assert sorted({f.code for f in found}) == ["EPL203", "EPL205", "EPL206"]

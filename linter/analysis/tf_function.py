@@ -37,10 +37,15 @@ EAGER_WRAPPERS = frozenset(
         "tensorflow.compat.v1.numpy_function",
     }
 )
-_WRAPPER_NAMES = TF_FUNCTION | EAGER_WRAPPERS
+RUN_EAGERLY = frozenset(
+    {"tensorflow.config.run_functions_eagerly", "tensorflow.config.experimental_run_functions_eagerly"}
+)
+_WRAPPER_NAMES = TF_FUNCTION | EAGER_WRAPPERS | RUN_EAGERLY
 # Attribute names that may end a `tf.function` / `tf.py_function` spelling (a cheap pre-filter;
 # the decision is the qualified name).
-_CANDIDATE_ATTRS = frozenset({"function", "py_function", "numpy_function", "py_func"})
+_CANDIDATE_ATTRS = frozenset(
+    {"function", "py_function", "numpy_function", "py_func", "run_functions_eagerly", "experimental_run_functions_eagerly"}
+)
 
 
 @dataclass(eq=False)
@@ -86,6 +91,7 @@ class TfFunctionIndex:
         self._traced_nodes: dict[int, Traced] = {}
         self._by_call: dict[int, Traced] = {}
         self._eager: set[int] = set()
+        self._runs_eagerly = False
 
     # ------------------------------------------------------------------ walk
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -124,6 +130,12 @@ class TfFunctionIndex:
     def is_tf_function(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         return self.sem.qualified_name(expr, scope) in TF_FUNCTION
 
+    @property
+    def runs_eagerly(self) -> bool:
+        """`tf.config.run_functions_eagerly(True)` in the module: tf.functions run as plain Python."""
+        self.applications()
+        return self._runs_eagerly
+
     def applications(self) -> list[Traced]:
         """Every `tf.function` application in the module (decorators and calls)."""
         if self._resolved is not None:
@@ -161,6 +173,10 @@ class TfFunctionIndex:
                 self._by_call[id(call)] = t
                 if target is not None:
                     self._traced_nodes.setdefault(id(target), t)
+            elif q in RUN_EAGERLY:
+                flag = _argument(call, 0, "run_eagerly")
+                if isinstance(flag, cst.Name) and flag.value == "True":
+                    self._runs_eagerly = True
             elif q in EAGER_WRAPPERS:
                 fn = _argument(call, 0, "func")
                 target = self._function_node(fn, scope) if fn is not None else None

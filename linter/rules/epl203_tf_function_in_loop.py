@@ -351,7 +351,10 @@ class TfFunctionInLoop(Rule):
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
 
     def finish(self) -> None:
-        for t in self.index.applications():
+        applications = self.index.applications()
+        if self.index.runs_eagerly:
+            return  # `tf.config.run_functions_eagerly(True)`: nothing is traced
+        for t in applications:
             if not t.loops:
                 self._check_function_called_in_loop(t)
                 continue

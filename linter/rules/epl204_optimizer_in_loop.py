@@ -382,7 +382,7 @@ class OptimizerInLoop(Rule):
                 continue
             label = f"`{q.rsplit('.', 1)[-1]}(...)`"
             traced = self.tf_functions.traced_scope(c.scope)
-            if traced is not None:
+            if traced is not None and not self.tf_functions.runs_eagerly:
                 fn = c.scope.function()
                 where = f"`{fn.node.name.value}`" if fn is not None and isinstance(fn.node, cst.FunctionDef) else "a traced function"
                 self.report(

@@ -40,7 +40,8 @@ class EagerCallInTfFunction(Rule):
 
     Not flagged: the same code in an undecorated (eager) function, `tf.print`, appends to a
     list created inside the traced function (building a list of tensors while tracing is
-    fine), functions handed to `tf.py_function`/`tf.numpy_function` (they run eagerly).
+    fine), functions handed to `tf.py_function`/`tf.numpy_function` (they run eagerly), and
+    modules that call `tf.config.run_functions_eagerly(True)` (nothing is traced).
 
     ## Example
     ```python
@@ -170,6 +171,19 @@ class EagerCallInTfFunction(Rule):
             @tf.function
             def step(x):
                 print("tracing")
+                return x
+            """
+        ),
+        # tf.config.run_functions_eagerly(True): tf.functions run as plain Python (debugging)
+        Valid(
+            """
+            import tensorflow as tf
+
+            tf.config.run_functions_eagerly(True)
+
+            @tf.function
+            def step(x):
+                print("x", x.numpy())
                 return x
             """
         ),
@@ -351,7 +365,7 @@ class EagerCallInTfFunction(Rule):
         self.candidates.append(_Candidate(node, scope, kind))
 
     def finish(self) -> None:
-        if not self.candidates or not self.index.applications():
+        if not self.candidates or not self.index.applications() or self.index.runs_eagerly:
             return
         sem = self.ctx.semantic
         for c in self.candidates:

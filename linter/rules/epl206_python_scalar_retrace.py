@@ -278,7 +278,7 @@ class PythonScalarRetrace(Rule):
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
 
     def finish(self) -> None:
-        if not self.index.applications():
+        if not self.index.applications() or self.index.runs_eagerly:
             return
         for lc in self.loops.calls:
             traced = self.index.callee(lc.call.func, lc.scope)
