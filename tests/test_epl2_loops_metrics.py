@@ -162,6 +162,33 @@ def test_epoch_loop_is_the_loop_around_the_innermost():
     assert epoch_loop(("fold", "epoch", "batch")) == "epoch"
 
 
+@pytest.mark.parametrize(
+    "header,counting",
+    [
+        ("for epoch in range(10):", True),
+        ("for epoch in tqdm.tqdm(range(10), desc='epochs'):", True),
+        ("for i, epoch in enumerate(range(3)):", True),
+        ("for epoch in EPOCHS:", True),
+        ("for epoch in itertools.count():", True),
+        ("while not done:", True),
+        ("for x, y in dataset:", False),
+        ("for fold, (a, b) in enumerate(kfold.split(x)):", False),
+        ("for cfg in configs:", False),
+    ],
+)
+def test_counting_loops(header, counting):
+    probe = analyse(f"import itertools\nimport tqdm\nEPOCHS = range(5)\n{header}\n    pass\n")
+    loop = _all_loops(probe.ctx.module)[0]
+    assert probe.loops.is_counting_loop(loop) is counting
+
+
+def test_epoch_loop_must_count_turns():
+    probe = analyse("for x, y in ds:\n    for s in x:\n        pass\nfor e in range(3):\n    for b in ds:\n        pass\n")
+    data_outer, data_inner, epoch, batch = _all_loops(probe.ctx.module)
+    assert epoch_loop((data_outer, data_inner), probe.loops.is_counting_loop) is None
+    assert epoch_loop((epoch, batch), probe.loops.is_counting_loop) is epoch
+
+
 def test_rebuilds_model_for_fold_and_trial_loops():
     probe = analyse(
         """

@@ -157,6 +157,34 @@ class LoopIndex:
                     return True
         return False
 
+    def is_counting_loop(self, loop: cst.CSTNode) -> bool:
+        """A loop that counts turns rather than walking data: `while ...`, `for e in range(...)`
+        (also through `tqdm`, `enumerate`, `reversed`, a name bound to a range), `itertools.count()`.
+        Epoch loops are counting loops; a loop over a dataset is a pass over the data."""
+        if isinstance(loop, cst.While):
+            return True
+        if not isinstance(loop, cst.For):
+            return False
+        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
+        return self._counts(loop.iter, scope, 0)
+
+    def _counts(self, it: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(it, cst.Call):
+            q = self.sem.qualified_name(it.func, scope)
+            if q in _RANGES or q == "itertools.count":
+                return True
+            args = [a.value for a in it.args if a.keyword is None and not a.star]
+            if (q in _PASS_THROUGH or q == "builtins.enumerate") and args:
+                return self._counts(args[0], scope, depth + 1)
+            return False
+        if isinstance(it, cst.Name):
+            bindings = self.sem.lookup(it.value, scope)
+            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
+                return self._counts(bindings[0].value, bindings[0].scope, depth + 1)
+        return False
+
     def loop_targets(self, loop: cst.CSTNode) -> set[str]:
         """Names a `for` loop binds."""
         if isinstance(loop, cst.For):
@@ -261,11 +289,19 @@ class LoopIndex:
         return False
 
 
-def epoch_loop(chain: tuple) -> Optional[cst.CSTNode]:
+def epoch_loop(chain: tuple, is_counting=None) -> Optional[cst.CSTNode]:
     """The epoch loop of a chain of loops around a per-batch statement (outermost first): the
-    loop around the innermost one. A single loop is one pass over the data (an evaluation, or
-    an epoch loop whose statement runs once per epoch), not an epoch loop."""
-    return chain[-2] if len(chain) >= 2 else None
+    loop around the innermost one, when it counts turns (`is_counting`, e.g.
+    `LoopIndex.is_counting_loop`: `for epoch in range(...)`, `while`). A single loop is one
+    pass over the data (an evaluation, or an epoch loop whose statement runs once per epoch),
+    and a loop over data around another loop (`for batch in ds: for sample in batch`) is
+    one pass too: neither is an epoch loop."""
+    if len(chain) < 2:
+        return None
+    candidate = chain[-2]
+    if is_counting is not None and not is_counting(candidate):
+        return None
+    return candidate
 
 
 def builds_model(sem: SemanticModel, call: cst.Call, scope: Scope) -> bool:

@@ -31,7 +31,8 @@ class MetricNeverReset(Rule):
     Flags a Keras metric updated per batch (`metric.update_state(...)` or `metric(...)`)
     inside an epoch loop when nothing resets it (`reset_state()`, `reset_states()`, or
     building a new metric) during each turn of that loop. The epoch loop is the loop around
-    the per-batch loop; the update may sit in a step function called from the loop
+    the per-batch loop when it counts turns (`for epoch in range(...)`, `while`, through
+    `tqdm`/`enumerate`); the update may sit in a step function called from the loop
     (`for epoch ...: for batch ...: train_step(batch)`), the reset in a helper called from it.
 
     ## Why is this bad
@@ -208,6 +209,18 @@ class MetricNeverReset(Rule):
                 best.update_state(validate())
             """
         ),
+        # a nested loop over the data of one pass (per batch, per sample) is not an epoch loop
+        Valid(
+            """
+            import keras
+
+            acc = keras.metrics.BinaryAccuracy()
+            for x_batch, y_batch in test_ds:
+                for x, y in zip(x_batch, y_batch):
+                    acc.update_state([y], model(x[None]))
+            print(acc.result())
+            """
+        ),
         # a reset on a metric we cannot identify counts (precision first)
         Valid(
             """
@@ -367,7 +380,7 @@ class MetricNeverReset(Rule):
             site.keys = keys or self._unknown_reset(metrics, receiver, site.scope)
         for update in updates:
             for chain in self._chains(update.scope, update.loops, 0):
-                loop = epoch_loop(chain)
+                loop = epoch_loop(chain, self.loops.is_counting_loop)
                 if loop is None or self._reset_within(loop, update.keys, metrics):
                     continue
                 self._report(update)
