@@ -153,6 +153,11 @@ def test_changes_per_turn_is_none_for_tensors_constants_and_unknowns():
     assert _changing("n = start()\nfor x in ds:\n    step(n)\n    n += 1\n") is None
     assert _changing("for x in ds:\n    step(x + 1)\n") is None
     assert _changing("for e in range(3):\n    step(e * tensor)\n") is None
+    # values that repeat: a few traces, not one per turn
+    assert _changing("for e in range(30):\n    step(e % 2)\n") is None
+    assert _changing("for e in range(30):\n    step(e // 10)\n") is None
+    assert _changing("for e in range(30):\n    step(min(e, 5))\n") is None
+    assert _changing("for e in range(30):\n    step(round(e / 10))\n") is None
 
 
 def test_epoch_loop_is_the_loop_around_the_innermost():

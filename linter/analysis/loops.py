@@ -37,7 +37,9 @@ _PASS_THROUGH = frozenset(
     }
 )
 _RANGES = frozenset({"builtins.range", "tqdm.trange", "tqdm.auto.trange", "tqdm.notebook.trange", "tqdm.std.trange"})
-_NUMERIC_CASTS = frozenset({"builtins.int", "builtins.float", "builtins.round", "builtins.abs", "builtins.min", "builtins.max"})
+# One-to-one on the numbers a loop produces (`min`, `round`, `%`, `//` can repeat values: no).
+_NUMERIC_CASTS = frozenset({"builtins.int", "builtins.float", "builtins.abs"})
+_INJECTIVE_OPERATORS = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.Power)
 _MAX_DEPTH = 6
 
 
@@ -261,6 +263,8 @@ class LoopIndex:
                 return None
             return None
         if isinstance(expr, cst.BinaryOperation):
+            if not isinstance(expr.operator, _INJECTIVE_OPERATORS):
+                return None  # `epoch % 2`, `epoch // 10`: a few values, a few traces
             left = self._number_part(expr.left, loops, scope, _depth)
             right = self._number_part(expr.right, loops, scope, _depth)
             if left is False or right is False:
