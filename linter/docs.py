@@ -61,22 +61,38 @@ META_DOCS: dict[str, dict[str, str]] = {
 
 
 # --------------------------------------------------------------------------- links
-def repository_url() -> Optional[str]:
-    """The project's repository URL from the installed distribution's metadata, if any."""
-    try:
-        from importlib.metadata import PackageNotFoundError, metadata
-
-        urls = metadata("epochlint").get_all("Project-URL") or []
-    except Exception:  # not installed (running from a checkout), or no metadata
-        return None
-    by_label = {}
-    for entry in urls:
-        label, _, url = entry.partition(",")
-        by_label[label.strip().lower()] = url.strip().rstrip("/")
+def _github_url(urls: dict) -> Optional[str]:
+    by_label = {str(k).strip().lower(): str(v).strip().rstrip("/") for k, v in urls.items()}
     for label in ("repository", "source", "source code", "homepage"):
         url = by_label.get(label)
         if url and url.startswith("https://github.com/"):
             return url
+    return None
+
+
+def repository_url() -> Optional[str]:
+    """The project's GitHub repository, from `[project.urls]` (Repository, Source or Homepage):
+    the installed distribution's metadata, else this checkout's pyproject.toml; None if unset."""
+    try:
+        from importlib.metadata import metadata
+
+        entries = metadata("epochlint").get_all("Project-URL") or []
+        url = _github_url(dict(e.split(",", 1) for e in entries if "," in e))
+        if url:
+            return url
+    except Exception:  # not installed (running from a checkout), or no metadata
+        pass
+    try:
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        with open(REPO_ROOT / "pyproject.toml", "rb") as fh:
+            project = tomllib.load(fh).get("project", {})
+        if project.get("name") == "epochlint":
+            return _github_url(project.get("urls") or {})
+    except Exception:
+        pass
     return None
 
 
@@ -85,10 +101,13 @@ def rule_doc_path(code: str) -> str:
     return f"{DOCS_DIR}/{code}.md"
 
 
-def rule_doc_uri(code: str) -> str:
-    """Absolute URL of the rule's page when the repository is known, else its relative path."""
+def rule_doc_uri(code: str) -> Optional[str]:
+    """Absolute URL of the rule's page, or None while the repository URL is unknown.
+
+    Never a relative path: SARIF's `helpUri` must be an absolute URI, and GitHub's upload
+    rejects a log whose `helpUri` is not one."""
     repo = repository_url()
-    return f"{repo}/blob/main/{rule_doc_path(code)}" if repo else rule_doc_path(code)
+    return f"{repo}/blob/main/{rule_doc_path(code)}" if repo else None
 
 
 # --------------------------------------------------------------------------- pages

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -30,8 +31,15 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "epochlint", *args], cwd=cwd, env=env, capture_output=True, text=True)
 
 
+# jsonschema checks "uri"/"uri-reference" only with optional packages; GitHub's upload checks
+# them (a relative helpUri is rejected), so check them here the way its validator does.
+FORMATS = jsonschema.FormatChecker()
+FORMATS.checks("uri")(lambda v: not isinstance(v, str) or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$", v) is not None)
+FORMATS.checks("uri-reference")(lambda v: not isinstance(v, str) or re.match(r"^[^\s%]*(%[0-9A-Fa-f]{2}[^\s%]*)*$", v) is not None)
+
+
 def validate(log: dict) -> None:
-    jsonschema.Draft4Validator(SCHEMA, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).validate(log)
+    jsonschema.Draft4Validator(SCHEMA, format_checker=FORMATS).validate(log)
 
 
 @pytest.fixture
@@ -71,6 +79,14 @@ def test_the_validator_rejects_what_the_schema_forbids(project):
     del broken["version"]
     with pytest.raises(jsonschema.ValidationError):
         validate(broken)
+    broken = json.loads(json.dumps(log))
+    broken["runs"][0]["tool"]["driver"]["rules"][0]["helpUri"] = "docs/rules/EPL000.md"  # relative
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+    broken = json.loads(json.dumps(log))
+    broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "src dir/a.py"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
 
 
 def test_driver_lists_every_rule_with_help(project):
@@ -80,7 +96,10 @@ def test_driver_lists_every_rule_with_help(project):
     from linter import __version__
 
     assert driver["version"] == __version__
-    assert driver["informationUri"]
+    from linter.docs import repository_url
+
+    repo = repository_url()
+    assert driver.get("informationUri") == repo  # only when [project.urls] names it
     listed = json.loads(run_cli("rules", "--format", "json", cwd=project).stdout)
     from linter.docs import generate
 
@@ -91,9 +110,9 @@ def test_driver_lists_every_rule_with_help(project):
         assert rule["shortDescription"]["text"] == row["summary"]
         assert rule["fullDescription"]["text"]
         assert rule["help"]["markdown"].startswith(f"# {rule['id']} {rule['name']}")
-        # helpUri: the rule's page, docs/rules/CODE.md (relative, or a repository URL ending so)
-        assert rule["helpUri"].endswith(f"docs/rules/{rule['id']}.md")
-        assert rule["helpUri"] in (f"docs/rules/{rule['id']}.md",) or rule["helpUri"].startswith("https://")
+        assert rule["properties"]["doc"] == f"docs/rules/{rule['id']}.md" == row["doc"]
+        # helpUri: the page's absolute URL when the repository is known; never a relative path
+        assert rule.get("helpUri") == (f"{repo}/blob/main/docs/rules/{rule['id']}.md" if repo else None)
         assert f"{rule['id']}.md" in pages  # the page the generator writes (staleness: test_docs.py)
         assert rule["help"]["markdown"] == pages[f"{rule['id']}.md"]
 
@@ -193,3 +212,23 @@ def test_unsafe_fixes_appear_only_with_the_flag(tmp_path):
     fixed = epl201("--unsafe-fixes")
     (rep,) = fixed["fixes"][0]["artifactChanges"][0]["replacements"]
     assert "reduce_mean" in rep["insertedContent"]["text"] or "mean" in rep["insertedContent"]["text"]
+
+
+def test_help_uris_come_from_the_project_urls(project, tmp_path_factory):
+    """With `[project.urls] Repository` in the installed metadata, helpUri and informationUri
+    are the GitHub URLs of the pages (a fake dist-info ahead of the checkout on the path)."""
+    site = tmp_path_factory.mktemp("site")
+    info = site / "epochlint-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: epochlint\nVersion: 0.1.0\n"
+        "Project-URL: Repository, https://github.com/example-org/epochlint\n"
+    )
+    env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{ROOT}", NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "epochlint", "check", "--format", "sarif", "--no-cache", "."], cwd=project, env=env, capture_output=True, text=True)
+    log = json.loads(proc.stdout)
+    validate(log)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == "https://github.com/example-org/epochlint"
+    for rule in driver["rules"]:
+        assert rule["helpUri"] == f"https://github.com/example-org/epochlint/blob/main/docs/rules/{rule['id']}.md"

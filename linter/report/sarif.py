@@ -2,9 +2,10 @@
 
 - `tool.driver` lists every rule (and the engine's own codes EPL000/EPL900) with `id`, `name`,
   `shortDescription` (summary), `fullDescription` (the measured claim), `help` (the rule's
-  page as text and Markdown, so viewers show it without a link) and `helpUri` (docs/rules/CODE.md:
-  an absolute URL when the installed distribution names its GitHub repository, else the path
-  relative to the repository root).
+  page, docs/rules/CODE.md, as text and Markdown: GitHub shows it with the alert) and
+  `properties.doc` (that page's path in the repository). `helpUri` (the page's URL) and the
+  driver's `informationUri` are added when `[project.urls]` names the GitHub repository: SARIF
+  requires absolute URIs there, and GitHub rejects an upload whose `helpUri` is relative.
 - A result has `ruleId`/`ruleIndex`, `level`, `message`, one `physicalLocation` whose
   `artifactLocation.uri` is relative to the current directory with `uriBaseId` `%SRCROOT%`
   (defined in `originalUriBaseIds`), and a 1-based `region`; columns count Unicode code points
@@ -30,7 +31,7 @@ LEVELS = {"error": "error", "warning": "warning", "info": "note", "note": "note"
 
 
 def _descriptors() -> list[dict]:
-    from linter.docs import explain_markdown, rule_doc_uri
+    from linter.docs import explain_markdown, rule_doc_path, rule_doc_uri
     from linter.rules import ALL_RULES, META_CODES
 
     out = []
@@ -44,7 +45,7 @@ def _descriptors() -> list[dict]:
                 "help": {"text": rule.summary, "markdown": explain_markdown(rule.code, with_evidence=False)},
                 "helpUri": rule_doc_uri(rule.code),
                 "defaultConfiguration": {"level": "error"},
-                "properties": {"fixable": rule.fixable, "witness": rule.witness, "tags": ["keras", "tensorflow", "training"]},
+                "properties": {"doc": rule_doc_path(rule.code), "fixable": rule.fixable, "witness": rule.witness, "tags": ["keras", "tensorflow", "training"]},
             }
         )
     for code, meta in META_CODES.items():
@@ -57,9 +58,12 @@ def _descriptors() -> list[dict]:
                 "help": {"text": meta["summary"], "markdown": explain_markdown(code)},
                 "helpUri": rule_doc_uri(code),
                 "defaultConfiguration": {"level": "error"},
-                "properties": {"fixable": "safe" if code == "EPL900" else None},
+                "properties": {"doc": rule_doc_path(code), "fixable": "safe" if code == "EPL900" else None},
             }
         )
+    for d in out:
+        if d["helpUri"] is None:
+            del d["helpUri"]
     return sorted(out, key=lambda d: d["id"])
 
 
@@ -119,7 +123,10 @@ def sarif_log(result) -> dict:
     index = {d["id"]: i for i, d in enumerate(rules)}
     from linter.docs import repository_url
 
-    driver = {"name": "epochlint", "version": __version__, "semanticVersion": __version__, "informationUri": repository_url() or "README.md", "rules": rules}
+    driver = {"name": "epochlint", "version": __version__, "semanticVersion": __version__, "rules": rules}
+    repo = repository_url()
+    if repo:
+        driver["informationUri"] = repo
     run = {
         "tool": {"driver": driver},
         "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
