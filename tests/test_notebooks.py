@@ -349,3 +349,35 @@ def test_valid_python_is_never_masked():
         assert masked == [] and lines == lines_of(code)
 
     check()
+
+
+def test_any_json_or_bytes_is_a_notebook_or_a_clear_error():
+    """Property: reading a .ipynb never raises anything but UnreadableSource (-> EPL000), and a
+    notebook that reads can always be rendered back unchanged."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from linter.notebook import render
+    from linter.source import UnreadableSource, source_from_bytes
+
+    scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
+    cell = st.fixed_dictionaries(
+        {"cell_type": st.sampled_from(["code", "markdown", "raw", 3]), "source": st.one_of(st.text(max_size=40), st.lists(st.text(max_size=15), max_size=4), values)},
+        optional={"metadata": values, "outputs": values},
+    )
+    notebooks = st.fixed_dictionaries({"cells": st.lists(cell | values, max_size=4)}, optional={"metadata": values, "nbformat": values})
+    documents = st.one_of(notebooks.map(json.dumps), values.map(json.dumps), st.binary(max_size=60).map(lambda b: b.decode("latin-1")))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(documents)
+    def check(doc):
+        data = doc.encode("utf-8", "surrogatepass")
+        try:
+            source = source_from_bytes(data, "x.ipynb")
+        except UnreadableSource as exc:
+            assert str(exc) and exc.line >= 1 and exc.column >= 1
+            return
+        assert render(source, source.text) == data or not source.notebook.exact
+
+    check()
