@@ -10,11 +10,12 @@ candidates; calls inside loop bodies are recorded once for every rule (`calls`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 import libcst as cst
 
 from linter.semantic import Binding, Scope, SemanticModel
+from linter.walker import child_fields
 
 LOOPS = (cst.For, cst.While)
 FRAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
@@ -112,16 +113,6 @@ class LoopIndex:
             self._calls_by_loop = table
         return self._calls_by_loop.get(id(loop), [])
 
-    def bindings_in(self, loop: cst.CSTNode) -> Iterable[Binding]:
-        """Bindings made in `loop`'s body, in the loop's own scope."""
-        scope = self.loop_scope.get(id(loop))
-        if scope is None:
-            return
-        for bindings in scope.names.values():
-            for b in bindings:
-                if b.inside(loop) and _in_body(b, loop):
-                    yield b
-
     def rebuilds_model(self, loop: cst.CSTNode) -> bool:
         """Does each turn of `loop` build a new model (a fold/trial loop), or reset Keras'
         global state with `clear_session()`?"""
@@ -141,9 +132,6 @@ class LoopIndex:
 
     def sets_trainable(self, loop: cst.CSTNode) -> bool:
         """Does `loop`'s body assign a `.trainable` flag (a fine-tuning stage loop)?"""
-        scope = self.loop_scope.get(id(loop))
-        if scope is None:
-            return False
         for node in _statements_in(loop.body):
             if isinstance(node, cst.Assign):
                 for t in node.targets:
@@ -336,8 +324,6 @@ def _in_body(b: Binding, loop: cst.CSTNode) -> bool:
 
 def _statements_in(node: cst.CSTNode):
     """Assignments and calls in a loop body (not entering nested defs or classes)."""
-    from linter.walker import child_fields
-
     todo = [node]
     while todo:
         n = todo.pop()
