@@ -20,7 +20,7 @@ from typing import Callable, Optional
 
 import libcst as cst
 
-from linter.finding import Edit, Finding
+from linter.finding import Finding
 from linter.source import SourceFile
 
 MAX_ROUNDS = 10  # fixes that overlap wait for the next round; a round re-checks the fixed text

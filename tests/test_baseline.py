@@ -143,7 +143,7 @@ def test_bad_baseline_files_are_exit_2_with_a_message(tmp_path):
             (tmp_path / name).write_text(content)
         proc = run_cli("check", "--no-cache", "--baseline", name, ".", cwd=tmp_path)
         assert proc.returncode == 2, name
-        assert proc.stderr.startswith(f"epochlint: baseline error: ") and name in proc.stderr, proc.stderr
+        assert proc.stderr.startswith("epochlint: baseline error: ") and name in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
     assert "No such file" in run_cli("check", "--baseline", "missing.json", ".", cwd=tmp_path).stderr
     assert "broken.json:3:1: invalid JSON" in run_cli("check", "--baseline", "broken.json", ".", cwd=tmp_path).stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from linter.rules import ALL_RULES, META_CODES, RULES_BY_CODE, code_for
+from linter.rules import ALL_RULES, META_CODES, code_for
 
 
 def rule_rows() -> list[dict]:
