@@ -342,6 +342,18 @@ def test_epl104_message_counts_a_literal_list_of_trials():
     assert "2 x 5 epochs" in f.message
 
 
+def test_epl104_conditional_break_still_accumulates():
+    code = """
+        import keras
+        model = keras.Sequential()
+        while True:
+            hist = model.fit(x, y, epochs=5)
+            if hist.history["loss"][-1] < 0.01:
+                break
+    """
+    assert codes(epl1(code)) == ["EPL104"]
+
+
 def test_epl104_loop_outside_the_function_does_not_count():
     code = """
         import keras

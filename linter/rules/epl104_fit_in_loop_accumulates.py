@@ -165,6 +165,20 @@ class FitInLoopAccumulates(Rule):
                 model.fit(x, y, epochs=EPOCHS_PER_ROUND)
             """
         ),
+        # a retry loop: the turn that trains also leaves the loop
+        Valid(
+            """
+            import keras
+
+            model = keras.models.load_model("m.keras")
+            while True:
+                try:
+                    model.fit(x, y, epochs=10)
+                    break
+                except MemoryError:
+                    x, y = x[: len(x) // 2], y[: len(y) // 2]
+            """
+        ),
         # a loop of a single turn
         Valid(
             """
@@ -312,7 +326,7 @@ class FitInLoopAccumulates(Rule):
         code = self.ctx.module.code_for_node
         for call, method, scope, ancestors in self.fits:
             loop = _innermost_loop(call, ancestors)
-            if loop is None:
+            if loop is None or _leaves_loop_after(call, ancestors, loop):
                 continue
             epochs_text = self._epochs_text(call, method, scope)
             if epochs_text is None:
@@ -392,6 +406,27 @@ def _innermost_loop(call: cst.Call, ancestors: tuple) -> Optional[cst.CSTNode]:
         if isinstance(node, (cst.For, cst.While)) and chain[i + 1] is node.body:
             return node
     return None
+
+
+def _leaves_loop_after(call: cst.Call, ancestors: tuple, loop: cst.CSTNode) -> bool:
+    """Does an unconditional `break`/`return`/`raise` follow the call's statement in one of its
+    blocks inside the loop? Then a turn that trains also ends the loop (a retry loop)."""
+    chain = (*ancestors, call)
+    start = next(i for i, node in enumerate(chain) if node is loop)
+    for i in range(len(chain) - 2, start, -1):
+        block = chain[i]
+        if not isinstance(block, cst.IndentedBlock):
+            continue
+        stmt = chain[i + 1]
+        index = next((k for k, s in enumerate(block.body) if s is stmt), None)
+        if index is None:
+            continue
+        for later in block.body[index + 1:]:
+            if isinstance(later, cst.SimpleStatementLine) and any(
+                isinstance(small, (cst.Break, cst.Return, cst.Raise)) for small in later.body
+            ):
+                return True
+    return False
 
 
 def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
