@@ -74,7 +74,6 @@ class Data:
     why: str = ""  # what makes it infinite, for messages ("`.repeat()` without a count")
     repeat: Optional[Ref] = None  # datasets: the count of a `.repeat(n)` that decides one pass
     batch_size: Optional[Ref] = None  # iterators: the `batch_size=` argument (None: the default, 32)
-    batch_size_given: bool = False
 
     @property
     def streamed(self) -> bool:
@@ -93,7 +92,6 @@ class SampleCount:
     kind: str  # ITERATOR | ARRAY
     batch_size: Optional[Ref] = None  # iterators: their batch_size argument, if known
     known: bool = True  # False: `.shape[0]` of a value not known to be an array (--strict only)
-    source: Optional[cst.CSTNode] = None  # the iterator/array expression counted
 
 
 # --------------------------------------------------------------------------- API tables
@@ -555,7 +553,7 @@ class DataFlow:
         if last == "ImageDataGenerator":
             return None if path else Data(IMAGE_DATA_GENERATOR)
         if last in _KERAS_ITERATOR_CLASSES:
-            return None if path else Data(ITERATOR, batch_size=_batch_size_ref(node, None, where), batch_size_given=_keyword(node, "batch_size") is not None)
+            return None if path else Data(ITERATOR, batch_size=_batch_size_ref(node, None, where))
         if q.startswith("keras.datasets.") and q.endswith(".load_data"):
             return Data(ARRAY) if len(path) == 2 else None
         if q in _ARRAY_TUPLE_FUNCTIONS:
@@ -603,9 +601,7 @@ class DataFlow:
         if method in _FLOW_METHODS:
             recv = self.data(func.value, where)
             if recv is not None and recv.kind == IMAGE_DATA_GENERATOR:
-                ref = _batch_size_ref(node, _FLOW_METHODS[method], where)
-                given = ref is not None
-                return Data(ITERATOR, batch_size=ref, batch_size_given=given)
+                return Data(ITERATOR, batch_size=_batch_size_ref(node, _FLOW_METHODS[method], where))
             return None
         if method in _ARRAY_METHODS:
             recv = self.data(func.value, where)
@@ -822,20 +818,20 @@ class DataFlow:
             if q == "builtins.len":
                 d = self.data(arg, where)
                 if d is not None and d.kind == ARRAY:
-                    return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY, source=arg)
+                    return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY)
             return None
         if isinstance(node, cst.Attribute) and node.attr.value in ("samples", "n"):
             d = self.data(node.value, where)
             if d is not None and d.kind == ITERATOR:
-                return SampleCount(f"`{code}` (the number of samples the iterator yields)", ITERATOR, batch_size=d.batch_size, source=node.value)
+                return SampleCount(f"`{code}` (the number of samples the iterator yields)", ITERATOR, batch_size=d.batch_size)
             return None
         if isinstance(node, cst.Subscript) and _is_shape_0(node):
             base = node.value.value  # type: ignore[attr-defined]
             d = self.data(base, where)
             if d is not None and d.kind == ARRAY:
-                return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY, source=base)
+                return SampleCount(f"`{code}` (the number of samples in the array)", ARRAY)
             if d is None:
-                return SampleCount(f"`{code}` (the first dimension: a number of samples)", ARRAY, known=False, source=base)
+                return SampleCount(f"`{code}` (the first dimension: a number of samples)", ARRAY, known=False)
             return None
         if isinstance(node, cst.Name):
             bindings = self.reaching(node.value, where)
@@ -862,7 +858,7 @@ def merge(results: list) -> Optional[Data]:
     infinite = all(r.infinite for r in results)
     repeat = first.repeat if all(r.repeat is not None and r.repeat[0] is first.repeat[0] for r in results) else None
     batch = first.batch_size if all(r.batch_size is first.batch_size for r in results) else None
-    return Data(first.kind, infinite, first.why if infinite else "", repeat, batch, all(r.batch_size_given for r in results))
+    return Data(first.kind, infinite, first.why if infinite else "", repeat, batch)
 
 
 def _annotation_data(q: Optional[str]) -> Optional[Data]:

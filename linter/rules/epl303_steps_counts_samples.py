@@ -214,7 +214,6 @@ class StepsCountsSamples(Rule):
             return
         sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
-        code = self.ctx.module.code_for_node
         for tc in self.calls:
             args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
             args = [(name, a) for name, a in args if a is not None]
