@@ -521,3 +521,32 @@ def test_epl202_sub_models_of_self_are_trained_by_self_trainable_variables():
             return {}
     """
     assert [f.line for f in lint(code, select=("EPL202",))] == [13]
+
+
+def test_epl202_a_wrapper_model_calling_itself_trains_its_inner_model():
+    # the shape of tf_keras' SharpnessAwareMinimization.train_step (first forward pass); the inner
+    # model is a constructor parameter, so this is reported only under --strict
+    code = """
+    import tensorflow as tf
+    from tf_keras.models import Model
+
+    class SharpnessAwareMinimization(Model):
+        def __init__(self, model, rho=0.05):
+            super().__init__()
+            self.model = model
+            self.rho = rho
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                pred = self(x)
+                loss = self.compiled_loss(y, pred)
+            trainable_variables = self.model.trainable_variables
+            gradients = tape.gradient(loss, trainable_variables)
+            return {}
+
+        def call(self, inputs):
+            return self.model(inputs)
+    """
+    assert lint(code, select=("EPL202",)) == []
+    assert [f.line for f in lint(code, select=("EPL202",), strict=True)] == [13]

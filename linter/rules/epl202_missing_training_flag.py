@@ -492,6 +492,8 @@ def _trains(callee: Optional[str], purpose: Optional[bool], owners: frozenset) -
         return True
     if "self" in owners and (callee == "self" or callee.startswith("self.")):
         return True
+    if callee == "self" and any(o.startswith("self.") for o in owners):
+        return True  # `self(x)` runs the sub-model whose weights are trained (a wrapper such as SAM)
     return False
 
 
