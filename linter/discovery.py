@@ -4,12 +4,14 @@ A file named on the command line is always checked, unless `--force-exclude`.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
@@ -32,6 +34,23 @@ def _git_root(start: Path) -> Optional[Path]:
     return None
 
 
+def _link_error(path: str) -> Optional[str]:
+    """None when `path` can be opened as far as the file system goes; else why not."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return "symbolic link loop" if exc.errno == errno.ELOOP else "broken symbolic link"
+    return None
+
+
+def _gitignore_spec(lines) -> "pathspec.PathSpec":
+    # imported on first use: it costs ~40 ms of start-up (it pulls in asyncio), and a
+    # pre-commit hook that names its files never needs it
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
 class _Ignores:
     """.gitignore specs by directory, loaded lazily from the repository root downward."""
 
@@ -45,7 +64,7 @@ class _Ignores:
             if gi.is_file():
                 try:
                     with open(gi, encoding="utf-8", errors="replace") as fh:
-                        spec = pathspec.GitIgnoreSpec.from_lines(fh)
+                        spec = _gitignore_spec(fh)
                 except OSError:
                     spec = None
             self._specs[d] = spec
@@ -71,7 +90,7 @@ class _Ignores:
 class FileFinder:
     def __init__(self, exclude: tuple[str, ...] = (), root: Optional[Path] = None, force_exclude: bool = False) -> None:
         self.root = (root or Path.cwd()).resolve()
-        self.exclude = pathspec.GitIgnoreSpec.from_lines(list(exclude)) if exclude else None
+        self.exclude = _gitignore_spec(list(exclude)) if exclude else None
         self.force_exclude = force_exclude
         self.gitignore = _Ignores()
 
@@ -99,7 +118,7 @@ class FileFinder:
                 key = os.path.abspath(raw)
                 if key not in seen:
                     seen.add(key)
-                    yield Candidate(raw, None if p.exists() else "broken symbolic link")
+                    yield Candidate(raw, _link_error(raw))
             else:
                 yield Candidate(raw, "no such file or directory")
 
@@ -139,4 +158,4 @@ class FileFinder:
             if key in seen:
                 continue
             seen.add(key)
-            yield Candidate(path, None if os.path.exists(path) else "broken symbolic link")
+            yield Candidate(path, _link_error(path))

@@ -7,9 +7,12 @@ Anything that goes wrong inside becomes an `EPL000` finding for that file only.
 from __future__ import annotations
 
 import ast
+import gc
 import re
+import threading
 import traceback
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Iterable, Optional
 
 import libcst as cst
@@ -21,10 +24,23 @@ from linter.rules import ALL_RULES, Rule, name_for
 from linter.rules.base import NodeFix
 from linter.semantic import SemanticModel, Scope
 from linter.source import SourceFile
-from linter.walker import Walker, iter_handlers
+from linter.walker import Walker, deep_recursion, iter_handlers
 
 # A file that names none of these cannot involve Keras: it is skipped without a parse.
 KERAS_HINT = re.compile(r"keras|tensorflow")
+
+# libcst's native parser recurses on the C stack: about 1,200 nested brackets or 6,000 nested
+# operators crash the process (SIGSEGV), which no `except` can catch. CPython refuses more
+# than 200 nested brackets and about 3,000 nested operators, so a file that may nest deeper
+# than DEEP_NESTING is first parsed by the standard library, which fails cleanly on it.
+DEEP_NESTING = 900
+_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+_BRACKET_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_PREFIX_RUN = re.compile(r"(?:[-+~]\s*|not\s+|await\s+){%d}" % DEEP_NESTING)
+_CHAIN_TOKENS = ("**", "else", "lambda")
+# ... and nesting the guard does not see (a chain of 8,000 `and`s crashes it with the usual 8 MiB
+# main-thread stack) gets room: the parse runs on a thread with this much (virtual) stack.
+PARSE_STACK_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -111,14 +127,39 @@ def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
 def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
     if not KERAS_HINT.search(source.text):
         return FileResult(source.path, [], skipped=True)
+    if not gc.isenabled():
+        return _check_source(source, options, rules)
+    # A parse allocates millions of objects and the cyclic GC would scan the growing tree again
+    # and again (about a third of the parse time). Nothing in a tree is cyclic; the semantic
+    # model and the rules are, so the file's garbage is collected once, when it is done.
+    gc.disable()
     try:
-        module = cst.parse_module(source.text)
+        return _check_source(source, options, rules)
+    finally:
+        gc.enable()
+        gc.collect(0)
+
+
+def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:
+    if looks_too_deep(source.text):
+        refused = _refuse_deep(source, options)
+        if refused is not None:
+            return refused
+    try:
+        module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", *_syntax_error(source.text, exc)))
     except (RecursionError, MemoryError) as exc:
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
     try:
-        findings = run_rules(source, module, options, rules)
+        with deep_recursion():  # walk, finish() and positions on trees nested up to CPython's limits
+            findings = run_rules(source, module, options, rules)
+    except RecursionError:
+        findings = _meta(
+            source, options, "EPL000", "internal-error",
+            "cannot check this file: it is nested too deeply for the checker (RecursionError)", 1, 1,
+            detail=traceback.format_exc(limit=-8),
+        )
     except Exception as exc:  # a bug in a rule must not stop the run
         findings = _meta(
             source, options, "EPL000", "internal-error",
@@ -126,6 +167,61 @@ def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iter
             detail=traceback.format_exc(),
         )
     return FileResult(source.path, findings)
+
+
+def parse_module(text: str) -> cst.Module:
+    """`libcst.parse_module` on a thread with PARSE_STACK_BYTES of stack (see DEEP_NESTING)."""
+    outcome: list = []
+
+    def parse() -> None:
+        try:
+            outcome.append(cst.parse_module(text))
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome.append(exc)
+
+    try:
+        previous = threading.stack_size(PARSE_STACK_BYTES)
+    except (ValueError, RuntimeError):  # a platform without settable thread stacks
+        return cst.parse_module(text)
+    try:
+        thread = threading.Thread(target=parse, name="epochlint-parse", daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    thread.join()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def looks_too_deep(text: str) -> bool:
+    """Could this text nest deeper than DEEP_NESTING? Cheap, and errs on the side of yes
+    (brackets in strings count too): a yes only costs a parse by the standard library."""
+    if text.count("(") + text.count("[") + text.count("{") > DEEP_NESTING:
+        brackets = _NOT_BRACKET.sub("", text)
+        if max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > DEEP_NESTING:
+            return True
+    if any(text.count(token) > DEEP_NESTING for token in _CHAIN_TOKENS):
+        return True
+    prefixes = text.count("-") + text.count("+") + text.count("~") + text.count("not") + text.count("await")
+    return prefixes > DEEP_NESTING and _PREFIX_RUN.search(text) is not None
+
+
+def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResult]:
+    """Parse a deep-looking file with the standard library first: None when it parses (its
+    nesting is then within what libcst handles), else the EPL000 finding, libcst untouched."""
+    try:
+        ast.parse(source.text)
+    except SyntaxError as err:
+        line, col = err.lineno or 1, max(err.offset or 1, 1)
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {err.msg}", line, col))
+    except (RecursionError, MemoryError) as exc:
+        message = f"cannot parse: nested too deeply (Python itself cannot compile it: {type(exc).__name__})"
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", message, 1, 1))
+    except ValueError as exc:
+        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {exc}", 1, 1))
+    return None
 
 
 def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> list[Finding]:

@@ -62,17 +62,21 @@ def decode_python(data: bytes, path: str) -> SourceFile:
     return SourceFile(path=path, text=text, encoding=encoding, bom=bom)
 
 
-def read_source(path: str, display_path: Optional[str] = None) -> SourceFile:
-    """Read a .py or .ipynb file from disk."""
-    shown = display_path if display_path is not None else path
+def read_bytes(path: str) -> bytes:
+    """A file's bytes, or UnreadableSource saying why not."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return fh.read()
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None
     except OSError as exc:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
-    return source_from_bytes(data, shown)
+
+
+def read_source(path: str, display_path: Optional[str] = None) -> SourceFile:
+    """Read a .py or .ipynb file from disk."""
+    shown = display_path if display_path is not None else path
+    return source_from_bytes(read_bytes(path), shown)
 
 
 def source_from_bytes(data: bytes, shown: str) -> SourceFile:

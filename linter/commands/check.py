@@ -61,6 +61,9 @@ def run_check(args) -> int:
         outcomes.sort(key=lambda o: o.result.path)
 
     findings = sorted((f for o in outcomes for f in o.result.findings), key=lambda f: f.sort_key())
+    if not args.verbose:  # internal-error tracebacks are shown under --verbose only (CLI.md)
+        for f in findings:
+            f.detail = None
     checked = sum(1 for o in outcomes if not o.result.skipped)
     skipped = sum(1 for o in outcomes if o.result.skipped)
 

@@ -1,0 +1,223 @@
+"""The result cache: `.epochlint_cache/` next to the config root (or the working directory).
+
+A cached result is valid for exactly one input: the file's content (hash of its bytes), the
+epochlint version, the rule set (a fingerprint of the linter's own source files and the libcst
+and Python versions), the effective configuration (`Settings.key()`) and the codes enabled for
+that path. It only ever stands for a plain check: `--fix` and `--diff` never read or write it.
+
+Layout: one JSON file per (file path, configuration) in a folder per rule-set fingerprint,
+`.epochlint_cache/<fingerprint>/<sha256 of path and configuration>.json`, holding the content
+hash it was computed for, the full key and the outcome. Editing a file overwrites its entry,
+so the cache grows with the number of files, not with the number of edits; a folder of an
+older rule set is deleted when a new one is started (if it is more than an hour old).
+
+Why files and not sqlite: every entry is written to a temporary file in the same folder and
+renamed over the old one (`os.replace`, atomic on POSIX and Windows), so two runs sharing the
+cache (two terminals, an editor and a pre-commit hook) never see half an entry and never wait
+for a lock; the worst case is both computing the same entry, and the last rename wins with the
+same content. A torn or corrupt entry (a crash, a full disk, a hand edit) is just a miss and is
+rewritten; it can never take the rest of the cache with it, as a damaged database file would.
+Worker processes write their own entries, in parallel, with no coordination. Entries are JSON,
+never pickle: a cache folder that came with someone else's repository can at worst fake
+findings, never run code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+from linter import __version__
+from linter.engine import FileResult
+from linter.finding import Edit, Finding, Fix
+
+CACHE_DIR_NAME = ".epochlint_cache"
+FORMAT = 1  # bump when the entry layout changes
+STALE_SECONDS = 3600  # an older rule set's folder is removed once it is this old
+_GITIGNORE = "# created by epochlint: the cache is local to this machine\n*\n"
+_CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by epochlint.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n"
+)
+
+_fingerprint: Optional[str] = None
+
+
+def rules_fingerprint() -> str:
+    """A hash of every source file of the `linter` package (rules, engine, semantic model,
+    suppression ...) plus the libcst and Python versions: any change to what decides a
+    finding gives a new fingerprint."""
+    global _fingerprint
+    if _fingerprint is None:
+        import libcst
+
+        h = hashlib.blake2b(digest_size=16)
+        h.update(f"epochlint {__version__} cache {FORMAT}\0".encode())
+        h.update(f"libcst {getattr(libcst, '__version__', '?')} python {sys.version_info[:2]}\0".encode())
+        package = Path(__file__).resolve().parent
+        for src in sorted(package.rglob("*.py")):
+            rel = src.relative_to(package).as_posix()
+            try:
+                h.update(rel.encode() + b"\0" + src.read_bytes() + b"\0")
+            except OSError:
+                h.update(rel.encode() + b"\0?\0")
+        _fingerprint = h.hexdigest()
+    return _fingerprint
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+class Cache:
+    """Lookups and stores for one run (one configuration). Picklable: workers get a copy."""
+
+    def __init__(self, root: Path, config_key: str) -> None:
+        self.root = Path(root) / CACHE_DIR_NAME
+        self.fingerprint = rules_fingerprint()
+        self.folder = self.root / self.fingerprint
+        self.config_key = config_key
+        self._codes_keys: dict[frozenset, str] = {}
+        self._ready = False
+
+    @classmethod
+    def for_settings(cls, settings) -> "Cache":
+        """The cache of a run: next to the config file's folder (`Settings.root`, which is the
+        working directory when there is no config)."""
+        return cls(settings.root, settings.key())
+
+    # ------------------------------------------------------------------ keys
+    def _entry(self, path: str, enabled: frozenset) -> tuple[Path, str]:
+        codes = self._codes_keys.get(enabled)
+        if codes is None:
+            codes = self._codes_keys[enabled] = ",".join(sorted(enabled))
+        key = "\0".join((__version__, self.fingerprint, self.config_key, codes, "check", os.path.abspath(path), path))
+        name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return self.folder / f"{name}.json", name
+
+    # ------------------------------------------------------------------ read
+    def load(self, path: str, data: bytes, enabled: frozenset):
+        """The cached `FileOutcome` for `path` with this content, or None (miss, stale,
+        unreadable or corrupt entry)."""
+        from linter.runner import FileOutcome
+
+        entry, key = self._entry(path, enabled)
+        try:
+            with open(entry, "rb") as fh:
+                stored = json.loads(fh.read())
+            if stored.get("key") != key or stored.get("digest") != content_digest(data):
+                return None
+            return FileOutcome(_result_from_json(stored["result"]), _lines_from_json(stored["lines"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    # ------------------------------------------------------------------ write
+    def store(self, path: str, data: bytes, enabled: frozenset, outcome) -> bool:
+        """Record an outcome computed from `data`; never raises (a cache that cannot be
+        written is no cache). Internal errors are not recorded: they may not happen again."""
+        result = outcome.result
+        if outcome.fixed or outcome.diff or any(f.name == "internal-error" for f in result.findings):
+            return False
+        entry, key = self._entry(path, enabled)
+        record = {
+            "key": key,
+            "digest": content_digest(data),
+            "result": _result_to_json(result),
+            "lines": _lines_to_json(outcome.lines),
+        }
+        try:
+            payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+            self._prepare()
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(payload)
+                os.replace(tmp, entry)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except (OSError, ValueError, TypeError):
+            return False
+        return True
+
+    def _prepare(self) -> None:
+        """Create the folder (with its .gitignore and CACHEDIR.TAG) on the first store."""
+        if self._ready:
+            return
+        fresh = not self.folder.is_dir()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
+            marker = self.root / name
+            if not marker.exists():
+                try:
+                    marker.write_text(text, encoding="utf-8")
+                except OSError:
+                    pass
+        if fresh:
+            self._prune()
+        self._ready = True
+
+    def _prune(self) -> None:
+        """Remove other rule sets' folders that have not been written to for an hour."""
+        now = time.time()
+        try:
+            siblings = list(os.scandir(self.root))
+        except OSError:
+            return
+        for e in siblings:
+            try:
+                if e.is_dir(follow_symlinks=False) and e.name != self.fingerprint and now - e.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(e.path, ignore_errors=True)
+            except OSError:
+                pass
+
+
+# ---------------------------------------------------------------------- JSON forms
+def _finding_to_json(f: Finding) -> dict:
+    data = f.to_json()
+    if f.fix is not None:
+        data["fix"]["description"] = f.fix.description
+    return data
+
+
+def _finding_from_json(data: dict) -> Finding:
+    fix = data.get("fix")
+    return Finding(
+        code=data["code"],
+        name=data["name"],
+        message=data["message"],
+        path=data["path"],
+        line=data["line"],
+        column=data["column"],
+        end_line=data["end_line"],
+        end_column=data["end_column"],
+        severity=data.get("severity", "error"),
+        cell=data.get("cell"),
+        fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"]), fix.get("description", "")) if fix else None,
+    )
+
+
+def _result_to_json(result: FileResult) -> dict:
+    return {"path": result.path, "skipped": result.skipped, "findings": [_finding_to_json(f) for f in result.findings]}
+
+
+def _result_from_json(data: dict) -> FileResult:
+    return FileResult(data["path"], [_finding_from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
+
+
+def _lines_to_json(lines: Optional[dict]) -> Optional[list]:
+    return None if lines is None else [[cell, list(text)] for cell, text in lines.items()]
+
+
+def _lines_from_json(data: Optional[list]) -> Optional[dict]:
+    return None if data is None else {cell: list(text) for cell, text in data}

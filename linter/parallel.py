@@ -1,0 +1,272 @@
+"""Checking many files: the result cache first, then the misses in-process or in a process pool.
+
+`check_files(files, settings, mode, jobs, use_cache)` returns one `runner.FileOutcome` per file,
+in the order of `files`, whatever the number of jobs. The pool is used only when it pays: more
+than MIN_FILES_FOR_POOL files left after the cache and `jobs > 1` (default: the CPUs this
+process may use). A pre-commit hook that passes a handful of files stays in-process and starts
+no workers.
+
+Workers are forked once with the resolved settings (nothing is re-read per file), take chunks
+of files, largest files first so that the longest parse does not come last, and write their
+own cache entries. Nothing a worker does can stop the run: an exception escaping the per-file
+guard or a result that cannot be sent back is retried file by file and ends as that file's
+`EPL000 internal-error`; a worker that dies (a crash in native code, the OOM killer) breaks
+the pool, and the files it left unfinished are rechecked one at a time in a fresh worker, so
+the one that kills it is reported (`EPL000 internal-error`) and every other file is checked.
+If no pool can be started at all (no /dev/shm, no fork), the files are checked in-process.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Iterable, Optional, Sequence
+
+from linter import engine, runner
+from linter.cache import Cache
+from linter.config import Settings
+from linter.finding import Finding
+from linter.runner import FileOutcome, FixMode
+from linter.source import UnreadableSource, read_bytes, source_from_bytes
+
+MIN_FILES_FOR_POOL = 9  # below this, forking and sending results back costs more than it saves
+CHUNKS_PER_JOB = 8  # chunks per worker: small enough to balance, big enough to amortise
+MAX_CHUNK_FILES = 64
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_files(
+    files: Iterable[str],
+    settings: Settings,
+    mode: FixMode = FixMode(),
+    jobs: Optional[int] = None,
+    use_cache: bool = True,
+) -> list[FileOutcome]:
+    files = list(files)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    cache = _open_cache(settings) if use_cache and not mode.active else None
+    outcomes: list[Optional[FileOutcome]] = [None] * len(files)
+    todo: list[int] = []
+    for i, path in enumerate(files):
+        hit = _cached(cache, path, settings) if cache is not None else None
+        if hit is not None:
+            outcomes[i] = hit
+        else:
+            todo.append(i)
+    if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
+        done = _run_pool(files, todo, settings, mode, cache, jobs)
+    else:
+        done = {}
+    for i in todo:
+        outcomes[i] = done[i] if i in done else check_one(files[i], settings, mode, cache)
+    return outcomes  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- one file
+def check_one(path: str, settings: Settings, mode: FixMode, cache: Optional[Cache] = None) -> FileOutcome:
+    """`runner.check_file`, reading the bytes once (for the cache key too), and never raising."""
+    enabled = settings.enabled_codes(path)
+    try:
+        data = read_bytes(path)
+    except UnreadableSource as exc:
+        return FileOutcome(engine.unreadable(path, str(exc), exc.line, exc.column, enabled))
+    try:
+        try:
+            source = source_from_bytes(data, path)
+        except UnreadableSource as exc:
+            outcome = FileOutcome(engine.unreadable(path, str(exc), exc.line, exc.column, enabled))
+        else:
+            try:
+                outcome = runner.check_source_text(source, settings, mode)
+            except OSError as exc:  # e.g. the fixed file cannot be written
+                return FileOutcome(engine.unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled=enabled))
+    except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
+        return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    if cache is not None:
+        cache.store(path, data, enabled, outcome)
+    return outcome
+
+
+def internal_error(path: str, enabled: frozenset, what: str, detail: Optional[str]) -> FileOutcome:
+    findings = []
+    if "EPL000" in enabled:
+        message = f"internal error while checking this file: {what} (please report it)"
+        findings.append(Finding("EPL000", "internal-error", message, path, 1, 1, 1, 2, detail=detail))
+    return FileOutcome(engine.FileResult(path, findings))
+
+
+def _open_cache(settings: Settings) -> Optional[Cache]:
+    try:
+        return Cache.for_settings(settings)
+    except Exception:  # an unreadable package folder, say: run without the cache
+        return None
+
+
+def _cached(cache: Cache, path: str, settings: Settings) -> Optional[FileOutcome]:
+    try:
+        data = read_bytes(path)
+    except UnreadableSource:
+        return None
+    return cache.load(path, data, settings.enabled_codes(path))
+
+
+# --------------------------------------------------------------------------- workers
+_WORKER: dict = {}
+
+
+def _init_worker(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _WORKER.update(settings=settings, mode=mode, cache=cache)
+
+
+def _check_chunk(chunk: Sequence[tuple[int, str]]) -> list[tuple[int, FileOutcome]]:
+    settings, mode, cache = _WORKER["settings"], _WORKER["mode"], _WORKER["cache"]
+    out = []
+    for i, path in chunk:
+        outcome = check_one(path, settings, mode, cache)
+        for f in outcome.result.findings:
+            f.node_fix = None  # libcst nodes: only useful in the process that parsed them
+        out.append((i, outcome))
+    return out
+
+
+def _mp_context():
+    import multiprocessing
+
+    # fork: workers start in milliseconds with everything imported; elsewhere the default
+    # (spawn) re-imports the linter in each worker.
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
+
+
+def _chunks(files: list[str], todo: list[int], jobs: int) -> list[list[tuple[int, str]]]:
+    """Largest files first; small files grouped so that there are about CHUNKS_PER_JOB
+    chunks per worker of similar size."""
+    sizes = {}
+    for i in todo:
+        try:
+            sizes[i] = os.stat(files[i]).st_size
+        except OSError:
+            sizes[i] = 0
+    order = sorted(todo, key=lambda i: -sizes[i])
+    target = max(1, sum(sizes.values()) // (jobs * CHUNKS_PER_JOB))
+    chunks: list[list[tuple[int, str]]] = []
+    current: list[tuple[int, str]] = []
+    weight = 0
+    for i in order:
+        current.append((i, files[i]))
+        weight += sizes[i]
+        if weight >= target or len(current) >= MAX_CHUNK_FILES:
+            chunks.append(current)
+            current, weight = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _new_pool(workers: int, settings: Settings, mode: FixMode, cache: Optional[Cache]) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(settings, mode, cache))
+
+
+def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int) -> dict[int, FileOutcome]:
+    """Outcomes by index for the files the pool could check; the caller checks the rest."""
+    chunks = _chunks(files, todo, jobs)
+    done: dict[int, FileOutcome] = {}
+    try:
+        pool = _new_pool(min(jobs, len(chunks)), settings, mode, cache)
+    except (OSError, ImportError, ValueError, NotImplementedError):
+        return done  # no pool on this system: in-process
+    retry: list[tuple[int, str]] = []  # a chunk failed: check its files one by one
+    orphans: list[tuple[int, str]] = []  # the pool broke: check them one by one, isolated
+    try:
+        try:
+            futures = {pool.submit(_check_chunk, chunk): chunk for chunk in chunks}
+        except (OSError, RuntimeError, BrokenProcessPool):
+            pool.shutdown(wait=False, cancel_futures=True)
+            return done
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                chunk = futures[future]
+                try:
+                    done.update(future.result())
+                except BrokenProcessPool:
+                    orphans.extend(chunk)
+                except Exception:  # the chunk's result could not be sent back, or worse
+                    retry.extend(chunk)
+        if retry and not orphans:
+            singles = {pool.submit(_check_chunk, [item]): item for item in retry}
+            for future, (i, path) in singles.items():
+                try:
+                    done.update(future.result())
+                except BrokenProcessPool:
+                    orphans.append((i, path))
+                except Exception as exc:
+                    done[i] = _failed(path, settings, exc)
+        elif retry:
+            orphans.extend(retry)
+    except KeyboardInterrupt:
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if orphans:
+        done.update(_isolate(sorted(orphans), settings, mode, cache))
+    return done
+
+
+def _isolate(items: list[tuple[int, str]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
+    """After a worker died: one file at a time in a one-worker pool, replaced when it dies."""
+    done: dict[int, FileOutcome] = {}
+    pool: Optional[ProcessPoolExecutor] = None
+    try:
+        for i, path in items:
+            if pool is None:
+                try:
+                    pool = _new_pool(1, settings, mode, cache)
+                except (OSError, ImportError, ValueError, NotImplementedError):
+                    break  # the caller checks what is left in-process
+            try:
+                done.update(pool.submit(_check_chunk, [(i, path)]).result())
+            except BrokenProcessPool:
+                enabled = settings.enabled_codes(path)
+                done[i] = internal_error(path, enabled, "the worker process checking it crashed (native code or out of memory)", None)
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = None
+            except Exception as exc:
+                done[i] = _failed(path, settings, exc)
+    except KeyboardInterrupt:
+        if pool is not None:
+            _terminate(pool)
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return done
+
+
+def _failed(path: str, settings: Settings, exc: BaseException) -> FileOutcome:
+    """A file whose check raised in the worker or whose result could not come back."""
+    remote = getattr(exc, "__cause__", None)  # the worker's traceback, as text
+    detail = str(remote) if remote is not None else "".join(traceback.format_exception(exc))
+    return internal_error(path, settings.enabled_codes(path), f"{type(exc).__name__}: {exc}", detail)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    for process in list(getattr(pool, "_processes", {}).values()):
+        try:
+            process.terminate()
+        except Exception:
+            pass
+    pool.shutdown(wait=False, cancel_futures=True)
