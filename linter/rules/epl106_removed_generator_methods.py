@@ -212,6 +212,23 @@ class RemovedGeneratorMethods(Rule):
                     self.model.evaluate(self.val_gen)
             """,
         ),
+        # a parameter annotated as a Keras model
+        Invalid(
+            """
+            from tensorflow import keras
+
+            def score(model: keras.Model, gen) -> float:
+                return model.evaluate_generator(gen)
+            """,
+            line=4,
+            column=12,
+            fixed="""
+            from tensorflow import keras
+
+            def score(model: keras.Model, gen) -> float:
+                return model.evaluate(gen)
+            """,
+        ),
         Invalid(
             """
             import keras
