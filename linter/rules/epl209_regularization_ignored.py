@@ -247,12 +247,13 @@ class RegularizationIgnored(Rule):
             if not terms.has_loss or terms.adds_model_losses or terms.unknown:
                 continue
             model = code(model_expr).strip()
+            target = code(g.target).strip() if isinstance(g.target, cst.Name) else "loss"
             shown = ", ".join(regularized[:3]) + (", ..." if len(regularized) > 3 else "")
             self.report(
                 g.call,
                 f"`{code(g.target).strip()}` never adds `{model}.losses`, but `{model}` has regularization ({shown}): "
-                f"the penalties are silently dropped in this custom loop (fit() adds them). Add them to the loss, "
-                f"e.g. `loss += tf.add_n({model}.losses)`.",
+                f"the penalties are silently dropped in this custom loop (fit() adds them). Add them to the loss "
+                f"before the gradient: `{target} += sum({model}.losses)` (or `tf.add_n({model}.losses)`).",
             )
 
     def _regularization(self, model_expr: cst.BaseExpression, site, contents: ModelContents) -> Optional[list]:
