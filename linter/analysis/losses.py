@@ -293,7 +293,7 @@ class LossShapes:
         return verdict, f"{name}(reduction=None)" if verdict else name
 
     def _reduction_is_none(self, value: cst.BaseExpression, site: Site) -> Optional[bool]:
-        if isinstance(value, cst.Name) and value.value == "None" and not self.sem.lookup("None", site.scope):
+        if isinstance(value, cst.Name) and value.value == "None":
             return True
         if isinstance(value, cst.SimpleString):
             return str(value.evaluated_value).lower() == "none"

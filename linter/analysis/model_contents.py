@@ -384,7 +384,7 @@ class ModelContents:
                 out.add(self.tensor(arg.value, site, depth))
             return out
         if isinstance(expr, cst.Name):
-            if expr.value in ("True", "False", "None") and not sem.lookup(expr.value, site.scope):
+            if expr.value in ("True", "False", "None"):
                 return Contents()
             bindings = sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
             if not bindings:
