@@ -19,6 +19,8 @@ class FitInLoopAccumulates(Rule):
     Flags `model.fit(..., epochs=N)` with N > 1 (or not known) inside a `for`/`while` loop of the
     same function, when the model is built **outside** the loop: not rebuilt or
     `clone_model`-ed inside it, and its weights not reset there (`set_weights`/`load_weights`).
+    A loop that changes what trains (`layer.trainable = ...`, staged fine-tuning) continues
+    training on purpose and is not flagged.
 
     ## Why is this bad
     `fit()` does not start over: each call continues training the model from where the last
@@ -306,10 +308,28 @@ class FitInLoopAccumulates(Rule):
         ),
     ]
 
+    VALID = [
+        *VALID,
+        # staged fine-tuning (progressive unfreezing): continuing training is the point
+        Valid(
+            """
+            import keras
+
+            base = keras.applications.MobileNetV2(include_top=False)
+            model = keras.Sequential([base, keras.layers.Dense(1)])
+            for stage, lr in enumerate([1e-3, 1e-4]):
+                base.trainable = stage > 0
+                model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
+                model.fit(x, y, epochs=2)
+            """
+        ),
+    ]
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.fits: list[tuple[cst.Call, str, object, tuple]] = []
         self.resets: list[tuple[cst.Call, tuple]] = []
+        self.unfreezes: list[tuple] = []  # ancestors of `<x>.trainable = ...` assignments
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -320,6 +340,10 @@ class FitInLoopAccumulates(Rule):
             self.fits.append((node, method, self.ctx.scope, self.ctx.ancestors()))
         elif method in RESET_METHODS:
             self.resets.append((node, self.ctx.ancestors()))
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable" for t in node.targets):
+            self.unfreezes.append(self.ctx.ancestors())
 
     def finish(self) -> None:
         sem = self.ctx.semantic
@@ -334,6 +358,8 @@ class FitInLoopAccumulates(Rule):
             receiver = call.func.value  # type: ignore[attr-defined]
             if self._rebound_in(receiver, scope, loop) or self._reset_in(receiver, loop):
                 continue
+            if any(any(a is loop for a in anc) for anc in self.unfreezes):
+                continue  # staged fine-tuning: changing what trains each turn means continuing is deliberate
             if not sem.is_keras_model(receiver, scope, self.ctx.strict):
                 continue
             turns = _turns(loop, sem, scope)
