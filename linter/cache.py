@@ -26,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -135,6 +133,8 @@ class Cache:
         try:
             payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
             self._prepare()
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.folder)
             try:
                 with os.fdopen(fd, "wb") as fh:
@@ -169,6 +169,8 @@ class Cache:
 
     def _prune(self) -> None:
         """Remove other rule sets' folders that have not been written to for an hour."""
+        import shutil
+
         now = time.time()
         try:
             siblings = list(os.scandir(self.root))

@@ -7,19 +7,21 @@ Anything that goes wrong inside becomes an `EPL000` finding for that file only.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import gc
 import re
 import threading
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Iterable, Optional
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from linter import suppression
 from linter.finding import Edit, Finding, Fix
+from linter.positions import node_positions
 from linter.rules import ALL_RULES, Rule, name_for
 from linter.rules.base import NodeFix
 from linter.semantic import SemanticModel, Scope
@@ -212,7 +214,9 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
     """Parse a deep-looking file with the standard library first: None when it parses (its
     nesting is then within what libcst handles), else the EPL000 finding, libcst untouched."""
     try:
-        ast.parse(source.text)
+        with warnings.catch_warnings():  # e.g. "'int' object is not callable": not ours to print
+            warnings.simplefilter("ignore")
+            ast.parse(source.text)
     except SyntaxError as err:
         line, col = err.lineno or 1, max(err.offset or 1, 1)
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {err.msg}", line, col))
@@ -248,7 +252,8 @@ def check_and_map(source: SourceFile, options: CheckOptions) -> FileResult:
 def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
     if not reports:
         return []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = node_positions(module, [rep.node for rep in reports])
+    code = module.code if any(rep.fix for rep in reports) else None
     findings = []
     seen = set()
     for rep in reports:
@@ -267,7 +272,7 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
             column=col,
             end_line=end_line,
             end_column=end_col,
-            fix=_fix_edits(module, rep.fix) if rep.fix else None,
+            fix=_fix_edits(module, rep.fix, code) if rep.fix else None,
             node_fix=rep.fix,
         )
         findings.append(f)
@@ -291,9 +296,13 @@ def map_cell(source: SourceFile, f: Finding) -> Finding:
 
 
 class _Replacer(cst.CSTTransformer):
-    def __init__(self, replacements: dict[int, Optional[cst.CSTNode]]) -> None:
+    def __init__(self, replacements: dict[int, Optional[cst.CSTNode]], keep: Optional[set] = None) -> None:
         super().__init__()
         self.replacements = replacements
+        self.keep = keep  # ids of the replaced nodes and their ancestors: only these are entered
+
+    def on_visit(self, node) -> bool:
+        return self.keep is None or id(node) in self.keep
 
     def on_leave(self, original_node, updated_node):
         key = id(original_node)
@@ -303,30 +312,84 @@ class _Replacer(cst.CSTTransformer):
         return updated_node
 
 
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _paths_to(module: cst.Module, targets: set[int]) -> set[int]:
+    """Ids of every occurrence of the target nodes and of all their ancestors. A transform
+    that enters only these gives the same tree as one that enters everything: the subtrees
+    it skips are returned as they are instead of being rebuilt equal."""
+    keep: set[int] = set()
+    path: list = []
+    stack: list = [(module, 0)]
+    fields_of = _NODE_FIELDS
+    Node = cst.CSTNode
+    while stack:
+        node, depth = stack.pop()
+        del path[depth:]
+        path.append(node)
+        if id(node) in targets:
+            keep.update(map(id, path))
+        cls = node.__class__
+        names = fields_of.get(cls)
+        if names is None:
+            names = fields_of[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        for name in names:
+            value = getattr(node, name)
+            if value.__class__ is tuple or value.__class__ is list:
+                for child in value:
+                    if isinstance(child, Node):
+                        stack.append((child, depth + 1))
+            elif isinstance(value, Node):
+                stack.append((value, depth + 1))
+    return keep
+
+
 def apply_node_fixes(module: cst.Module, fixes: Iterable[NodeFix]) -> cst.Module:
     """Apply node replacements in one pass (outer replacements win over inner ones)."""
     replacements: dict[int, Optional[cst.CSTNode]] = {}
     for fix in fixes:
         for old, new in fix.replacements:
             replacements[id(old)] = new
-    return module.visit(_Replacer(replacements))
+    return module.visit(_Replacer(replacements, _paths_to(module, set(replacements))))
 
 
-def _fix_edits(module: cst.Module, fix: NodeFix) -> Fix:
+def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
     """The text edit a fix makes: the span where old and fixed code differ."""
-    old = module.code
+    if old is None:
+        old = module.code
     new = apply_node_fixes(module, [fix]).code
-    start = 0
-    limit = min(len(old), len(new))
-    while start < limit and old[start] == new[start]:
-        start += 1
-    end_old, end_new = len(old), len(new)
-    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
-        end_old -= 1
-        end_new -= 1
+    start = _common_prefix(old, new)
+    common_end = _common_suffix(old, new, min(len(old), len(new)) - start)
+    end_old, end_new = len(old) - common_end, len(new) - common_end
     l1, c1 = _line_col(old, start)
     l2, c2 = _line_col(old, end_old)
     return Fix(fix.applicability, (Edit(l1, c1, l2, c2, new[start:end_new]),), fix.description)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix (binary search on slices: the comparing is in C)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _common_suffix(a: str, b: str, limit: int) -> int:
+    """Length of the longest common suffix, at most `limit`."""
+    lo, hi = 0, max(limit, 0)
+    la, lb = len(a), len(b)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[la - mid:la - lo] == b[lb - mid:lb - lo]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

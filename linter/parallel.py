@@ -21,9 +21,7 @@ import os
 import signal
 import sys
 import traceback
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from typing import Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from linter import engine, runner
 from linter.cache import Cache
@@ -31,6 +29,9 @@ from linter.config import Settings
 from linter.finding import Finding
 from linter.runner import FileOutcome, FixMode
 from linter.source import UnreadableSource, read_bytes, source_from_bytes
+
+if TYPE_CHECKING:  # imported when a pool is started: a few files never pay for them
+    from concurrent.futures import ProcessPoolExecutor
 
 MIN_FILES_FOR_POOL = 9  # below this, forking and sending results back costs more than it saves
 CHUNKS_PER_JOB = 8  # chunks per worker: small enough to balance, big enough to amortise
@@ -174,12 +175,17 @@ def _chunks(files: list[str], todo: list[int], jobs: int) -> list[list[tuple[int
     return chunks
 
 
-def _new_pool(workers: int, settings: Settings, mode: FixMode, cache: Optional[Cache]) -> ProcessPoolExecutor:
+def _new_pool(workers: int, settings: Settings, mode: FixMode, cache: Optional[Cache]) -> "ProcessPoolExecutor":
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(settings, mode, cache))
 
 
 def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int) -> dict[int, FileOutcome]:
     """Outcomes by index for the files the pool could check; the caller checks the rest."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     chunks = _chunks(files, todo, jobs)
     done: dict[int, FileOutcome] = {}
     try:
@@ -228,8 +234,10 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
 
 def _isolate(items: list[tuple[int, str]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
     """After a worker died: one file at a time in a one-worker pool, replaced when it dies."""
+    from concurrent.futures.process import BrokenProcessPool
+
     done: dict[int, FileOutcome] = {}
-    pool: Optional[ProcessPoolExecutor] = None
+    pool: Optional["ProcessPoolExecutor"] = None
     try:
         for i, path in items:
             if pool is None:
@@ -263,7 +271,7 @@ def _failed(path: str, settings: Settings, exc: BaseException) -> FileOutcome:
     return internal_error(path, settings.enabled_codes(path), f"{type(exc).__name__}: {exc}", detail)
 
 
-def _terminate(pool: ProcessPoolExecutor) -> None:
+def _terminate(pool: "ProcessPoolExecutor") -> None:
     for process in list(getattr(pool, "_processes", {}).values()):
         try:
             process.terminate()

@@ -217,3 +217,122 @@ def test_deeper_than_the_checker_is_a_clear_finding():
     findings = lint("import keras\nx = " + " and ".join(["a"] * 13000) + "\n").findings
     assert [(f.code, f.name) for f in findings] == [("EPL000", "internal-error")]
     assert "nested too deeply for the checker" in findings[0].message
+
+
+# --------------------------------------------------------------------------- positions, fix edits
+def _every_node(module: cst.CSTNode) -> list:
+    out, stack = [], [module]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out
+
+
+def assert_positions_match(module: cst.Module) -> None:
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from linter.positions import node_positions
+
+    full = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = _every_node(module)
+    everything = node_positions(module, nodes)
+    assert [everything[n] for n in nodes] == [full[n] for n in nodes]
+    for n in nodes[::7]:  # one node alone: the positions it borrows from its children come along
+        assert node_positions(module, [n])[n] == full[n]
+
+
+def test_lean_positions_equal_libcst_position_provider():
+    assert_positions_match(cst.parse_module(SAMPLE))
+    assert_positions_match(cst.parse_module("if x:\r\n    y = '''a\r\nb'''\r\nelse:\r\n\tpass\r\n"))
+    assert_positions_match(cst.parse_module("x = 1"))  # no trailing newline
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(from_grammar())
+def test_lean_positions_on_generated_programs(code):
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError:
+        return
+    assert_positions_match(module)
+
+
+def reference_fix_edits(module: cst.Module, fix) -> object:
+    """How fix edits were computed before: transform the whole tree, compare char by char."""
+    from linter.finding import Edit, Fix
+
+    class Replace(cst.CSTTransformer):
+        def on_leave(self, original_node, updated_node):
+            for old, new in fix.replacements:
+                if original_node is old:
+                    return cst.RemovalSentinel.REMOVE if new is None else new
+            return updated_node
+
+    old = module.code
+    new = module.visit(Replace()).code
+    start = 0
+    limit = min(len(old), len(new))
+    while start < limit and old[start] == new[start]:
+        start += 1
+    end_old, end_new = len(old), len(new)
+    while end_old > start and end_new > start and old[end_old - 1] == new[end_new - 1]:
+        end_old -= 1
+        end_new -= 1
+    l1, c1 = engine._line_col(old, start)
+    l2, c2 = engine._line_col(old, end_old)
+    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, new[start:end_new]),), fix.description)
+
+
+def test_fix_edits_equal_a_whole_tree_transform():
+    from linter.rules.base import NodeFix
+
+    module = cst.parse_module(SAMPLE + "model.fit(x, y, nb_epoch=3, epochs=2)\nprint(a, b)\n")
+    nodes = _every_node(module)
+    fixes = []
+    for node in nodes:
+        if isinstance(node, cst.Name):
+            fixes.append(NodeFix.replace(node, node.with_changes(value=node.value + "_renamed")))
+            fixes.append(NodeFix.replace(node, node.with_changes(value=node.value[:1])))
+        elif isinstance(node, cst.Arg):
+            fixes.append(NodeFix.replace(node, None, "unsafe"))
+        elif isinstance(node, (cst.SimpleStatementLine, cst.Call)):
+            fixes.append(NodeFix.replace(node, None))
+        elif isinstance(node, cst.Integer):
+            fixes.append(NodeFix.replace(node, cst.Integer("12345")))
+    outer = next(n for n in nodes if isinstance(n, cst.Call))
+    inner = next(n for n in _every_node(outer) if isinstance(n, cst.Name))
+    fixes.append(NodeFix(("safe"), ((inner, inner.with_changes(value="inner")), (outer, cst.Name("outer")))))
+    assert len(fixes) > 100
+    checked = 0
+    for fix in fixes:
+        try:
+            expected = reference_fix_edits(module, fix)
+        except Exception as exc:  # an invalid tree: both ways must refuse it
+            with pytest.raises(type(exc)):
+                engine._fix_edits(module, fix)
+            continue
+        assert engine._fix_edits(module, fix) == expected
+        assert engine._fix_edits(module, fix, module.code) == expected
+        checked += 1
+    assert checked > 100
+
+
+def test_fix_edits_of_every_rule_example_match_the_reference(monkeypatch):
+    from linter.rules import ALL_RULES
+
+    real = engine._fix_edits
+    compared = []
+
+    def compare(module, fix, old=None):
+        got = real(module, fix, old)
+        assert got == reference_fix_edits(module, fix)
+        compared.append(fix)
+        return got
+
+    monkeypatch.setattr(engine, "_fix_edits", compare)
+    for rule in ALL_RULES:
+        for example in rule.examples()[1]:
+            options = CheckOptions(frozenset(ALL_CODES), example.strict)
+            check_source(SourceFile(example.filename, example.source()), options)
+    assert len(compared) >= 10  # the fixable rules' examples
