@@ -270,6 +270,8 @@ def measure(label: str, cmd: list[str], cwd: Path, env: dict, stdout_path: Optio
     t = Timing(label, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, proc.returncode, load_before, os.getloadavg()[0])
     if tree:
         t.extra["peak_tree_pss_mib"] = peak_pss / 1024
+    if stderr.strip():
+        t.extra["stderr_tail"] = stderr.strip().splitlines()[-1:]
     if proc.returncode not in (0, 1):
         t.extra["stderr"] = stderr[-2000:]
         log(f"  {label}: exit {proc.returncode}: {stderr[-300:]}")
@@ -352,24 +354,47 @@ class Bench:
         if self.args.skip_peers:
             self.results["notes"].append("peers skipped (--skip-peers)")
             return
+        # fixit (trailrunner) skips files that a .gitignore above them excludes, even when they
+        # are named, and bench/corpus/ is gitignored: the peers get a copy outside any repository
+        outside = Path(tempfile.mkdtemp(prefix="epochlint-bench-peers-"))
+        try:
+            for f in self.files:
+                (outside / f).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(self.src / f, outside / f)
+            self._peers(peers, outside)
+        finally:
+            shutil.rmtree(outside, ignore_errors=True)
+
+    def _peers(self, peers: dict[str, Optional[str]], where: Path) -> None:
         if peers.get("ruff"):
-            self.record("ruff", best([
-                measure("ruff check (default rules, all threads)", [peers["ruff"], "check", "--no-cache", "--isolated", "--exit-zero", "--quiet", *self.files], self.src, self.env)
+            out = WORK / "out-ruff.txt"
+            runs = [
+                measure("ruff check (default rules, all threads)", [peers["ruff"], "check", "--no-cache", "--isolated", "--exit-zero", "--output-format", "concise", *self.files], where, self.env, out)
                 for _ in range(self.args.rounds)
-            ]))
+            ]
+            t = best(runs)
+            t.extra["output_tail"] = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+            self.record("ruff", t)
         subsets = {"fixit": self.files[:: self.args.fixit_every], "pylint": self.files[:: self.args.pylint_every]}
-        for name, subset in subsets.items():
-            exe = peers.get(name)
-            if not exe:
-                continue
-            self.file_list(name, subset)
-            if name == "fixit":
-                cmd = [exe, "lint", *subset]
-            else:
-                cmd = [exe, "--jobs=1", "--persistent=n", "--score=n", "--exit-zero", "--reports=n", *subset]
-            self.record(name, measure(f"{name} on {len(subset)} files", cmd, self.src, self.env))
-            self.record(f"{name}_parse", self.parse_only(f"libcst parse-only on the {name} subset", self.lists[name], "default"))
-            self.record(f"{name}_epochlint", self.epochlint(f"epochlint --jobs 1 --no-cache on the {name} subset", subset, "--jobs", "1", "--no-cache"))
+        src, self.src = self.src, where  # epochlint and the parse loop read the same copies
+        try:
+            for name, subset in subsets.items():
+                exe = peers.get(name)
+                if not exe:
+                    continue
+                self.file_list(name, subset)
+                if name == "fixit":
+                    cmd = [exe, "lint", *subset]
+                else:
+                    cmd = [exe, "--jobs=1", "--persistent=n", "--score=n", "--exit-zero", "--reports=n", *subset]
+                out = WORK / f"out-{name}.txt"
+                t = measure(f"{name} on {len(subset)} files", cmd, where, self.env, out)
+                t.extra["output_tail"] = out.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:]
+                self.record(name, t)
+                self.record(f"{name}_parse", self.parse_only(f"libcst parse-only on the {name} subset", self.lists[name], "default"))
+                self.record(f"{name}_epochlint", self.epochlint(f"epochlint --jobs 1 --no-cache on the {name} subset", subset, "--jobs", "1", "--no-cache"))
+        finally:
+            self.src = src
 
     def memory(self) -> None:
         by_size = sorted(self.files, key=lambda f: (self.src / f).stat().st_size)
@@ -378,10 +403,12 @@ class Bench:
         code = "import libcst, sys; libcst.parse_module(open(sys.argv[1], 'rb').read())"
         self.record("mem_libcst_largest", best([measure("libcst parses the largest file alone", [sys.executable, "-c", code, largest], self.src, self.env) for _ in range(2)]))
         self.record("mem_epochlint_largest", self.epochlint("epochlint on the largest file alone", [largest], "--jobs", "1", "--no-cache"))
-        small = [f for f in by_size if (self.src / f).stat().st_size < 20_000]
-        for n in (len(small) // 8, len(small) // 2, len(small)):
-            self.record(f"mem_small_{n}", self.epochlint(f"epochlint on {n} files under 20 kB", sorted(small[:n]), "--jobs", "1", "--no-cache"))
-        self.results["memory_series"] = [len(small) // 8, len(small) // 2, len(small)]
+        # the same mix of sizes, more and more of it: every 8th, every 2nd, all files under 100 kB
+        small = sorted(f for f in self.files if (self.src / f).stat().st_size < 100_000)
+        for step in (8, 2, 1):
+            subset = small[::step]
+            self.record(f"mem_small_{step}", self.epochlint(f"epochlint on every {step} of the {len(small)} files under 100 kB", subset, "--jobs", "1", "--no-cache"))
+            self.results.setdefault("subset_sizes", {})[f"mem_small_{step}"] = len(subset)
 
     def precheck(self) -> None:
         listing = self.file_list("precheck", self.files[:: max(1, self.args.precheck_every)])
@@ -530,6 +557,11 @@ def markdown(res: dict) -> str:
                   + ", ".join(f"{name} {ms:.0f} ms" for name, ms in imp["top"][:8])
                   + f"; never imported: {', '.join(imp['heavy_absent'])}."]
     lines += ["", "Peers: " + ", ".join(f"{k} {v}" for k, v in res.get("peers", {}).items())]
+    for key in ("ruff", "fixit", "pylint"):
+        extra = T.get(key, {}).get("extra", {})
+        tail = extra.get("output_tail") or extra.get("stderr_tail")
+        if tail:
+            lines.append(f"Last line of {key}'s output (proof it checked the files): `{tail[0][:160]}`")
     for note in res["notes"]:
         lines.append(f"Note: {note}")
     lines.append(BLOCK_END)
@@ -583,11 +615,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         bench.precheck()
     if "startup" in parts:
         bench.startup()
-    res["subset_sizes"] = {
+    res.setdefault("subset_sizes", {}).update({
         "fixit": len(bench.files[:: args.fixit_every]), "fixit_parse": len(bench.files[:: args.fixit_every]),
         "pylint": len(bench.files[:: args.pylint_every]), "pylint_parse": len(bench.files[:: args.pylint_every]),
         "ruff": len(bench.files), "parse": len(bench.files), "parse_gc": len(bench.files), "mem_libcst_largest": 1,
-    }
+    })
     res["ratios"] = ratios(res)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     (WORK / f"results-{stamp}.json").write_text(json.dumps(res, indent=1), encoding="utf-8")

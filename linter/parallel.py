@@ -13,7 +13,8 @@ guard or a result that cannot be sent back is retried file by file and ends as t
 `EPL000 internal-error`; a worker that dies (a crash in native code, the OOM killer) breaks
 the pool, and the files it left unfinished are rechecked one at a time in a fresh worker, so
 the one that kills it is reported (`EPL000 internal-error`) and every other file is checked.
-If no pool can be started at all (no /dev/shm, no fork), the files are checked in-process.
+If no pool can be started at all (no /dev/shm, no fork), or its workers cannot even start,
+the files are checked in-process.
 """
 from __future__ import annotations
 
@@ -194,6 +195,7 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
         return done  # no pool on this system: in-process
     retry: list[tuple[int, str]] = []  # a chunk failed: check its files one by one
     orphans: list[tuple[int, str]] = []  # the pool broke: check them one by one, isolated
+    worked = False  # did any chunk come back?
     try:
         try:
             futures = {pool.submit(_check_chunk, chunk): chunk for chunk in chunks}
@@ -207,6 +209,7 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
                 chunk = futures[future]
                 try:
                     done.update(future.result())
+                    worked = True
                 except BrokenProcessPool:
                     orphans.extend(chunk)
                 except Exception:  # the chunk's result could not be sent back, or worse
@@ -227,9 +230,23 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    if orphans:
+    if orphans and (worked or _pool_works(settings, mode, cache)):
         done.update(_isolate(sorted(orphans), settings, mode, cache))
-    return done
+    return done  # (a pool that cannot run even an empty task: the caller checks in-process)
+
+
+def _pool_works(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> bool:
+    """Can a fresh worker start and answer at all? (If not, no file is to blame.)"""
+    try:
+        pool = _new_pool(1, settings, mode, cache)
+    except (OSError, ImportError, ValueError, NotImplementedError):
+        return False
+    try:
+        return pool.submit(_check_chunk, []).result() == []
+    except Exception:
+        return False
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _isolate(items: list[tuple[int, str]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:

@@ -382,3 +382,14 @@ def test_cli_internal_error_traceback_only_with_verbose(tmp_path):
     loud = cli("check", "--no-cache", "--jobs", "1", "--verbose", "explode.py", "fine.py", cwd=work, extra_path=inject)
     assert "Traceback (most recent call last)" in loud.stdout and "RuntimeError: rule exploded on purpose" in loud.stdout
     assert "fine.py:4:1: EPL101" in loud.stdout
+
+
+def test_workers_that_cannot_start_mean_in_process(tmp_path, settings, monkeypatch):
+    files = make_tree(tmp_path / "src", 12)
+    expected = comparable(parallel.check_files(files, settings, jobs=1, use_cache=False))
+
+    def broken_start(*args):
+        os._exit(5)  # e.g. an import that fails in a spawned worker
+
+    monkeypatch.setattr(parallel, "_init_worker", broken_start)
+    assert comparable(parallel.check_files(files, settings, jobs=2, use_cache=False)) == expected
