@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import gc
+import os
 import re
 import threading
 import traceback
@@ -44,7 +45,7 @@ _BRACKET_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 _PREFIX_RUN = re.compile(r"(?:[-+~]\s*|not\s+|await\s+){%d}" % DEEP_NESTING)
 _CHAIN_TOKENS = ("**", "else", "lambda")
 # ... and nesting the guard does not see (a chain of 8,000 `and`s crashes it with the usual 8 MiB
-# main-thread stack) gets room: the parse runs on a thread with this much (virtual) stack.
+# main-thread stack) gets room: each file is checked on a thread with this much (virtual) stack.
 PARSE_STACK_BYTES = 1 << 30
 
 
@@ -132,6 +133,10 @@ def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
 def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
     if not KERAS_HINT.search(source.text):
         return FileResult(source.path, [], skipped=True)
+    return on_big_stack(_check_collected, source, options, rules)
+
+
+def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:
     if not gc.isenabled():
         return _check_source(source, options, rules)
     # A parse allocates millions of objects and the cyclic GC would scan the growing tree again
@@ -186,30 +191,94 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
     return FileResult(source.path, findings)
 
 
-def parse_module(text: str) -> cst.Module:
-    """`libcst.parse_module` on a thread with PARSE_STACK_BYTES of stack (see DEEP_NESTING)."""
-    outcome: list = []
+class _Raised:
+    __slots__ = ("exc",)
 
-    def parse() -> None:
-        try:
-            outcome.append(cst.parse_module(text))
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome.append(exc)
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
-    try:
+
+class _BigStackThread:
+    """One long-lived daemon thread with PARSE_STACK_BYTES of stack that runs calls for the
+    caller, who waits. The whole check of a file runs there, not only the parse: a tree built
+    on one thread and walked on another is built and walked on two cores, and the cache misses
+    cost 15-30% of the parse (a thread per file would also fault in a fresh stack each time).
+    A worker that the caller stopped waiting for (Ctrl-C) is abandoned, and a forked child
+    starts its own (threads do not survive a fork)."""
+
+    def __init__(self) -> None:
+        self.request = threading.Event()
+        self.done = threading.Event()
+        self.call_: Optional[tuple] = None
+        self.result: object = None
         previous = threading.stack_size(PARSE_STACK_BYTES)
-    except (ValueError, RuntimeError):  # a platform without settable thread stacks
-        return cst.parse_module(text)
-    try:
-        thread = threading.Thread(target=parse, name="epochlint-parse", daemon=True)
-        thread.start()
-    finally:
-        threading.stack_size(previous)
-    thread.join()
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
+        try:
+            self.thread = threading.Thread(target=self._serve, name="epochlint-check", daemon=True)
+            self.thread.start()
+        finally:
+            threading.stack_size(previous)
+
+    def _serve(self) -> None:
+        _on_big_stack.inside = True
+        while True:
+            self.request.wait()
+            self.request.clear()
+            fn, args = self.call_
+            self.call_ = None
+            try:
+                self.result = fn(*args)
+            except BaseException as exc:  # re-raised in the caller's thread
+                self.result = _Raised(exc)
+            self.done.set()
+
+    def call(self, fn, args: tuple) -> object:
+        self.call_ = (fn, args)
+        self.result = None
+        self.done.clear()
+        self.request.set()
+        self.done.wait()
+        result, self.result = self.result, None
+        return result
+
+
+_worker: Optional[_BigStackThread] = None
+_worker_lock = threading.Lock()
+_on_big_stack = threading.local()  # .inside is True on a _BigStackThread
+
+
+def _forget_worker() -> None:
+    global _worker, _worker_lock
+    _worker = None
+    _worker_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_worker)
+
+
+def on_big_stack(fn, *args):
+    """`fn(*args)` on the thread with PARSE_STACK_BYTES of stack (directly when already there)."""
+    global _worker
+    if getattr(_on_big_stack, "inside", False):
+        return fn(*args)
+    with _worker_lock:
+        worker = _worker
+        if worker is None or not worker.thread.is_alive():
+            try:
+                worker = _BigStackThread()
+            except (ValueError, RuntimeError):  # no settable thread stacks on this platform
+                return fn(*args)
+        _worker = None  # taken: if this call is interrupted, the next one starts afresh
+        result = worker.call(fn, args)
+        _worker = worker
+    if isinstance(result, _Raised):
+        raise result.exc
     return result
+
+
+def parse_module(text: str) -> cst.Module:
+    """`libcst.parse_module` on the big-stack thread (see DEEP_NESTING)."""
+    return on_big_stack(cst.parse_module, text)
 
 
 def looks_too_deep(text: str) -> bool:
