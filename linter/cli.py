@@ -10,8 +10,7 @@ import sys
 from typing import Optional, Sequence
 
 from linter import __version__
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from linter.commands import EXIT_ERROR
 
 
 class _Parser(argparse.ArgumentParser):

@@ -163,10 +163,19 @@ def explain_markdown(code: str, with_evidence: bool = True) -> str:
     return rule_markdown(RULES_BY_CODE[code], with_evidence=with_evidence)
 
 
-def _rows() -> list[dict]:
-    from linter.commands.rules import rule_rows
+def rule_rows() -> list[dict]:
+    """Every code's metadata, sorted by code: what `epochlint rules` and the tables show."""
+    from linter.rules import ALL_RULES, META_CODES
 
-    return rule_rows()
+    rows = [
+        {"code": r.code, "name": r.name, "summary": r.summary, "fixable": r.fixable, "witness": r.witness, "doc": rule_doc_path(r.code)}
+        for r in ALL_RULES
+    ]
+    rows += [
+        {"code": c, "name": m["name"], "summary": m["summary"], "fixable": "safe" if c == "EPL900" else None, "witness": None, "doc": rule_doc_path(c)}
+        for c, m in META_CODES.items()
+    ]
+    return sorted(rows, key=lambda r: r["code"])
 
 
 def _cell(text: str) -> str:
@@ -176,7 +185,7 @@ def _cell(text: str) -> str:
 def rules_table(link_prefix: str) -> str:
     """A Markdown table of every code, each linking to its page (`link_prefix` + `EPL101.md`)."""
     out = ["| code | name | summary | fix |", "|---|---|---|---|"]
-    for r in _rows():
+    for r in rule_rows():
         fix = {"safe": "safe", "unsafe": "unsafe", "sometimes": "sometimes"}.get(r["fixable"] or "", "")
         out.append(f"| [{r['code']}]({link_prefix}{r['code']}.md) | `{r['name']}` | {_cell(r['summary'])} | {fix} |")
     return "\n".join(out) + "\n"

@@ -8,9 +8,8 @@ import time
 from linter import runner
 from linter.config import ConfigError, Settings, resolve_settings, split_codes, validate_codes
 from linter.discovery import FileFinder
+from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from linter.report import RunResult, render
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _settings(args) -> Settings:
@@ -52,9 +51,7 @@ def run_check(args) -> int:
         outcomes = []
         for cand in finder.find(paths):
             if cand.error:
-                from linter.engine import unreadable
-
-                outcomes.append(runner.FileOutcome(unreadable(cand.path, cand.error, enabled=settings.enabled_codes(cand.path))))
+                outcomes.append(runner.FileOutcome(runner.unreadable(cand.path, cand.error, settings.enabled_codes(cand.path))))
             else:
                 files.append(cand.path)
         outcomes.extend(_run(files, settings, mode, args))
@@ -123,8 +120,6 @@ def run_check(args) -> int:
 
 
 def _run(files: list[str], settings: Settings, mode: runner.FixMode, args) -> list[runner.FileOutcome]:
-    try:
-        from linter import parallel
-    except ImportError:
-        return runner.check_files(files, settings, mode)
+    from linter import parallel
+
     return parallel.check_files(files, settings, mode, jobs=args.jobs, use_cache=not args.no_cache)

@@ -17,7 +17,6 @@ class RunResult:
     lines: dict = field(default_factory=dict)  # path -> {cell or None: list of source lines} for context
     statistics: bool = False
     color: bool = False
-    show_fixes: bool = True
     unsafe_fixes: bool = False
 
 

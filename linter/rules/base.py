@@ -12,12 +12,9 @@ from __future__ import annotations
 import inspect
 import textwrap
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Optional, Sequence, Union
+from typing import ClassVar, Optional, Sequence, Union
 
 import libcst as cst
-
-if TYPE_CHECKING:
-    from linter.engine import FileContext
 
 
 @dataclass(frozen=True)
@@ -85,8 +82,8 @@ class Rule:
     VALID: ClassVar[Sequence[Example]] = ()
     INVALID: ClassVar[Sequence[Example]] = ()
 
-    def __init__(self, ctx: "FileContext") -> None:
-        self.ctx = ctx
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx  # the file's linter.engine.FileContext (not imported: the engine imports the rules)
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
         self.ctx.report(self, node, message, fix)
@@ -101,10 +98,6 @@ class Rule:
             if arg.keyword is not None and arg.keyword.value == name:
                 return arg
         return None
-
-    @staticmethod
-    def method_name(call: cst.Call) -> Optional[str]:
-        return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
     @classmethod
     def examples(cls) -> tuple[list[Valid], list[Invalid]]:
