@@ -89,6 +89,7 @@ class EpochsInWrongCall(Rule):
         "`evaluate(..., epochs=)` raises ValueError. Keras 2 (tf_keras): all of them raise TypeError."
     )
     witness = "Model(..., epochs=10) accepted and fit runs 1 epoch (Keras 3); the other calls raise"
+    fires_on = {"call": ("Model", "Sequential", "compile", "evaluate", "predict")}
 
     VALID = [
         # epochs where it belongs

@@ -59,6 +59,7 @@ class Keras1EpochArguments(Rule):
         "TypeError \"unexpected keyword argument\" in Keras 2 (tf.keras) and Keras 3."
     )
     witness = "fit(x, y, nb_epoch=2) / samples_per_epoch= / nb_val_samples= each raise TypeError"
+    fires_on = {"argument": ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"), "call": ("fit", "evaluate", "predict")}
     fixable = "sometimes"
 
     VALID = [

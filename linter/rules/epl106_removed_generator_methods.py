@@ -52,6 +52,7 @@ class RemovedGeneratorMethods(Rule):
         "deprecated."
     )
     witness = "hasattr(model, 'fit_generator') is False in Keras 3 (True in Keras 2); fit(generator) trains"
+    fires_on = {"method": ("fit_generator", "evaluate_generator", "predict_generator")}
     fixable = "sometimes"
 
     VALID = [

@@ -63,6 +63,7 @@ class MissingTrainingFlag(Rule):
         "never updates its moving statistics. Measured: moving_mean stayed exactly 0 after 10 epochs."
     )
     witness = "BN moving statistics unchanged; dropout output equals the no-dropout output"
+    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "augmentation layers", "dropout= arguments")}
     fixable = "safe"
 
     VALID = [

@@ -52,6 +52,7 @@ class RegularizationIgnored(Rule):
     summary = "a custom loop never adds model.losses: the model's regularization penalties are dropped"
     claim = "Regularization penalties are silently dropped in a custom loop whose loss never adds `model.losses` (fit() adds them)."
     witness = "weight norm after the custom loop differs from fit() with the same seed; `model.losses` non-empty"
+    fires_on = {"penalty": ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "ActivityRegularization layer", "add_loss", "add_weight(regularizer=)")}
 
     VALID = [
         # the custom loop adds tf.add_n(model.losses)

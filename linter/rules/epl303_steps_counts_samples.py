@@ -49,6 +49,7 @@ class StepsCountsSamples(Rule):
         "`batch_size` picks batch_size = ceil(n / steps) = 1, so an epoch is n single-sample steps, silently."
     )
     witness = "batches per epoch with steps_per_epoch = the sample count, against the batches available"
+    fires_on = {"argument": ("steps_per_epoch", "validation_steps")}
 
     VALID = [
         # RULES.md "Not a finding": len(generator) of an iterator / Sequence, samples // batch_size

@@ -50,6 +50,7 @@ class BatchSizeWithDataset(Rule):
         "silently ignored: the input's own batching wins (Keras 2 and 3)."
     )
     witness = "batches per epoch unchanged by batch_size, no error and no warning"
+    fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset"), "call": ("fit", "evaluate", "predict")}
     fixable = "safe"
 
     VALID = [

@@ -45,6 +45,7 @@ class ValidationSplitWithDataset(Rule):
         "arrays/tensors (Keras 2 and 3)."
     )
     witness = "`fit(dataset, validation_split=0.2)` raises ValueError"
+    fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset")}
 
     VALID = [
         # RULES.md "Not a finding": validation_split= with arrays

@@ -12,9 +12,7 @@ def _global_norm(tf, grads) -> float:
     return float(tf.linalg.global_norm(grads).numpy())
 
 
-@witness("EPL201", """The gradient of a per-sample (unreduced) loss vector is the gradient of its SUM: it
-grows with the batch size (SGD's effective learning rate x batch size; Adam nearly invariant), and the
-printed "loss" is a (batch,) vector of the last batch (Keras 2 and 3).""")
+@witness("EPL201", covers={"loss": ("loss function",)})
 def epl201(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
     x, y = data.witness_data()
@@ -83,8 +81,7 @@ def _bn_dropout_model(env: Env):
     return k.Model(inputs, k.layers.Dense(1)(h))
 
 
-@witness("EPL202", """A model called in a custom loop without `training=True` runs its layers in inference
-mode: Dropout never drops and BatchNormalization never updates its moving statistics (Keras 2 and 3).""")
+@witness("EPL202", covers={"layer": ("BatchNormalization", "Dropout")})
 def epl202(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
     x, y = data.witness_data()
@@ -127,8 +124,7 @@ def epl202(env: Env) -> Outcome:
                    f"{ev['default_call_equals_inference']}; dropout output == input: {ev['dropout_default_output_equals_input']}")
 
 
-@witness("EPL203", """`tf.function` applied inside a loop body makes a new function object every turn, and each
-one is traced anew: trace count == loop turns (hoisted out of the loop: 1) (Keras 2 and 3).""")
+@witness("EPL203", covers={"form": ("call",)})
 def epl203(env: Env) -> Outcome:
     tf = env.tf
     traces = {"in_loop": 0, "hoisted": 0}
@@ -155,9 +151,7 @@ def epl203(env: Env) -> Outcome:
                    f"{traces['hoisted']} hoisted")
 
 
-@witness("EPL204", """An optimizer constructed inside a loop restarts its state (moments, `iterations`,
-schedule) every turn; constructed inside a `tf.function` step it raises ValueError (tf.function only
-supports creating variables on the first call) (Keras 2 and 3).""")
+@witness("EPL204", covers={"where": ("loop", "tf.function step")})
 def epl204(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
     x, y = data.witness_data()
@@ -198,8 +192,7 @@ def epl204(env: Env) -> Outcome:
                    f"(built outside: {iterations['outside']}); in a tf.function step: {in_function.get('type', 'no error')}")
 
 
-@witness("EPL205", """Inside a `tf.function`, `.numpy()` raises AttributeError at trace time; `print(...)`
-and appends to outer Python lists run once per trace, not per call (use `tf.print`) (Keras 2 and 3).""")
+@witness("EPL205", covers={"call": ("numpy", "print", "append")})
 def epl205(env: Env) -> Outcome:
     tf = env.tf
     traces, appended = [0], []
@@ -231,8 +224,7 @@ def epl205(env: Env) -> Outcome:
                    f".numpy(): {numpy_call.get('type', 'no error')}")
 
 
-@witness("EPL206", """A `tf.function` called with a Python number that changes every call (e.g. the epoch)
-is retraced for every new value; the same values as tensors trace once (Keras 2 and 3).""")
+@witness("EPL206", covers={"value": ("int",)})
 def epl206(env: Env) -> Outcome:
     tf = env.tf
     traces = [0]
@@ -258,8 +250,7 @@ def epl206(env: Env) -> Outcome:
     return Outcome(ev, ok, f"{turns} Python ints -> {python_traces} traces; {turns} tensors -> {tensor_traces}")
 
 
-@witness("EPL207", """Keras 3: `metric.reset_states()` is removed (AttributeError); use `reset_state()` (since
-TF 2.5). Keras 2 (tf_keras): `reset_states()` still works (deprecated alias).""")
+@witness("EPL207", covers={"method": ("reset_states",)})
 def epl207(env: Env) -> Outcome:
     k = env.keras
     metric = k.metrics.Mean()
@@ -279,8 +270,7 @@ def epl207(env: Env) -> Outcome:
                    f"reset_state(): result {ev['reset_state_result']}")
 
 
-@witness("EPL208", """A metric updated in an epoch loop and never reset reports the running mean of all epochs
-so far, not this epoch's value (Keras 2 and 3).""")
+@witness("EPL208", covers={"update": ("update_state",)})
 def epl208(env: Env) -> Outcome:
     k = env.keras
     epochs = {1: [1.0, 3.0], 2: [0.5, 1.5]}  # batch losses: epoch 1 mean 2.0, epoch 2 mean 1.0
@@ -310,8 +300,7 @@ def _regularized(env: Env):
     return k.Model(inputs, k.layers.Dense(1, kernel_regularizer=k.regularizers.l2(0.05))(h))
 
 
-@witness("EPL209", """`fit()` adds `model.losses` (regularization penalties, `add_loss`) to the loss; a custom
-loop that does not add them silently trains without regularization (Keras 2 and 3).""")
+@witness("EPL209", covers={"penalty": ("kernel_regularizer",)})
 def epl209(env: Env) -> Outcome:
     tf, k = env.tf, env.keras
     x, y = data.witness_data()
