@@ -96,8 +96,9 @@ def epl103(env: Env) -> Outcome:
     for call in KERAS1_CALLS:
         for kw in KERAS1_ARGUMENTS:
             e = ev[call][kw]
-            if env.keras_major >= 3 and call == "evaluate":  # Keras 3's evaluate checks its **kwargs itself
-                ok.add(f"{call}({kw}=)", e.get("type") == "ValueError" and "Arguments not recognized" in e.get("message", ""))
+            if call == "evaluate":  # evaluate checks its **kwargs itself
+                expected = ("ValueError", "Arguments not recognized") if env.keras_major >= 3 else ("TypeError", "Invalid keyword arguments")
+                ok.add(f"{call}({kw}=)", e.get("type") == expected[0] and expected[1] in e.get("message", ""))
             else:
                 ok.add(f"{call}({kw}=)", e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
     return Outcome(ev, ok, "; ".join(

@@ -76,7 +76,40 @@ def _sample_counter(env: Env):
     return Samples()
 
 
-@witness("EPL303", covers={"argument": ("steps_per_epoch",)})
+def _validation_counter(env: Env):
+    class ValidationBatches(env.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.per_epoch: list[int] = []
+
+        def on_test_begin(self, logs=None):
+            self.per_epoch.append(0)
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.per_epoch[-1] += 1
+
+    return ValidationBatches()
+
+
+def _validation_steps_as_samples(env: Env, model) -> dict:
+    """`validation_steps=` set to the validation sample count: a finite validation set runs out,
+    a repeated one is validated for that many batches (batch_size times too long)."""
+    xv, yv = data.regression(n=64, seed=1)
+    x, y = data.witness_data()
+    n_val, per_pass = len(xv), data.num_batches(len(xv))
+    out: dict = {"validation_samples": n_val, "validation_batches_per_pass": per_pass}
+    for name, make in (("finite_validation_dataset", lambda: _dataset(env, xv, yv)),
+                       ("repeated_validation_dataset", lambda: _dataset(env, xv, yv).repeat())):
+        counter = _validation_counter(env)
+        with capture() as cap:
+            hist = model.fit(x, y, batch_size=32, epochs=2, validation_data=make(), validation_steps=n_val, verbose=0,
+                             callbacks=[counter])
+        out[name] = {"epochs_run": epochs_run(hist), "validation_batches_per_epoch": counter.per_epoch,
+                     "ran_out_warning": any(RAN_OUT in m for m in cap.all_messages())}
+    return out
+
+
+@witness("EPL303", covers={"argument": ("steps_per_epoch", "validation_steps")})
 def epl303(env: Env) -> Outcome:
     x, y = data.regression(n=64, seed=0)
     n, per_pass = len(x), data.num_batches(len(x))
@@ -97,6 +130,12 @@ def epl303(env: Env) -> Outcome:
         if name == "arrays_no_batch_size":
             ev[name]["samples_in_epoch"] = int(hist.history["samples"][-1])
     a, f, rep, nb = ev["arrays_batch_size_32"], ev["finite_dataset"], ev["repeated_dataset"], ev["arrays_no_batch_size"]
+    val = ev["validation_steps"] = _validation_steps_as_samples(env, model)
+    vf, vr = val["finite_validation_dataset"], val["repeated_validation_dataset"]
+    ok.add("validation_steps: a finite validation set runs out", vf["ran_out_warning"]
+           and all(b <= val["validation_batches_per_pass"] for b in vf["validation_batches_per_epoch"]))
+    ok.add("validation_steps: a repeated validation set is validated batch_size times too long",
+           vr["validation_batches_per_epoch"] == [val["validation_samples"]] * vr["epochs_run"] and not vr["ran_out_warning"])
     ok.add("finite input runs out", a["ran_out_warning"] and f["ran_out_warning"])
     ok.add("repeated: epoch is batch_size times too long", rep["batches_per_epoch"] == [n] and not rep["ran_out_warning"])
     ok.add("no batch_size: N steps of one sample", nb["batches_per_epoch"] == [n] and nb["samples_in_epoch"] == n)
@@ -107,12 +146,16 @@ def epl303(env: Env) -> Outcome:
                    f"{a['batches_per_epoch']} batches per epoch + 'ran out of data' warning; repeated dataset -> "
                    f"{rep['batches_per_epoch']} batches ({n // per_pass}+ passes) per epoch; arrays without batch_size -> "
                    f"{nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps (batch of 1)")
+        summary += (f"; validation_steps={val['validation_samples']} (samples), {val['validation_batches_per_pass']} validation batches: "
+                    f"finite -> {vf['validation_batches_per_epoch']} + warning, repeated -> {vr['validation_batches_per_epoch']}")
     else:
         ok.add("training stops when the input runs out", f["epochs_run"] == 1 and f["batches_per_epoch"] == [per_pass])
         summary = (f"steps_per_epoch={n} (samples), {per_pass} batches available: finite dataset -> "
                    f"{f['batches_per_epoch']} batches, then training stops ('ran out of data'); arrays -> "
                    f"{a['batches_per_epoch']}; repeated dataset -> {rep['batches_per_epoch']} batches per epoch; arrays "
                    f"without batch_size -> {nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps")
+        summary += (f"; validation_steps={val['validation_samples']} (samples), {val['validation_batches_per_pass']} validation batches: "
+                    f"finite -> {vf['validation_batches_per_epoch']} + warning, repeated -> {vr['validation_batches_per_epoch']}")
     return Outcome(ev, ok, summary)
 
 
