@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 import libcst as cst
 
 from linter import suppression
+from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import Edit, Finding, Fix
 from linter.positions import node_positions
 from linter.rules import ALL_RULES, Rule, name_for
@@ -68,7 +69,7 @@ class Report:
     rule: Rule
     node: cst.CSTNode
     message: str
-    fix: Optional[NodeFix]
+    fix: Optional[object]  # a linter.edits.EditFix (or a NodeFix)
 
 
 class FileContext:
@@ -103,7 +104,7 @@ class FileContext:
         """A snapshot of the ancestor stack (outermost first) for decisions made in finish()."""
         return tuple(self.stack)
 
-    def report(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
+    def report(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[object] = None) -> None:
         self.reports.append(Report(rule, node, message, fix))
 
 
@@ -336,17 +337,28 @@ def check_and_map(source: SourceFile, options: CheckOptions) -> FileResult:
 def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
     if not reports:
         return []
-    positions = node_positions(module, [rep.node for rep in reports])
-    code = module.code if any(rep.fix for rep in reports) else None
+    anchors = [n for rep in reports if isinstance(rep.fix, EditFix) for n in rep.fix.anchors]
+    positions = node_positions(module, [*(rep.node for rep in reports), *anchors])
+    # Positions are measured on libcst's rendering of the module, which is not always the file
+    # (a form feed at a line start, a final lone CR, trailing blank lines are dropped): they are
+    # carried over to the file's own text, where edits are made (linter.edits.TextMap).
+    code = module.code if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
+    try:
+        tmap: Optional[TextMap] = TextMap(source.text, code)
+    except Unaligned:
+        tmap = None  # positions stay libcst's; no fix is offered (its offsets would be a guess)
     findings = []
     seen = set()
     for rep in reports:
         rng = positions[rep.node]
-        key = (rep.rule.code, rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+        if tmap is not None and tmap.points is not None:
+            (line, col), (end_line, end_col) = (tmap.line_col(o) for o in tmap.span(rng))
+        else:
+            line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        key = (rep.rule.code, line, col, end_line, end_col)
         if key in seen:
             continue
         seen.add(key)
-        line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
         f = Finding(
             code=rep.rule.code,
             name=rep.rule.name,
@@ -356,12 +368,23 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
             column=col,
             end_line=end_line,
             end_column=end_col,
-            fix=_fix_edits(module, rep.fix, code) if rep.fix else None,
+            fix=_resolve_fix(source, module, rep.fix, positions, tmap, code) if rep.fix and tmap is not None else None,
             node_fix=rep.fix,
         )
         findings.append(f)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: TextMap, code: Optional[str]) -> Optional[Fix]:
+    """A rule's fix as text edits on the file's own text; None when it cannot be placed."""
+    if isinstance(fix, EditFix):
+        try:
+            return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
+        except (ValueError, KeyError):
+            return None
+    start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
+    return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
 
 
 def map_cell(source: SourceFile, f: Finding) -> Finding:
@@ -438,17 +461,25 @@ def apply_node_fixes(module: cst.Module, fixes: Iterable[NodeFix]) -> cst.Module
     return module.visit(_Replacer(replacements, _paths_to(module, set(replacements))))
 
 
-def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
-    """The text edit a fix makes: the span where old and fixed code differ."""
+def _fix_span(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> tuple[int, int, str]:
+    """The span of the rendering where old and fixed code differ, and its new content."""
     if old is None:
         old = module.code
     new = apply_node_fixes(module, [fix]).code
     start = _common_prefix(old, new)
     common_end = _common_suffix(old, new, min(len(old), len(new)) - start)
     end_old, end_new = len(old) - common_end, len(new) - common_end
+    return start, end_old, new[start:end_new]
+
+
+def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
+    """The text edit a NodeFix makes, in the rendering's lines (see `_fix_span`)."""
+    if old is None:
+        old = module.code
+    start, end_old, content = _fix_span(module, fix, old)
     l1, c1 = _line_col(old, start)
     l2, c2 = _line_col(old, end_old)
-    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, new[start:end_new]),), fix.description)
+    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, content),), fix.description)
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -477,8 +508,9 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    """1-based line and column; lines end at \\r\\n, \\r or \\n (as Python and libcst count)."""
+    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset) + 1
+    col = offset - (max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1) + 1
     return line, col
 
 

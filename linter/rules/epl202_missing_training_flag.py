@@ -8,7 +8,8 @@ import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
 from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import dotted
 
 
@@ -426,7 +427,7 @@ class MissingTrainingFlag(Rule):
                 call,
                 f"`{callee}(...)` is called under a GradientTape without `training=True`, and {why}: the layers run "
                 f"in inference mode, so {effect}. Pass `training=True` in the training step.",
-                NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
+                edits.add_keyword(call, "training", "True", "safe", "add `training=True`"),
             )
 
     def _tape_purpose(self, node: cst.With, site: Site) -> tuple[Optional[bool], frozenset]:
@@ -513,18 +514,3 @@ def _effects(training: list) -> str:
         effects.append("custom layers take their inference branch")
     return ", ".join(effects) or "layers take their inference path"
 
-
-def _with_training(call: cst.Call) -> cst.Call:
-    flag = cst.Arg(
-        keyword=cst.Name("training"),
-        value=cst.Name("True"),
-        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
-    )
-    args = list(call.args)
-    if args and isinstance(args[-1].comma, cst.Comma):
-        # a trailing comma: keep it last, and give the old last argument the opening line's layout
-        last = args[-1]
-        flag = flag.with_changes(comma=last.comma)
-        ws = call.whitespace_before_args
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")))
-    return call.with_changes(args=[*args, flag])

@@ -7,7 +7,8 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.tf_function import TfFunctionIndex
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
 _EAGER_METHODS = frozenset({"numpy", "item"})
@@ -456,7 +457,7 @@ class EagerCallInTfFunction(Rule):
             return False
         return False
 
-    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[NodeFix]:
+    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[edits.EditFix]:
         alias = self.index.tensorflow_alias()
         if alias is None:
             return None
@@ -470,8 +471,7 @@ class EagerCallInTfFunction(Rule):
         # the alias must mean tensorflow where the call is
         if self.ctx.semantic.qualified_name(cst.Name(alias), scope) != "tensorflow":
             return None
-        new = call.with_changes(func=cst.Attribute(value=cst.Name(alias), attr=cst.Name("print")))
-        return NodeFix.replace(call, new, "unsafe", f"print -> {alias}.print")
+        return edits.replace_callee(call, f"{alias}.print", "unsafe", f"print -> {alias}.print")
 
 
 def _where(traced) -> str:

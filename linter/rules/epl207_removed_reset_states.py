@@ -4,7 +4,8 @@ from __future__ import annotations
 import libcst as cst
 
 from linter.analysis.metrics import Metrics
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
 
@@ -247,10 +248,7 @@ class RemovedResetStates(Rule):
                 continue
             if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
                 continue
-            fix = NodeFix.replace(
-                call, call.with_changes(func=call.func.with_changes(attr=cst.Name("reset_state"))), "safe",
-                "reset_states() -> reset_state()",
-            )
+            fix = edits.rename_attribute(call.func, "reset_state", "safe", "reset_states() -> reset_state()")
             what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
             self.report(
                 call,
