@@ -12,6 +12,7 @@ bytes outside an edit do not change. Notebooks are written back by `linter.noteb
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import stat
 import tempfile
@@ -151,13 +152,25 @@ def diff_for(source: SourceFile, new_text: str) -> str:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same folder + rename, keeping the file mode."""
+    """Write via a temporary file in the same folder + rename, keeping the file mode.
+
+    A read-only file is refused (PermissionError saying so), even where the user could write
+    it anyway (root): read-only means "do not change". A file with several hard links is
+    written in place, so every link keeps seeing one file (a rename would split them)."""
     target = os.path.realpath(path)
     folder = os.path.dirname(target) or "."
     try:
         st: Optional[os.stat_result] = os.stat(target)
     except OSError:
         st = None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise PermissionError(errno.EPERM, "not a regular file; fixes not written")
+        if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, f"the file is read-only (mode {stat.S_IMODE(st.st_mode):04o}); fixes not written")
+        if st.st_nlink > 1:
+            _write_in_place(target, data)
+            return
     fd, tmp = tempfile.mkstemp(prefix=".epochlint-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -178,6 +191,19 @@ def atomic_write(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_in_place(target: str, data: bytes) -> None:
+    """Overwrite a hard-linked file's content (same inode), then cut it to the new length."""
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def render(source: SourceFile, new_text: str) -> bytes:
