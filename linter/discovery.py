@@ -65,7 +65,7 @@ class _Ignores:
                 try:
                     with open(gi, encoding="utf-8", errors="replace") as fh:
                         spec = _gitignore_spec(fh)
-                except OSError:
+                except (OSError, ValueError):  # unreadable, or a pattern git would not accept either
                     spec = None
             self._specs[d] = spec
         return self._specs[d]
