@@ -16,6 +16,8 @@ from typing import ClassVar, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 
+from linter.messages import bounded
+
 
 @dataclass(frozen=True)
 class Valid:
@@ -90,7 +92,7 @@ class Rule:
         self.ctx = ctx  # the file's linter.engine.FileContext (not imported: the engine imports the rules)
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
-        self.ctx.report(self, node, message, fix)
+        self.ctx.report(self, node, bounded(message), fix)
 
     def finish(self) -> None:
         """Called once after the walk; report findings that needed the whole module."""
@@ -102,6 +104,10 @@ class Rule:
             if arg.keyword is not None and arg.keyword.value == name:
                 return arg
         return None
+
+    @staticmethod
+    def method_name(call: cst.Call) -> Optional[str]:
+        return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 
     @classmethod
     def examples(cls) -> tuple[list[Valid], list[Invalid]]:
