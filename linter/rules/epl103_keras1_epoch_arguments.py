@@ -223,10 +223,7 @@ class Keras1EpochArguments(Rule):
     def _report(self, call: cst.Call, method: str, arg: cst.Arg) -> None:
         old = arg.keyword.value  # type: ignore[union-attr]
         new, renamable = KERAS1_EPOCH_ARGUMENTS[old]
-        head = (
-            f"`{old}=` is the Keras 1 name of `{new}=`: Keras 2 (tf.keras) and Keras 3 raise "
-            f"TypeError (\"{method}() got an unexpected keyword argument '{old}'\")."
-        )
+        head = f"`{old}=` is Keras 1's `{new}=`: `{method}()` raises TypeError in Keras 2 and 3."
         if renamable:
             if self.keyword(call, new) is not None or (method == "fit" and _positional_count(call) > 3):
                 self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
@@ -234,11 +231,7 @@ class Keras1EpochArguments(Rule):
             fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")
             self.report(arg, f"{head} Use `{new}=`.", fix)
             return
-        self.report(
-            arg,
-            f"{head} Keras 1 counted samples, Keras 2+ counts batches: pass `{new}=` with samples // batch_size "
-            f"(no automatic fix: the division needs the batch size).",
-        )
+        self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (Keras 2, 3). Pass `{new}=` in batches: samples // batch_size.")
 
 
 def _positional_count(call: cst.Call) -> int:

@@ -196,7 +196,7 @@ class UnreducedLoss(Rule):
             """,
             line=8,
             column=21,
-            message_contains="sum",
+            message_contains="grows with the batch size",
             fixed="""
             import tensorflow as tf
 
@@ -362,17 +362,15 @@ class UnreducedLoss(Rule):
     def _describe(shape: Shape, code) -> str:
         origin = shape.origin
         if origin is not None and isinstance(origin.func, (cst.Name, cst.Attribute)) and shape.origin_name.count(".") >= 1:
-            return f"`{code(origin.func).strip()}(...)` returns one value per sample"
-        return f"`{shape.origin_name}` returns one value per sample"
+            return f"`{code(origin.func).strip()}(...)`"
+        return f"`{shape.origin_name}`"
 
     def _message(self, target: str, shape: Shape, reducer: Optional[str]) -> str:
         what = self._describe(shape, self.ctx.module.code_for_node)
         how = f"`{reducer}(...)`" if reducer else "`tf.reduce_mean(...)` / `keras.ops.mean(...)`"
         return (
-            f"`{target}` is a per-sample loss vector ({what}, shape (batch,)) and reaches `tape.gradient` "
-            f"unreduced: the gradient of a vector is the gradient of its sum, so the step grows with the batch "
-            f"size (SGD's effective learning rate x batch size; Adam nearly invariant), and a printed \"loss\" is "
-            f"the last batch's vector. Reduce it first with {how}."
+            f"`{target}` is a per-sample loss vector (from {what}): its gradient grows with the batch size. "
+            f"Use {how}."
         )
 
     def _reducer(self) -> Optional[str]:

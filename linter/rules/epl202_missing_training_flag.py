@@ -419,14 +419,13 @@ class MissingTrainingFlag(Rule):
                 effect = _effects(found.training)
             elif self.ctx.strict and not found.complete:
                 why = "its layers are unknown (--strict)"
-                effect = "dropout never drops and BatchNormalization never updates its moving statistics"
+                effect = "dropout never drops, BatchNormalization never updates"
             else:
                 continue
             callee = code(call.func).strip()
             self.report(
                 call,
-                f"`{callee}(...)` is called under a GradientTape without `training=True`, and {why}: the layers run "
-                f"in inference mode, so {effect}. Pass `training=True` in the training step.",
+                f"`{callee}(...)` under a GradientTape lacks `training=True` and {why}: {effect}.",
                 edits.add_keyword(call, "training", "True", "safe", "add `training=True`"),
             )
 
@@ -505,7 +504,7 @@ def _effects(training: list) -> str:
     if any(k in text for k in ("Dropout", "Noise", "dropout=", "EfficientNet")):
         effects.append("dropout/noise is never applied")
     if "BatchNormalization" in text:
-        effects.append("BatchNormalization never updates its moving statistics")
+        effects.append("BatchNormalization never updates its statistics")
     if "SpectralNormalization" in text:
         effects.append("SpectralNormalization never updates its power iteration")
     if any(k in text for k in ("Random", "MixUp", "CutMix", "RandAugment", "AugMix", "Solarization")):

@@ -387,10 +387,8 @@ class OptimizerInLoop(Rule):
                 where = f"`{fn.node.name.value}`" if fn is not None and isinstance(fn.node, cst.FunctionDef) else "a traced function"
                 self.report(
                     c.call,
-                    f"{label} is constructed inside the tf.function {where}: creating the optimizer's variables there "
-                    f"raises ValueError ('tf.function only supports singleton tf.Variables created on the first call') "
-                    f"in Keras 2 and 3, and even run eagerly it would start a new optimizer on every step. Build it once, "
-                    f"outside the step function.",
+                    f"{label} built inside the tf.function {where}: its variables raise ValueError when traced "
+                    f"(Keras 2 and 3). Build it once, outside.",
                 )
                 continue
             if c.loops:
@@ -399,19 +397,15 @@ class OptimizerInLoop(Rule):
                 per = "batch" if len(c.loops) >= 2 else "turn"
                 self.report(
                     c.call,
-                    f"{label} is constructed inside a loop body: every {per} starts a new optimizer, so its state "
-                    f"(moment estimates, momentum, `iterations`, the learning-rate schedule's step) restarts while the "
-                    f"model's weights carry on (measured: `iterations` = 8 after 3 epochs of 8 steps). Build the optimizer "
-                    f"once, before the loop, or rebuild the model with it when each turn is a new fold/trial.",
+                    f"{label} built inside a loop body: its state (`iterations`, moments) restarts every {per}.",
                 )
                 continue
             step = self._step_function(c)
             if step is not None:
                 self.report(
                     c.call,
-                    f"{label} is constructed inside `{step.name.value}`, which is called in a loop: every call starts a "
-                    f"new optimizer, so its state (moment estimates, momentum, `iterations`, the schedule's step) "
-                    f"restarts while the model's weights carry on. Build the optimizer once, outside, and pass it in.",
+                    f"{label} built inside `{step.name.value}`, called in a loop: its state (`iterations`, moments) "
+                    f"restarts every call.",
                 )
 
     # ------------------------------------------------------------------ helpers

@@ -337,6 +337,30 @@ class EagerCallInTfFunction(Rule):
             column=30,
             count=1,
         ),
+        # the unsafe fix also drops `.numpy()` (it would still fail while tracing) from print's arguments
+        Invalid(
+            """
+            import tensorflow as tf
+
+            @tf.function
+            def train_step(x, y):
+                loss = tf.reduce_mean(tf.square(x - y))
+                print("loss", loss.numpy(), x.numpy().item())
+                return loss
+            """,
+            line=6,
+            count=4,
+            fixed="""
+            import tensorflow as tf
+
+            @tf.function
+            def train_step(x, y):
+                loss = tf.reduce_mean(tf.square(x - y))
+                tf.print("loss", loss, x)
+                return loss
+            """,
+            unsafe=True,
+        ),
     ]
 
     def __init__(self, ctx) -> None:
@@ -379,8 +403,8 @@ class EagerCallInTfFunction(Rule):
                     continue
                 self.report(
                     c.call,
-                    f"`print(...)` inside the tf.function {where} runs once per trace, not once per call: after the "
-                    f"first call it prints nothing (measured: 4 calls, 1 print). Use `tf.print(...)`, which runs in the graph.",
+                    f"`print(...)` inside the tf.function {where} runs once per trace, not per call. "
+                    f"Use `tf.print(...)`.",
                     self._print_fix(c.call, c.scope),
                 )
             elif c.kind == "eager":
@@ -389,9 +413,8 @@ class EagerCallInTfFunction(Rule):
                     continue
                 self.report(
                     c.call,
-                    f"`.{method}()` inside the tf.function {where}: while tracing, tensors are symbolic, and "
-                    f"`.{method}()` raises AttributeError (\"'SymbolicTensor' object has no attribute '{method}'\"). Return "
-                    f"the tensor and convert it outside the tf.function, or use TensorFlow ops inside.",
+                    f"`.{method}()` inside the tf.function {where} raises AttributeError while tracing (symbolic "
+                    f"tensor). Convert it outside.",
                 )
             else:
                 receiver = c.call.func.value
@@ -400,9 +423,8 @@ class EagerCallInTfFunction(Rule):
                 method = c.call.func.attr.value
                 self.report(
                     c.call,
-                    f"`.{method}(...)` on a Python list from outside the tf.function {where} runs once per trace, not "
-                    f"once per call: the list gets one (symbolic) entry, not one per step (measured: 4 calls, 1 append). "
-                    f"Return the value and append it outside, or use a `tf.TensorArray`/`tf.Variable`.",
+                    f"`.{method}(...)` to an outer Python list inside the tf.function {where} runs once per trace, "
+                    f"not per call: one symbolic entry.",
                 )
 
     # ------------------------------------------------------------------ helpers
@@ -471,7 +493,12 @@ class EagerCallInTfFunction(Rule):
         # the alias must mean tensorflow where the call is
         if self.ctx.semantic.qualified_name(cst.Name(alias), scope) != "tensorflow":
             return None
-        return edits.replace_callee(call, f"{alias}.print", "unsafe", f"print -> {alias}.print")
+        fix = edits.replace_callee(call, f"{alias}.print", "unsafe", f"print -> {alias}.print")
+        for arg in call.args:
+            inner = _without_eager_conversion(arg.value)
+            if inner is not arg.value:
+                fix = fix + _drop_tail(arg.value, inner)
+        return fix
 
 
 def _where(traced) -> str:
@@ -479,6 +506,28 @@ def _where(traced) -> str:
     if isinstance(target, cst.FunctionDef):
         return f"`{target.name.value}`"
     return "(a lambda)" if isinstance(target, cst.Lambda) else ""
+
+
+def _drop_tail(outer: cst.BaseExpression, inner: cst.BaseExpression) -> edits.EditFix:
+    """`loss.numpy()` -> `loss`: delete the text after `inner`, which starts `outer`."""
+    def build(text: str, position) -> list:
+        return [(position(inner)[1], position(outer)[1], "")]
+
+    return edits.EditFix("unsafe", (inner, outer), build)
+
+
+def _without_eager_conversion(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`loss.numpy()` / `loss.numpy().item()` -> `loss`: tf.print prints the tensor itself, and
+    `.numpy()` would still fail while tracing."""
+    while (
+        isinstance(node, cst.Call)
+        and not node.args
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in _EAGER_METHODS
+        and not node.lpar
+    ):
+        node = node.func.value
+    return node
 
 
 def _formatted_in_python(node: cst.BaseExpression) -> bool:

@@ -298,15 +298,9 @@ class PythonScalarRetrace(Rule):
         code = self.ctx.module.code_for_node
         fn = code(call.func).strip()
         value = code(arg.value).strip()
-        extra = (
-            " `reduce_retracing=True` does not prevent this: Python numbers are keyed by value."
-            if traced.keyword("reduce_retracing") is not None
-            else ""
-        )
+        extra = " (`reduce_retracing=True` does not help)" if traced.keyword("reduce_retracing") is not None else ""
         self.report(
             call,
-            f"`{fn}` is a tf.function called with `{value}`, a Python number that changes on every turn (from "
-            f"`{changing}`): each new value is a new trace, so the graph is rebuilt every turn (measured: 5 ints -> 5 "
-            f"traces, 5 tensors -> 1).{extra} Pass a tensor (`tf.constant({value})`) or give the tf.function an "
-            f"`input_signature`.",
+            f"tf.function `{fn}` called with `{value}`, a Python number changing every turn: one trace per "
+            f"value{extra}.",
         )

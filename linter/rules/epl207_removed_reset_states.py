@@ -221,7 +221,7 @@ class RemovedResetStates(Rule):
             f1.reset_states()
             """,
             line=8,
-            message_contains="deprecated alias",
+            message_contains="reset_state()",
         ),
         Invalid(
             """
@@ -281,9 +281,8 @@ class RemovedResetStates(Rule):
             what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
             self.report(
                 call,
-                f"`{self.ctx.module.code_for_node(receiver).strip()}` {what}: `reset_states()` was removed in "
-                f"Keras 3 and raises AttributeError there; in Keras 2 (tf.keras, tf_keras) it is a deprecated alias. "
-                f"Use `reset_state()` (since TF 2.5), which works in both.",
+                f"`{self.ctx.module.code_for_node(receiver).strip()}` {what}: `reset_states()` raises AttributeError "
+                f"in Keras 3. Use `reset_state()`.",
                 fix,
             )
 

@@ -401,9 +401,7 @@ class MetricNeverReset(Rule):
         metric = code(func.value if isinstance(func, cst.Attribute) and func.attr.value == "update_state" else func).strip()
         self.report(
             update.call,
-            f"`{metric}` is updated every batch inside an epoch loop but never reset during an epoch: its result is "
-            f"the mean of all epochs so far, not this epoch's (measured: epoch means 2.0 and 1.0 -> 1.5 reported "
-            f"after epoch 2). Call `{metric}.reset_state()` once per epoch, e.g. after reading its result.",
+            f"`{metric}` is updated every batch but never reset per epoch: its result is the mean of all epochs so far.",
         )
 
     # call graph ---------------------------------------------------------------

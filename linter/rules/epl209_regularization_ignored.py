@@ -251,9 +251,8 @@ class RegularizationIgnored(Rule):
             shown = ", ".join(regularized[:3]) + (", ..." if len(regularized) > 3 else "")
             self.report(
                 g.call,
-                f"`{code(g.target).strip()}` never adds `{model}.losses`, but `{model}` has regularization ({shown}): "
-                f"the penalties are silently dropped in this custom loop (fit() adds them). Add them to the loss "
-                f"before the gradient: `{target} += sum({model}.losses)` (or `tf.add_n({model}.losses)`).",
+                f"`{code(g.target).strip()}` never adds `{model}.losses` ({shown}): the regularization is silently "
+                f"dropped.",
             )
 
     def _regularization(self, model_expr: cst.BaseExpression, site, contents: ModelContents) -> Optional[list]:

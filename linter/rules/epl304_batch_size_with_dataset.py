@@ -253,8 +253,7 @@ class BatchSizeWithDataset(Rule):
             self.report(
                 arg,
                 f"`batch_size={code(arg.value).strip()}` is ignored: `{code(x).strip()}` is {data.text} and "
-                f"{_WHO_BATCHES[data.kind]} (Keras 2 and 3, silently). Remove the argument and set the batch size "
-                f"where the batches are made.",
+                f"{_WHO_BATCHES[data.kind]}.",
                 fix,
             )
 

@@ -181,9 +181,8 @@ class ValidationSplitWithDataset(Rule):
                 continue
             self.report(
                 arg,
-                f"`validation_split` only works with arrays/tensors, and `{code(x).strip()}` is {data.text}: "
-                f"`fit` raises ValueError (\"`validation_split` is only supported for Tensors or NumPy arrays\", "
-                f"Keras 2 and 3). Split the data beforehand and pass `validation_data=`.",
+                f"`validation_split` needs arrays, but `{code(x).strip()}` is {data.text}: `fit` raises ValueError. "
+                f"Pass `validation_data=`.",
             )
 
 
