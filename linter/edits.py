@@ -1,7 +1,8 @@
 """Edit builders for fixes, and the map from libcst positions to the file's own text.
 
-A rule describes a fix with one of the builders below (rename a keyword argument, an attribute
-or a callee, add or remove a keyword argument, wrap an expression). A builder records which
+A rule describes a fix with the builders below (`rename_keyword`, `rename_attribute`,
+`replace_callee`, `add_keyword`, `remove_argument`, `wrap`, `keep_inner`; `+`/`combine` join
+several into one all-or-nothing fix). A builder records which
 nodes it is anchored to and what to insert or delete next to them; the engine resolves it, once
 the positions of the anchors are known, into a few small text edits on the file's own text:
 
@@ -246,6 +247,21 @@ def wrap(expr: cst.BaseExpression, func: str, applicability: str = "safe", descr
         return [(s, s, f"{func}("), (e, e, ")")]
 
     return EditFix(applicability, (expr,), build, description or f"wrap in `{func}(...)`")
+
+
+def keep_inner(outer: cst.BaseExpression, inner: cst.BaseExpression, applicability: str = "safe", description: str = "") -> EditFix:
+    """`outer` -> the `inner` expression it contains (`loss.numpy()` -> `loss`): the text of
+    `outer` before and after `inner` goes. No fix when that text holds a comment."""
+    def build(text: str, position: Position) -> Resolved:
+        s, e = position(outer)
+        a, b = position(inner)
+        if not s <= a <= b <= e:
+            raise ValueError("inner expression outside the outer one")
+        if "#" in text[s:a] or "#" in text[b:e]:
+            raise ValueError("a comment would be deleted")
+        return [(s, a, ""), (b, e, "")] if s < a else [(b, e, "")]
+
+    return EditFix(applicability, (outer, inner), build, description or "keep the inner expression")
 
 
 def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "safe", description: str = "") -> EditFix:
