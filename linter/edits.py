@@ -48,32 +48,46 @@ class Unaligned(Exception):
     """libcst's rendering holds text the file does not: positions cannot be carried over."""
 
 
-def _align(code: str, text: str, block: int = 4096) -> list[tuple[int, int]]:
+def _common_run(a: str, i: int, b: str, j: int) -> int:
+    """Length of the common run of a[i:] and b[j:] (doubling, then halving: compared in C)."""
+    limit = min(len(a) - i, len(b) - j)
+    step, k = 64, 0
+    while k < limit:  # doubling: find a slice that differs
+        size = min(step, limit - k)
+        if a[i + k:i + k + size] != b[j + k:j + k + size]:
+            break
+        k += size
+        step *= 2
+    else:
+        return limit
+    lo, hi = k, min(k + step, limit)  # the first difference is in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[i + lo:i + mid] == b[j + lo:j + mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo if a[i + lo:i + lo + 1] != b[j + lo:j + lo + 1] else hi
+
+
+def _align(code: str, text: str) -> list[tuple[int, int]]:
     """Breakpoints (code offset, shift): from that code offset on, text offset = code offset +
-    shift. `code` must be `text` with some characters left out (what libcst drops)."""
+    shift. `code` must be `text` with some characters left out (what libcst drops); each run
+    of left-out characters is skipped up to the next occurrence of the expected character."""
     points: list[tuple[int, int]] = [(0, 0)]
     i = j = 0
-    n, m = len(code), len(text)
-    while i < n:
-        if code[i:i + block] == text[j:j + block] and i + block <= n:
-            i += block
-            j += block
-            continue
-        stop = min(n, i + block)
-        while i < stop:
-            if j >= m:
-                raise Unaligned()
-            if code[i] == text[j]:
-                i += 1
-                j += 1
-                continue
-            j += 1  # a character libcst left out
-            while j < m and text[j] != code[i]:
-                j += 1
-            if j >= m:
-                raise Unaligned()
-            points.append((i, j - i))
-    return points
+    n = len(code)
+    while True:
+        k = _common_run(code, i, text, j)
+        i += k
+        j += k
+        if i >= n:
+            return points
+        found = text.find(code[i], j + 1)
+        if found < 0:
+            raise Unaligned()
+        j = found
+        points.append((i, j - i))
 
 
 class TextMap:

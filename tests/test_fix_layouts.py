@@ -213,3 +213,38 @@ def test_expected_result_on_lf():
     assert "model.fit(gen(), steps_per_epoch=2, epochs=2)  # old API" in fixed
     assert "model.evaluate(ds  # held out\n               )" in fixed
     assert fixed.endswith("x = 1  # keep this note\n")
+
+
+# ------------------------------------------------------------------ TextMap
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from linter.edits import TextMap, Unaligned  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab\n\r\x0c #", max_size=300), st.data())
+def test_text_map_carries_every_offset_of_a_rendering_with_characters_left_out(text, data):
+    keep = data.draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    kept = [k for k, flag in enumerate(keep) if flag]
+    code = "".join(text[k] for k in kept)
+    tmap = TextMap(text, code)
+    mapped = [tmap.from_code(at) for at in range(len(code))]
+    assert all(text[m] == c for m, c in zip(mapped, code))  # each character lands on itself
+    assert all(x < y for x, y in zip(mapped, mapped[1:]))  # in order
+    assert all(m <= k for m, k in zip(mapped, kept))  # never past where it really is (greedy)
+
+
+def test_text_map_refuses_a_rendering_with_extra_text():
+    with pytest.raises(Unaligned):
+        TextMap("abc", "abXc")
+
+
+def test_text_map_on_many_form_feeds_is_fast():
+    import time
+
+    text = "import keras\n" + "\x0cx = 1\n" * 100_000
+    code = text.replace("\x0c", "")
+    started = time.perf_counter()
+    tmap = TextMap(text, code)
+    assert tmap.from_code(len(code) - 2) == len(text) - 2
+    assert time.perf_counter() - started < 5
