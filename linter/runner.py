@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 from linter import engine, fixes
 from linter.config import Settings
 from linter.engine import CheckOptions, FileResult
-from linter.source import SourceFile, UnreadableSource, read_source, source_from_bytes
+from linter.source import SourceFile, UnreadableSource, read_source, read_stream, source_from_bytes
 from linter.suppression import source_lines
 
 
@@ -87,10 +87,9 @@ def check_file(path: str, settings: Settings, mode: FixMode = FixMode()) -> File
 
 
 def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
-    data = sys.stdin.buffer.read()
     enabled = settings.enabled_codes(display)
     try:
-        source = source_from_bytes(data, display)
+        source = source_from_bytes(read_stream(sys.stdin.buffer), display)
     except UnreadableSource as exc:
         return FileOutcome(engine.unreadable(display, str(exc), exc.line, exc.column, enabled))
     return check_source_text(source, settings, mode, write=False)

@@ -394,3 +394,39 @@ def test_binary_operator_chain_cpython_rejects_is_epl000(tmp_path):
     assert "plus.py:1:1: EPL000 cannot parse: nested too deeply (Python itself cannot compile it: RecursionError" in out(proc)
     assert proc.returncode == 1
     assert time.monotonic() - started < 30
+
+
+def test_stdin_is_read_up_to_the_cap(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run([sys.executable, "-m", "epochlint", "check", "--no-cache", "--format", "concise", "-"],
+                              cwd=tmp_path, env=env, stdin=zero, capture_output=True, timeout=120)
+    assert "-:1:1: EPL000 input too large to check" in out(proc)
+
+
+def test_a_linked_cache_folder_is_never_used_or_pruned(tmp_path):
+    """A repository can ship `.epochlint_cache` as a link (to $HOME, say): pruning "stale rule
+    sets" there would delete the user's folders."""
+    home = tmp_path / "home"
+    precious = home / "precious"
+    precious.mkdir(parents=True)
+    os.utime(precious, (0, 0))  # old enough to look stale
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".epochlint_cache").symlink_to(home)
+    (repo / "a.py").write_bytes(CODE)
+    for _ in range(2):
+        proc = run_cli("check", "--format", "concise", "a.py", cwd=repo)
+        assert "EPL101" in out(proc)
+    assert precious.is_dir() and sorted(p.name for p in home.iterdir()) == ["precious"]
+
+
+def test_prune_removes_only_rule_set_folders(tmp_path):
+    cache = Cache(tmp_path, "k")
+    stale = cache.root / ("0" * 32)
+    other = cache.root / "notes"
+    for d in (stale, other):
+        d.mkdir(parents=True)
+        os.utime(d, (0, 0))
+    cache._prepare()
+    assert not stale.exists() and other.is_dir()
