@@ -306,7 +306,11 @@ def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "saf
             indent += "    "
         end = _line_end(text, after)
         line = _nearest_break(text, end) + indent + new + ("," if comma else "")
-        return ([] if comma else [(e, e, ",")]) + [(end, end, line)]
+        if comma:
+            return [(end, end, line)]
+        if end == e:  # nothing between the argument and the line break: one insertion
+            return [(e, e, "," + line)]
+        return [(e, e, ","), (end, end, line)]
 
     return EditFix(applicability, anchors, build, description or f"add `{new}`")
 

@@ -248,3 +248,107 @@ def test_text_map_on_many_form_feeds_is_fast():
     tmap = TextMap(text, code)
     assert tmap.from_code(len(code) - 2) == len(text) - 2
     assert time.perf_counter() - started < 5
+
+
+# ------------------------------------------------------------------ the builders on many layouts
+import itertools  # noqa: E402
+
+from linter import edits  # noqa: E402
+from linter.positions import node_positions  # noqa: E402
+
+
+def _resolve(text: str, make) -> str:
+    """Parse `text`, build a fix with `make(call)` for its one call, apply it to the text."""
+    module = cst.parse_module(text)
+    call = next(n for n in _walk(module) if isinstance(n, cst.Call))
+    fix = make(call)
+    if fix is None:
+        return text
+    positions = node_positions(module, fix.anchors)
+    tmap = edits.TextMap(text, module.code)
+    spans = fix.build(text, lambda node: tmap.span(positions[node]))
+    for a, b, content in sorted(spans, reverse=True):
+        text = text[:a] + content + text[b:]
+    return text
+
+
+def _walk(node):
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _layouts():
+    """Calls with 0-3 arguments, keyword or not, trailing comma or not, one per line or not,
+    with comments after `(` and after arguments, under LF, CRLF and CR line endings."""
+    args_sets = [[], ["x"], ["x", "batch_size=4"], ["batch_size=4", "x=x"], ["x", "batch_size=4", "epochs=2"], ["x", "**kw"]]
+    for args, trailing, per_line, comment_open, comment_arg, nl, lead in itertools.product(
+        args_sets, (False, True), (False, True), (False, True), (False, True), ("\n", "\r\n", "\r"), ("    ", "\t", "\x0c    ")
+    ):
+        if trailing and not args:
+            continue
+        if (comment_open or comment_arg or lead != "    ") and not per_line:
+            continue
+        head = "model.fit(" + ("  # open" if comment_open else "")
+        if per_line:
+            lines = [f"{lead}{a}," + (f"  # c{k}" if comment_arg else "") for k, a in enumerate(args)]
+            if lines and not trailing:
+                lines[-1] = lines[-1].replace(",", "", 1) if not comment_arg else lines[-1].replace(f",  # c{len(args) - 1}", f"  # c{len(args) - 1}")
+            body = nl.join([head, *lines, ")"]) if (lines or comment_open) else head + ")"
+        else:
+            body = head + ", ".join(args) + ("," if trailing else "") + ")"
+        yield "import keras" + nl + "if True:" + nl + "    " + body.replace(nl, nl + "    ") + nl + "y = 1" + nl
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text)
+    except SyntaxError:
+        return False
+    return True
+
+
+LAYOUT_CASES = sorted(t for t in set(_layouts()) if _parses(t))
+
+
+def _comment_texts(text: str) -> list[str]:
+    return _comments(text)
+
+
+@pytest.mark.parametrize("text", LAYOUT_CASES)
+def test_builders_keep_code_valid_and_comments_in_place(text):
+    nl = "\r\n" if "\r\n" in text else ("\r" if "\r" in text else "\n")
+    breaks = {"\n": lambda t: "\r" not in t,
+              "\r\n": lambda t: t.count("\n") == t.count("\r\n") == t.count("\r"),
+              "\r": lambda t: "\n" not in t}[nl]
+
+    def by_keyword(call, name):
+        return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+    makers = {
+        "add": lambda call: edits.add_keyword(call, "training", "True"),
+        "remove": lambda call: edits.remove_argument(call, by_keyword(call, "batch_size")) if by_keyword(call, "batch_size") else None,
+        "rename-kw": lambda call: edits.rename_keyword(by_keyword(call, "batch_size"), "steps") if by_keyword(call, "batch_size") else None,
+        "rename-attr": lambda call: edits.rename_attribute(call.func, "fit_v2"),
+        "wrap": lambda call: edits.wrap(call, "tf.reduce_mean"),
+    }
+    for name, make in makers.items():
+        fixed = _resolve(text, make)
+        ast.parse(fixed)  # still Python
+        assert _comment_texts(fixed) == _comment_texts(text), (name, text, fixed)
+        assert breaks(fixed), (name, repr(fixed))
+        assert fixed.endswith("y = 1" + nl)
+        if name == "add":
+            assert "training=True" in fixed
+            call = ast.parse(fixed).body[1].body[0].value
+            assert [k.arg for k in call.keywords][-1] == "training"
+        if name == "remove" and "batch_size" in text:
+            assert "batch_size" not in fixed
+            before = ast.parse(text).body[1].body[0].value
+            before.keywords = [k for k in before.keywords if k.arg != "batch_size"]
+            assert ast.dump(ast.parse(fixed).body[1].body[0].value) == ast.dump(before)  # only that argument went
+        if name == "add":  # the call is the old one plus training=True
+            before = ast.parse(text).body[1].body[0].value
+            after = ast.parse(fixed).body[1].body[0].value
+            before.keywords.append(after.keywords[-1])
+            assert ast.dump(after) == ast.dump(before)
