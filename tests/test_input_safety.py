@@ -430,3 +430,11 @@ def test_prune_removes_only_rule_set_folders(tmp_path):
         os.utime(d, (0, 0))
     cache._prepare()
     assert not stale.exists() and other.is_dir()
+
+
+def test_baseline_with_a_non_utf8_file_name(tmp_path):
+    (tmp_path / os.fsdecode(b"bad\xff.py")).write_text(INJECT)
+    wrote = run_cli("check", "--no-cache", "--write-baseline", "bl.json", ".", cwd=tmp_path)
+    assert wrote.returncode == 0 and b"Traceback" not in wrote.stderr, wrote.stderr
+    again = run_cli("check", "--no-cache", "--baseline", "bl.json", ".", cwd=tmp_path)
+    assert again.returncode == 0 and "All checks passed!" in out(again)
