@@ -202,7 +202,7 @@ def test_non_utf8_file_names_in_sarif_json_and_output_files(tmp_path):
     assert res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "bad%FF.py"
     data = json.loads(run_cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path).stdout)
     assert data["findings"][0]["path"] == "bad\\xff.py"
-    for fmt in ("text", "sarif", "json"):
+    for fmt in ("text", "concise", "github", "sarif", "json"):
         proc = run_cli("check", "--no-cache", "--format", fmt, "--output", "report.out", ".", cwd=tmp_path)
         assert proc.returncode == 1, proc.stderr
         assert b"Traceback" not in proc.stderr
@@ -438,3 +438,11 @@ def test_baseline_with_a_non_utf8_file_name(tmp_path):
     assert wrote.returncode == 0 and b"Traceback" not in wrote.stderr, wrote.stderr
     again = run_cli("check", "--no-cache", "--baseline", "bl.json", ".", cwd=tmp_path)
     assert again.returncode == 0 and "All checks passed!" in out(again)
+
+
+def test_diff_names_a_non_utf8_file_by_its_bytes(tmp_path):
+    (tmp_path / os.fsdecode(b"b\xffd.py")).write_text("import tensorflow as tf\nm = tf.keras.metrics.Mean()\nm.reset_states()\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1", PYTHONIOENCODING="utf-8:strict")
+    proc = subprocess.run([sys.executable, "-m", "epochlint", "check", "--no-cache", "--diff", "."], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.startswith(b"--- a/b\xffd.py\n+++ b/b\xffd.py\n")
