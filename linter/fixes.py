@@ -1,11 +1,15 @@
 """Applying fixes: `--fix`, `--unsafe-fixes`, `--diff`.
 
-Fixes are text edits computed from libcst node replacements (so comments and formatting
-around them survive). They are applied in rounds until nothing changes (overlapping fixes wait
-for the next round, so a second `--fix` finds nothing to do), kept only when the result still
+Fixes are small text edits on the file's own text, made by the builders of `linter.edits`
+(so comments and formatting around them survive). They are applied in rounds until nothing
+changes, as ruff does: a fix applies whole or not at all, and one whose edits collide with a
+fix already taken (overlapping ranges, or two insertions at one point) waits for the next
+round, which re-checks the fixed text (so a second `--fix` finds nothing to do, and the count
+of applied fixes is the number of fixes really made), kept only when the result still
 parses (a round that breaks the code is retried fix by fix), and written atomically: a
 temporary file in the same folder, the original mode (and owner, where allowed) copied, then
 `os.replace`; on any failure the temporary file is removed and the original is untouched.
+A read-only file is refused; a file with several hard links is written in place (same inode).
 The text is encoded back exactly as it was read (PEP 263 encoding, BOM, line endings), so the
 bytes outside an edit do not change. Notebooks are written back by `linter.notebook.render`.
 """

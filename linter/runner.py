@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 from linter import engine, fixes, notebook
 from linter.config import Settings
 from linter.engine import CheckOptions, FileResult
-from linter.source import SourceFile, UnreadableSource, decode_python, read_bytes
+from linter.source import SourceFile, UnreadableSource, decode_python, read_bytes, read_stream
 from linter.suppression import source_lines
 
 
@@ -133,9 +133,11 @@ def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=N
 
 def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
     """Standard input, reported as `display`; a fix is printed by the caller, never written."""
-    return check_bytes(display, sys.stdin.buffer.read(), settings, mode, write=False)
-
-
+    try:
+        data = read_stream(sys.stdin.buffer)
+    except UnreadableSource as exc:
+        return FileOutcome(unreadable(display, str(exc), settings.enabled_codes(display), exc.line, exc.column))
+    return check_bytes(display, data, settings, mode, write=False)
 def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool) -> FileOutcome:
     """decode -> check_source, never raising."""
     enabled = settings.enabled_codes(path)

@@ -79,6 +79,12 @@ def read_bytes(path: str) -> bytes:
     from linter.discovery import special_file_error
 
     try:
+        problem = special_file_error(os.stat(path).st_mode)  # before opening: opening a device can act
+    except OSError as exc:
+        raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
+    if problem is not None:
+        raise UnreadableSource(problem)
+    try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None
@@ -86,7 +92,7 @@ def read_bytes(path: str) -> bytes:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
     try:
         st = os.fstat(fd)
-        problem = special_file_error(st.st_mode)
+        problem = special_file_error(st.st_mode)  # again on what was opened (it may have been swapped)
         if problem is not None:
             raise UnreadableSource(problem)
         if st.st_size > MAX_READ_BYTES:
@@ -105,4 +111,12 @@ def read_bytes(path: str) -> bytes:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
+
+
+def read_stream(stream) -> bytes:
+    """At most MAX_READ_BYTES of a binary stream (stdin), or UnreadableSource."""
+    data = stream.read(MAX_READ_BYTES + 1)
+    if len(data) > MAX_READ_BYTES:
+        raise UnreadableSource(f"input too large to check (over {MAX_READ_BYTES >> 20} MiB)")
+    return data
 

@@ -97,7 +97,10 @@ def run_check(args) -> int:
     )
     if args.diff:
         diffs = "".join(o.diff for o in outcomes)
-        sys.stdout.write(diffs)
+        # a patch names files by their bytes (a non-UTF-8 name included), whatever the locale
+        sys.stdout.flush()
+        sys.stdout.buffer.write(diffs.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
+        sys.stdout.flush()
         if args.verbose:
             print(f"epochlint: {checked} checked, {skipped} skipped", file=sys.stderr)
         return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_OK
