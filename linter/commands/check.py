@@ -40,6 +40,13 @@ def run_check(args) -> int:
         return EXIT_ERROR
     mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
     paths = args.paths or ["."]
+    if args.statistics and args.format not in ("text", "concise", "json"):
+        print(f"epochlint: error: --statistics works with --format text, concise or json, not {args.format}", file=sys.stderr)
+        return EXIT_ERROR
+    if "-" in paths and len(paths) > 1 and args.fix and not args.diff:
+        print('epochlint: error: --fix with "-" writes the fixed stdin to stdout: do not mix "-" with paths', file=sys.stderr)
+        return EXIT_ERROR
+    finder = None
 
     if paths == ["-"]:
         outcomes = [runner.check_stdin(args.stdin_filename or "-", settings, mode)]
@@ -50,6 +57,9 @@ def run_check(args) -> int:
         finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
         files = []
         outcomes = []
+        if "-" in paths:  # stdin beside files: one more file, named by --stdin-filename
+            outcomes.append(runner.check_stdin(args.stdin_filename or "-", settings, mode))
+            paths = [p for p in paths if p != "-"]
         for cand in finder.find(paths):
             if cand.error:
                 from linter.engine import unreadable
@@ -66,6 +76,12 @@ def run_check(args) -> int:
             f.detail = None
     checked = sum(1 for o in outcomes if not o.result.skipped)
     skipped = sum(1 for o in outcomes if o.result.skipped)
+    if not outcomes:  # like ruff: a CI step pointed at the wrong folder must not pass silently
+        print("warning: No Python files found under the given path(s)", file=sys.stderr)
+    if finder is not None and args.verbose:
+        for path, why in finder.skipped_named:
+            print(f"epochlint: skipped {path}: {why}", file=sys.stderr)
+    baseline_note = ""
 
     if args.write_baseline or args.baseline:
         from linter import baseline
@@ -75,9 +91,13 @@ def run_check(args) -> int:
             if args.write_baseline:
                 recorded = baseline.write(args.write_baseline, findings, lines_by_path)
                 print(f"epochlint: recorded {recorded} finding{'s' if recorded != 1 else ''} in {args.write_baseline}", file=sys.stderr)
+                baseline_note = f"Recorded {recorded} finding{'s' if recorded != 1 else ''} in the baseline {args.write_baseline}."
             # what the baseline records is not reported (so --write-baseline alone exits 0)
             compared = baseline.compare(args.baseline or args.write_baseline, findings, lines_by_path)
             findings = compared.new
+            if args.baseline and compared.known and not baseline_note:
+                n = len(compared.known)
+                baseline_note = f"{n} known finding{'s' if n != 1 else ''} hidden by the baseline {args.baseline}."
             if args.verbose and args.baseline:
                 print(f"epochlint: baseline {args.baseline}: {len(compared.known)} known finding(s) hidden, {len(compared.gone)} fixed since it was written", file=sys.stderr)
         except baseline.BaselineError as exc:
@@ -93,6 +113,9 @@ def run_check(args) -> int:
         statistics=args.statistics,
         color=args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ and args.format == "text",
         unsafe_fixes=args.unsafe_fixes,
+        show_fixes=args.show_fixes,
+        fixed_by_path={o.result.path: o.fixed for o in outcomes if o.fixed},
+        baseline_note=baseline_note,
     )
     if args.diff:
         diffs = "".join(o.diff for o in outcomes)

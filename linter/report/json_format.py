@@ -7,6 +7,10 @@ from linter import __version__
 
 
 def render(result) -> str:
+    if result.statistics:
+        from linter.report.text import statistics_json
+
+        return json.dumps(statistics_json(result), indent=2) + "\n"
     return json.dumps(
         {
             "version": __version__,
