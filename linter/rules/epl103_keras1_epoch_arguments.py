@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 
 # Keras 1 keyword -> (what replaced it, whether renaming is the whole fix)
 KERAS1_EPOCH_ARGUMENTS: dict[str, tuple[str, bool]] = {
@@ -227,7 +228,7 @@ class Keras1EpochArguments(Rule):
             if self.keyword(call, new) is not None or (method == "fit" and _positional_count(call) > 3):
                 self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
                 return
-            fix = NodeFix.replace(arg, arg.with_changes(keyword=cst.Name(new)), "safe", f"rename `{old}=` to `{new}=`")
+            fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")
             self.report(arg, f"{head} Use `{new}=`.", fix)
             return
         self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (Keras 2, 3). Pass `{new}=` in batches: samples // batch_size.")

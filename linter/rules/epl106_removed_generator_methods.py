@@ -5,7 +5,8 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.rules.epl103_keras1_epoch_arguments import KERAS1_ARGUMENTS
 
 REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
@@ -285,10 +286,8 @@ def fix_blocker(call: cst.Call) -> Optional[str]:
     return None
 
 
-def rename_fix(call: cst.Call, new: str) -> NodeFix:
+def rename_fix(call: cst.Call, new: str) -> edits.EditFix:
     func: cst.Attribute = call.func  # type: ignore[assignment]
-    replacements: list[tuple[cst.CSTNode, Optional[cst.CSTNode]]] = [(func.attr, cst.Name(new))]
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "generator":
-            replacements.append((arg.keyword, cst.Name("x")))
-    return NodeFix("safe", tuple(replacements), f"rename `{func.attr.value}` to `{new}`")
+    parts = [edits.rename_attribute(func, new, "safe", f"rename `{func.attr.value}` to `{new}`")]
+    parts += [edits.rename_keyword(arg, "x") for arg in call.args if arg.keyword is not None and arg.keyword.value == "generator"]
+    return edits.combine(parts)

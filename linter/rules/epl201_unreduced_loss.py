@@ -7,7 +7,8 @@ import libcst as cst
 
 from linter.analysis.losses import PER_SAMPLE, LossShapes, Shape
 from linter.analysis.tape import GradientCall, gradient_call, is_tape, trains_weights, watched_name
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 
 
 class UnreducedLoss(Rule):
@@ -387,7 +388,7 @@ class UnreducedLoss(Rule):
             return f"{found['keras.ops']}.mean"
         return None
 
-    def _fix(self, target: cst.BaseExpression, g: GradientCall, reducer: Optional[str]) -> Optional[NodeFix]:
+    def _fix(self, target: cst.BaseExpression, g: GradientCall, reducer: Optional[str]) -> Optional[edits.EditFix]:
         if reducer is None:
             return None
         node = target
@@ -404,5 +405,4 @@ class UnreducedLoss(Rule):
                     and b.scope.function() is g.site.scope.function()
                 ):
                     node = stmt.value  # reduce where the loss is computed: the returned/printed loss is fixed too
-        wrapped = cst.Call(func=cst.parse_expression(reducer), args=[cst.Arg(value=node)])
-        return NodeFix.replace(node, wrapped, "unsafe", f"wrap the loss in `{reducer}(...)`")
+        return edits.wrap(node, reducer, "unsafe", f"wrap the loss in `{reducer}(...)`")

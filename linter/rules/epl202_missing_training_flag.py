@@ -8,7 +8,8 @@ import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
 from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import dotted
 
 
@@ -425,7 +426,7 @@ class MissingTrainingFlag(Rule):
             self.report(
                 call,
                 f"`{callee}(...)` under a GradientTape lacks `training=True` and {why}: {effect}.",
-                NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
+                edits.add_keyword(call, "training", "True", "safe", "add `training=True`"),
             )
 
     def _tape_purpose(self, node: cst.With, site: Site) -> tuple[Optional[bool], frozenset]:
@@ -512,18 +513,3 @@ def _effects(training: list) -> str:
         effects.append("custom layers take their inference branch")
     return ", ".join(effects) or "layers take their inference path"
 
-
-def _with_training(call: cst.Call) -> cst.Call:
-    flag = cst.Arg(
-        keyword=cst.Name("training"),
-        value=cst.Name("True"),
-        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
-    )
-    args = list(call.args)
-    if args and isinstance(args[-1].comma, cst.Comma):
-        # a trailing comma: keep it last, and give the old last argument the opening line's layout
-        last = args[-1]
-        flag = flag.with_changes(comma=last.comma)
-        ws = call.whitespace_before_args
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")))
-    return call.with_changes(args=[*args, flag])

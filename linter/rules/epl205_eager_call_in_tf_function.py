@@ -7,7 +7,8 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.tf_function import TfFunctionIndex
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
 _EAGER_METHODS = frozenset({"numpy", "item"})
@@ -478,7 +479,7 @@ class EagerCallInTfFunction(Rule):
             return False
         return False
 
-    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[NodeFix]:
+    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[edits.EditFix]:
         alias = self.index.tensorflow_alias()
         if alias is None:
             return None
@@ -492,9 +493,12 @@ class EagerCallInTfFunction(Rule):
         # the alias must mean tensorflow where the call is
         if self.ctx.semantic.qualified_name(cst.Name(alias), scope) != "tensorflow":
             return None
-        args = [a.with_changes(value=_without_eager_conversion(a.value)) for a in call.args]
-        new = call.with_changes(func=cst.Attribute(value=cst.Name(alias), attr=cst.Name("print")), args=args)
-        return NodeFix.replace(call, new, "unsafe", f"print -> {alias}.print")
+        fix = edits.replace_callee(call, f"{alias}.print", "unsafe", f"print -> {alias}.print")
+        for arg in call.args:
+            inner = _without_eager_conversion(arg.value)
+            if inner is not arg.value:
+                fix = fix + _drop_tail(arg.value, inner)
+        return fix
 
 
 def _where(traced) -> str:
@@ -502,6 +506,14 @@ def _where(traced) -> str:
     if isinstance(target, cst.FunctionDef):
         return f"`{target.name.value}`"
     return "(a lambda)" if isinstance(target, cst.Lambda) else ""
+
+
+def _drop_tail(outer: cst.BaseExpression, inner: cst.BaseExpression) -> edits.EditFix:
+    """`loss.numpy()` -> `loss`: delete the text after `inner`, which starts `outer`."""
+    def build(text: str, position) -> list:
+        return [(position(inner)[1], position(outer)[1], "")]
+
+    return edits.EditFix("unsafe", (inner, outer), build)
 
 
 def _without_eager_conversion(node: cst.BaseExpression) -> cst.BaseExpression:
