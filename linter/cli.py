@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     c.add_argument("--fix", action="store_true", help="apply safe fixes")
     c.add_argument("--unsafe-fixes", action="store_true", help="also apply (or show) unsafe fixes")
+    c.add_argument("--fix-only", action="store_true", help="apply fixes and report only what was fixed; exit 0 even when findings remain")
     c.add_argument("--diff", action="store_true", help="print the fixes as a diff; write nothing")
     c.add_argument("--stdin-filename", metavar="NAME", help='path reported (and matched against the config) for "-"')
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")

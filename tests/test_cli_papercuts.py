@@ -138,3 +138,13 @@ def test_stdin_among_paths_with_fix_is_a_clear_error(tmp_path):
     proc = epochlint("check", "--fix", "-", "bad.py", cwd=tmp_path, stdin=BAD)
     assert proc.returncode == 2 and 'do not mix "-" with paths' in proc.stderr_text
     assert (tmp_path / "bad.py").read_text() == BAD
+
+
+def test_fix_only_lists_fixes_not_findings_and_exits_0(tmp_path):
+    (tmp_path / "bad.py").write_text(BAD)
+    proc = epochlint("check", "--no-cache", "--fix-only", "bad.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout_text + proc.stderr_text
+    assert proc.stdout_text == "Fixed 2 findings:\n- bad.py: 2 fixes applied\n"
+    assert "model.fit(x, y, epochs=3)" in (tmp_path / "bad.py").read_text()
+    again = epochlint("check", "--no-cache", "--fix-only", "bad.py", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout_text == ""  # findings remain (EPL101) but are not its to report

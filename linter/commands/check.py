@@ -38,6 +38,9 @@ def run_check(args) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("epochlint: error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
+    if getattr(args, "fix_only", False):  # ruff's --fix-only: fix, report only the fixes, exit 0
+        args.fix = True
+        args.exit_zero = True
     mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
     paths = args.paths or ["."]
     if args.statistics and args.format not in ("text", "concise", "json"):
@@ -127,7 +130,7 @@ def run_check(args) -> int:
         if args.verbose:
             print(f"epochlint: {checked} checked, {skipped} skipped", file=sys.stderr)
         return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_OK
-    report = render(args.format, result)
+    report = _fix_only_report(result) if getattr(args, "fix_only", False) else render(args.format, result)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as fh:
@@ -147,6 +150,16 @@ def run_check(args) -> int:
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _fix_only_report(result: RunResult) -> str:
+    """`--fix-only` (the `epochlint-fix` pre-commit hook): what was fixed, not the findings, which
+    the `epochlint` hook reports (each finding once). pre-commit fails a hook that changed files."""
+    out = []
+    if result.fixed:
+        out.append(f"Fixed {result.fixed} finding{'s' if result.fixed != 1 else ''}:")
+        out.extend(f"- {path}: {k} fix{'es' if k != 1 else ''} applied" for path, k in sorted(result.fixed_by_path.items()))
+    return "".join(line + "\n" for line in out)
 
 
 def _run(files: list[str], settings: Settings, mode: runner.FixMode, args) -> list[runner.FileOutcome]:
