@@ -32,14 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--select", metavar="CODES", help="comma-separated codes or prefixes to enable (replaces the config's)")
     c.add_argument("--ignore", metavar="CODES", help="comma-separated codes or prefixes to disable")
     c.add_argument("--extend-select", metavar="CODES", help="codes or prefixes to enable in addition")
-    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument(
+        "--format", "--output-format", dest="format", choices=FORMATS, default="text", metavar="FORMAT",
+        help="report format: text (default: the source line and a caret), concise (one line each), json, "
+        "sarif (GitHub code scanning), github (workflow annotations)",
+    )
     c.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     c.add_argument("--fix", action="store_true", help="apply safe fixes")
     c.add_argument("--unsafe-fixes", action="store_true", help="also apply (or show) unsafe fixes")
+    c.add_argument("--fix-only", action="store_true", help="apply fixes and report only what was fixed; exit 0 even when findings remain")
     c.add_argument("--diff", action="store_true", help="print the fixes as a diff; write nothing")
     c.add_argument("--stdin-filename", metavar="NAME", help='path reported (and matched against the config) for "-"')
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    c.add_argument("--statistics", action="store_true", help="count findings per rule")
+    c.add_argument("--statistics", action="store_true", help="count findings per rule, with a total (text, concise, json)")
+    c.add_argument("--show-fixes", action="store_true", help="list the fixes: applied per file with --fix, else each finding's fix")
     c.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPUs; 1 = in-process)")
     c.add_argument("--no-cache", action="store_true", help="do not read or write .epochlint_cache/")
     c.add_argument("--strict", action="store_true", default=None, help="model rules also fire on receivers of unknown type")
