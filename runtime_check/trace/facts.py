@@ -121,7 +121,7 @@ class Sites:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
 
-    def user_site(self, skip: int = 1, immediate: bool = False) -> Optional[dict]:
+    def user_site(self, skip: int = 0, immediate: bool = False) -> Optional[dict]:
         """{"file", "line", "function"} of the innermost user frame above the caller.
 
         With `immediate=True`, return None unless the first frame outside this package (and
@@ -129,7 +129,7 @@ class Sites:
         TensorFlow makes internally (fit calling evaluate for validation, Keras building its
         optimizer's tf.function) is not a call of the user's.
         """
-        frame = sys._getframe(skip + 1)  # noqa: SLF001
+        frame = sys._getframe(skip + 1)  # noqa: SLF001 - our own frames are skipped anyway (TRANSPARENT)
         kind_of = self.classifier.kind
         first = True
         mapping = None

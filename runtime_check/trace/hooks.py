@@ -5,7 +5,8 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
 `fit`/`evaluate` epochs and batches; thin wrappers exist only where no documented hook does:
 
   Model.fit/evaluate/predict     call site, epochs requested/run, initial_epoch, the callback
-  Model.compile, constructors    `epochs=` passed where it does not belong (EPL102)
+  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102; model
+                                 constructors are not wrapped: Keras 3 reads their argspec)
   Model.__setattr__("epochs")    the attribute fit() ignores (EPL101)
   Model.__call__                 a model with Dropout/BatchNormalization/noise layers called
                                  under an active GradientTape, and its `training` value (EPL202)
@@ -82,7 +83,7 @@ class Tracer:
             return got
 
     def site(self, immediate: bool = True) -> Optional[dict]:
-        return self.sites.user_site(skip=2, immediate=immediate)
+        return self.sites.user_site(skip=0, immediate=immediate)
 
     def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         had = name in vars(owner)
@@ -156,16 +157,6 @@ class Tracer:
         self._patch(Model, "compile", lambda orig: self._wrap_epochs_kwarg(orig, "compile"))
         self._patch(Model, "__call__", lambda orig, n=name: self._wrap_model_call(orig, n))
         self._patch(Model, "__setattr__", self._wrap_setattr)
-        constructors = [(Model, "Model"), (keras.Sequential, "Sequential")]
-        if name == "keras":
-            try:
-                from keras.src.models.functional import Functional
-
-                constructors.append((Functional, "Model"))
-            except ImportError:  # pragma: no cover
-                pass
-        for cls, label in constructors:
-            self._patch(cls, "__init__", lambda orig, label=label: self._wrap_epochs_kwarg(orig, label, init=True))
         opt = getattr(keras.optimizers, "Optimizer", None)
         if opt is not None:
             self._patch(opt, "__init__", self._wrap_optimizer_init)
@@ -259,7 +250,7 @@ class Tracer:
             self.sink.emit("epochs_kwarg", method=method, model=self.ref(model), value=_float(kwargs["epochs"]),
                            error=error, **site)
 
-    def _wrap_epochs_kwarg(self, orig, method: str, init: bool = False):
+    def _wrap_epochs_kwarg(self, orig, method: str):
         tracer = self
 
         @functools.wraps(orig)
@@ -311,7 +302,7 @@ class Tracer:
         return wrapper
 
     def _model_under_tape(self, model, framework: str, kwargs: dict) -> None:
-        site = self.sites.user_site(skip=3, immediate=True)
+        site = self.sites.user_site(skip=0, immediate=True)
         if site is None:
             return
         outer = _outer_training(framework)
@@ -355,7 +346,7 @@ class Tracer:
         return wrapper
 
     def _gradient(self, target) -> None:
-        site = self.sites.user_site(skip=2, immediate=True)
+        site = self.sites.user_site(skip=0, immediate=True)
         if site is None:
             return
         tf = self.modules["tf"]
@@ -419,7 +410,7 @@ class Tracer:
                 scalars = [(i, a) for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
                 scalars += [(k, v) for k, v in kwargs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
                 if after > before:
-                    site = tracer.sites.user_site(skip=1, immediate=True) or {}
+                    site = tracer.sites.user_site(skip=0, immediate=True) or {}
                     tracer.sink.emit("function_traced", fn=entry["id"], traces=after,
                                      python_numbers=[[str(k), v] for k, v in scalars], **site)
                 value = _float(result) if hasattr(result, "numpy") and _small(result) else None

@@ -20,6 +20,11 @@ def display_path(path: Optional[str]) -> Optional[str]:
     return absolute if rel.startswith("..") or os.path.isabs(rel) else rel
 
 
+def _display_site(site: str) -> str:
+    path, _, line = site.rpartition(":")
+    return f"{display_path(path)}:{line}"
+
+
 def outcome_of(run, events_by_kind: dict) -> dict[str, Any]:
     ends = events_by_kind.get("script_end") or []
     end = ends[-1] if ends else {}
@@ -79,7 +84,7 @@ def document(script: str, argv: list[str], options: dict, run, facts: Facts, row
         "runtime_only": only,
         "observations": [{**o, "file": display_path(o["file"])} for o in observations],
         "calls": [{**c, "file": display_path(c["file"])} for c in facts.call_summaries()],
-        "models": facts.model_summaries(),
+        "models": [{**m, "sites": [_display_site(x) for x in m["sites"]]} for m in facts.model_summaries()],
         "functions": [{**f, "file": display_path(f["file"])} for f in facts.function_summaries()],
         "steps": [{**s, "file": display_path(s["file"])} for s in facts.step_series()],
         "summary": summary,
@@ -103,26 +108,47 @@ def _loss_span(losses: list) -> str:
     return f", loss {values[0]:.4g} -> {values[-1]:.4g}" if len(values) > 1 else f", loss {values[0]:.4g}"
 
 
-def _call_line(c: dict) -> str:
+def _call_lines(calls: list[dict]) -> list[str]:
+    """One line per (site, method, model): a fit() in a loop is one line with its call count."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in calls:
+        groups.setdefault((c["file"], c["line"], c["method"], c["model"]), []).append(c)
+    return [_call_line(group) for group in groups.values()]
+
+
+def _call_line(group: list[dict]) -> str:
+    c = group[0]
     where = f"{c['file']}:{c['line']}"
+    times = f" x{len(group)} calls" if len(group) > 1 else ""
+    err = next((f"; raised {g['error']['type']}" for g in group if g.get("error")), "")
     if c["method"] != "fit":
-        capped = " (capped by --max-steps)" if c.get("capped") else ""
-        return f"{where}  {c['method']}() on {c['model_class']}: {c.get('batches')} batch(es){capped}"
-    batches = c["batches_per_epoch"]
-    per_epoch = sorted(set(batches))
+        capped = " (capped by --max-steps)" if any(g.get("capped") for g in group) else ""
+        batches = "/".join(sorted({str(g.get("batches")) for g in group}))
+        return f"{where}  {c['method']}() on {c['model_class']}{times}: {batches} batch(es){capped}{err}"
+    per_epoch = sorted({b for g in group for b in g["batches_per_epoch"]})
     shown = "/".join(str(b) for b in per_epoch) if per_epoch else "0"
     notes = []
-    if c["capped_epochs"]:
+    if any(g["capped_epochs"] for g in group):
         notes.append(f"capped by --max-steps; {c['batches_available']} available")
-    if c["ran_out_of_data"]:
+    if any(g["ran_out_of_data"] for g in group):
         notes.append("input ran out of data")
-    if c.get("validation_batches"):
-        notes.append(f"{max(c['validation_batches'])} validation batch(es)/epoch")
-    initial = f", initial_epoch={c['initial_epoch']}" if c.get("initial_epoch") else ""
-    err = f"; raised {c['error']['type']}" if c.get("error") else ""
-    return (f"{where}  fit() on {c['model_class']} (model #{c['model']}): epochs={c['epochs_requested']}{initial}, "
-            f"{c['epochs_run']} epoch(s) run, {shown} batch(es)/epoch"
-            + (f" ({'; '.join(notes)})" if notes else "") + _loss_span(c["losses"]) + err)
+    val = [v for g in group for v in (g.get("validation_batches") or [])]
+    if val:
+        notes.append(f"{max(val)} validation batch(es)/epoch")
+    requested = "/".join(sorted({str(g["epochs_requested"]) for g in group}))
+    initial = "/".join(sorted({str(g["initial_epoch"]) for g in group if g.get("initial_epoch")}))
+    run = "+".join(str(g["epochs_run"]) for g in group[:12]) + ("+..." if len(group) > 12 else "")
+    losses = [v for g in group for v in g["losses"]]
+    return (f"{where}  fit() on {c['model_class']} (model #{c['model']}){times}: epochs={requested}"
+            + (f", initial_epoch={initial}" if initial else "")
+            + f", {run} epoch(s) run, {shown} batch(es)/epoch"
+            + (f" ({'; '.join(notes)})" if notes else "") + _loss_span(losses) + err)
+
+
+def _by_site(line: str) -> tuple:
+    where = line.split("  ", 1)[0]
+    path, _, number = where.rpartition(":")
+    return (path, int(number) if number.isdigit() else 0)
 
 
 def render_text(doc: dict) -> str:
@@ -145,18 +171,19 @@ def render_text(doc: dict) -> str:
                    + (" (stopped at --timeout)" if o["killed_after_end"] else ""))
     out.append("")
     out.append("What ran:")
-    lines = [_call_line(c) for c in doc["calls"]]
+    lines = _call_lines(doc["calls"])
     for m in doc["models"]:
         if m["fit_calls"] > 1:
-            lines.append(f"model #{m['model']} ({m['model_class']}): {m['epochs_total']} epochs over {m['fit_calls']} "
-                         f"fit() calls")
+            lines.append(f"{m['sites'][0]}  model #{m['model']} ({m['model_class']}): {m['epochs_total']} epochs in "
+                         f"total over {m['fit_calls']} fit() calls")
     for ob in doc["observations"]:
-        if ob["code"] in ("EPL201", "EPL202", "EPL203", "EPL204", "EPL206"):
+        if ob["code"] in ("EPL201", "EPL203") or ob["problem"] or (ob["code"] == "EPL206" and ob["evidence"]["traces"] > 1):
             lines.append(f"{ob['file']}:{ob['line']}  {ob['message']}")
     for s in doc["steps"]:
         vals = s["values"]
         if vals:
             lines.append(f"{s['file']}:{s['line']}  {s['label']}: {s['steps']} step(s), {vals[0]:.4g} -> {vals[-1]:.4g}")
+    lines = sorted(dict.fromkeys(lines), key=_by_site)
     out.extend("  " + line for line in lines) if lines else out.append("  (no Keras/TensorFlow training call from the script)")
     out.append("")
     if doc["findings"]:

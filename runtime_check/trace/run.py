@@ -19,6 +19,7 @@ from typing import Any, Optional
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 GRACE_SECONDS = 10.0
+IMPORT_ALLOWANCE = 300.0
 
 
 @dataclass
@@ -39,21 +40,20 @@ def run_script(script: str, args: list[str], max_steps: int, timeout: Optional[f
         facts = os.path.join(tmp, "facts.jsonl")
         open(facts, "w").close()
         cmd = [python, CHILD, facts, str(max_steps), script, *args]
-        stdout = sys.stderr.fileno() if quiet_stdout else None
+        stdout = 2 if quiet_stdout else None  # the script's prints must not mix with a JSON/SARIF report
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=stdout, env=env, start_new_session=True)
         timed_out = killed = False
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _signal_group(proc, signal.SIGTERM)
-            try:
-                proc.wait(timeout=GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                killed = True
-                _signal_group(proc, signal.SIGKILL)
-                proc.wait()
+            timed_out = not _wait(proc, facts, timeout)
+            if timed_out:
+                _signal_group(proc, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    killed = True
+                    _signal_group(proc, signal.SIGKILL)
+                    proc.wait()
         except KeyboardInterrupt:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
@@ -63,6 +63,35 @@ def run_script(script: str, args: list[str], max_steps: int, timeout: Optional[f
         seconds = time.perf_counter() - started
         events, bad = read_facts(facts)
     return Run(events, proc.returncode, seconds, timed_out, killed, bad)
+
+
+def _wait(proc: subprocess.Popen, facts: str, timeout: Optional[float]) -> bool:
+    """Wait for the child; True when it ended, False when --timeout expired. The clock starts
+    when the script starts (the child's first fact, written once TensorFlow is imported and the
+    hooks are in), so importing TensorFlow does not eat the script's time; importing gets
+    IMPORT_ALLOWANCE seconds more."""
+    if timeout is None:
+        proc.wait()
+        return True
+    begun = time.monotonic()
+    script_started: Optional[float] = None
+    while True:
+        try:
+            proc.wait(timeout=0.1)
+            return True
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if script_started is None:
+            try:
+                if os.path.getsize(facts) > 0:
+                    script_started = now
+            except OSError:
+                pass
+        if script_started is not None and now - script_started > timeout:
+            return False
+        if script_started is None and now - begun > timeout + IMPORT_ALLOWANCE:
+            return False
 
 
 def _signal_group(proc: subprocess.Popen, sig: int, only_others: bool = False) -> None:
