@@ -94,6 +94,9 @@ def main(argv: list[str]) -> int:
     state["done"] = True
     sys.stdout.flush()
     sys.stderr.flush()
+    if end["reason"] == "timeout":  # stop now: the script's threads must not keep it running
+        sink.close()
+        os._exit(code)
     return code
 
 

@@ -156,7 +156,9 @@ def render_text(doc: dict) -> str:
     env = doc["environment"]
     o = doc["outcome"]
     versions = f"TensorFlow {env.get('tensorflow_version')}, Keras {env.get('keras_version')}"
-    out.append(f"epochlint trace {doc['script']}: {o['reason']} after {o['seconds']:.1f} s "
+    how = {"finished": "finished", "exit": "ended by sys.exit", "exception": "crashed", "timeout": "stopped by --timeout",
+           "killed": "killed", "not started": "did not start"}.get(o["reason"], o["reason"])
+    out.append(f"epochlint trace {doc['script']}: {how} after {o['seconds']:.1f} s "
                f"({versions}; --max-steps {doc['options']['max_steps']})")
     if o["exception"]:
         e = o["exception"]
