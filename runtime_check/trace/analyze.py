@@ -295,7 +295,10 @@ class Facts:
                 continue
             used = [(i, v) for i, v in zip(iterations, variables) if v and i]
             shared = any(a[1] & b[1] for k, a in enumerate(used) for b in used[k + 1:])
-            if shared:
+            if len(used) < 2:
+                out.append(_obs("EPL204", file, line, None, f"{len(events)} optimizers created here; fewer than two "
+                                "were used, or their variables are unknown", **evidence))
+            elif shared:
                 shown = ", ".join(str(i) for i in iterations[:8]) + (", ..." if len(iterations) > 8 else "")
                 msg = (f"{len(events)} {events[0]['optimizer_class']} optimizers created here updated the same "
                        f"variables, each restarting from iterations 0 (iterations: {shown})")

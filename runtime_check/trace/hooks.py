@@ -455,8 +455,10 @@ class Tracer:
             except Exception:  # noqa: BLE001
                 iterations = None
             variables = getattr(opt, "_trainable_variables", None) or []
-            self.sink.emit("optimizer_final", optimizer=opt_id, iterations=iterations,
-                           variables=sorted({self.ref(v) for v in variables})[:1000])
+            keys = sorted({self.ref(v) for v in variables})
+            if not keys:  # tf_keras: variables are known by their key in _index_dict
+                keys = sorted(str(k) for k in (getattr(opt, "_index_dict", None) or {}))
+            self.sink.emit("optimizer_final", optimizer=opt_id, iterations=iterations, variables=keys[:1000])
 
 
 def _probe_class(base):
