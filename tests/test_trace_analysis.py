@@ -116,6 +116,23 @@ def test_epl101_and_epl102_from_facts():
     assert _obs(never_fit, "EPL101")[0]["problem"] is None
 
 
+def test_epl208_reads_without_reset_vs_reset_each_epoch_and_confirm_only(tmp_path):
+    def ev(kind, t, graph=False):
+        return {"kind": f"metric_{kind}", "t": t, "metric": 1, "metric_class": "Mean", "graph": graph,
+                "file": "/p/a.py", "line": 7}
+
+    never = [ev("update", 0), ev("result", 1), ev("update", 2), ev("result", 3)]
+    [o] = _obs(never, "EPL208")
+    assert o["problem"] is True
+    reset = [ev("update", 0), ev("result", 1), {"kind": "metric_reset", "t": 1.5, "metric": 1}, ev("update", 2),
+             ev("result", 3)]
+    assert _obs(reset, "EPL208")[0]["problem"] is False
+    assert _obs([ev("update", 0, graph=True), ev("result", 1), ev("update", 2), ev("result", 3)],
+                "EPL208")[0]["problem"] is None  # updated inside a tf.function: counted at trace time only
+    # it confirms a static finding, but is never a runtime-only finding on its own
+    assert match.line_up([], [o])[1] == []
+
+
 class _F:
     def __init__(self, code, path, line):
         self.code, self.name, self.message, self.path, self.line = code, "n", "m", path, line

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Optional
 
-OBSERVED = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206")
+OBSERVED = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208")
+# observed, but never reported as runtime-only: the fact alone cannot tell an epoch loop from a
+# progress read inside one epoch (it confirms or refutes the static finding only)
+CONFIRM_ONLY = ("EPL208",)
 
 
 def _site(event: dict) -> tuple[Optional[str], Optional[int]]:
@@ -116,7 +119,7 @@ class Facts:
     def observations(self) -> list[dict]:
         out: list[dict] = []
         for method in (self.epl101, self.epl102, self.epl104, self.epl201, self.epl202, self.epl203, self.epl204,
-                       self.epl206):
+                       self.epl206, self.epl208):
             out.extend(method())
         return out
 
@@ -324,6 +327,45 @@ class Facts:
             else:
                 msg = f"the tf.function traced {_plural(len(events), 'time')} at this call"
             out.append(_obs("EPL206", file, line, bad, msg, traces=len(events), python_numbers=values[:20]))
+        return out
+
+
+    def epl208(self) -> list[dict]:
+        per_metric: dict[int, list[dict]] = defaultdict(list)
+        for kind in ("metric_update", "metric_result", "metric_reset"):
+            for e in self.by_kind[kind]:
+                per_metric[e["metric"]].append(e)
+        out = []
+        for metric, events in per_metric.items():
+            events.sort(key=lambda e: e["t"])
+            updates = [e for e in events if e["kind"] == "metric_update"]
+            if not updates:
+                continue
+            first = updates[0]
+            rounds, resets, pending, reset_between = 0, 0, 0, False
+            for e in events:
+                if e["kind"] == "metric_update":
+                    pending += 1
+                elif e["kind"] == "metric_result" and pending:
+                    rounds += 1
+                    pending = 0
+                elif e["kind"] == "metric_reset" and e["t"] > first["t"]:
+                    resets += 1
+                    if rounds:
+                        reset_between = True
+            evidence = {"metric_class": first["metric_class"], "updates": len(updates), "reads_after_updates": rounds,
+                        "resets": resets}
+            if any(e.get("graph") for e in updates) or rounds < 2:
+                out.append(_obs("EPL208", first["file"], first["line"], None,
+                                f"{first['metric_class']} updated {len(updates)} time(s), read after updates "
+                                f"{rounds} time(s)", **evidence))
+            elif resets == 0:
+                out.append(_obs("EPL208", first["file"], first["line"], True,
+                                f"{first['metric_class']} was read {rounds} times after updates and never reset: each "
+                                "value is the running mean of everything since the start", **evidence))
+            else:
+                out.append(_obs("EPL208", first["file"], first["line"], False if reset_between else None,
+                                f"{first['metric_class']} was reset {resets} time(s) between reads", **evidence))
         return out
 
 

@@ -15,6 +15,8 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
                                  numbers among the arguments of a call that traced (EPL203/206)
   Optimizer.__init__             optimizers created per site, their `iterations` and the
                                  variables they update, read at the end (EPL204)
+  Metric update_state/result/    metric updates and reads from user code, and resets (EPL208)
+  reset_state, Metric.__call__
 
 Every wrapper calls the original with the same arguments and returns its result; the only
 change to what the script computes is `--max-steps` (the callback sets `stop_training` after N
@@ -69,6 +71,7 @@ class Tracer:
         self.user_functions: dict[int, dict] = {}
         self.optimizers: list[tuple[int, Any]] = []
         self.training_layers: dict[int, list[str]] = {}
+        self.user_metrics: set[int] = set()
         self.modules: dict[str, Any] = {}
         self.sites: Optional[Sites] = None
 
@@ -160,6 +163,7 @@ class Tracer:
         opt = getattr(keras.optimizers, "Optimizer", None)
         if opt is not None:
             self._patch(opt, "__init__", self._wrap_optimizer_init)
+        self._install_metrics(keras.metrics.Metric)
         if name == "keras":
             try:
                 from keras.src.trainers.epoch_iterator import EpochIterator
@@ -438,6 +442,44 @@ class Tracer:
                     tracer.sink.emit("optimizer_created", optimizer=opt_id, optimizer_class=type(opt).__name__,
                                      graph=not _executing_eagerly(tracer.modules["tf"]), **site)
             return result
+
+        return wrapper
+
+    # -- EPL208 ------------------------------------------------------------------------------
+    def _install_metrics(self, base) -> None:
+        """update_state/result/reset_state of every metric class Keras defines (subclasses override
+        them), and Metric.__call__ (an update from user code)."""
+        classes, todo = [], [base]
+        while todo:
+            cls = todo.pop()
+            if cls not in classes:
+                classes.append(cls)
+                todo.extend(cls.__subclasses__())
+        for cls in classes:
+            for attr, kind in (("update_state", "update"), ("result", "result"), ("reset_state", "reset"),
+                               ("reset_states", "reset")):
+                if attr in vars(cls):
+                    self._patch(cls, attr, lambda orig, kind=kind: self._wrap_metric(orig, kind))
+        self._patch(base, "__call__", lambda orig: self._wrap_metric(orig, "update"))
+
+    def _wrap_metric(self, orig, kind: str):
+        tracer = self
+
+        @functools.wraps(orig)
+        def wrapper(metric, *args, **kwargs):
+            try:
+                if kind == "reset":
+                    if id(metric) in tracer.user_metrics:
+                        tracer.sink.emit("metric_reset", metric=tracer.ids.get(id(metric)))
+                else:
+                    site = tracer.sites.user_site(skip=0, immediate=True)
+                    if site is not None:
+                        tracer.user_metrics.add(id(metric))
+                        tracer.sink.emit(f"metric_{kind}", metric=tracer.ref(metric), metric_class=type(metric).__name__,
+                                         graph=not _executing_eagerly(tracer.modules["tf"]), **site)
+            except Exception as exc:  # noqa: BLE001
+                tracer.sink.emit("internal_warning", where="metric", message=repr(exc)[:300])
+            return orig(metric, *args, **kwargs)
 
         return wrapper
 

@@ -19,7 +19,7 @@ import ast
 import os
 from typing import Iterable, Optional
 
-from runtime_check.trace.analyze import OBSERVED
+from runtime_check.trace.analyze import CONFIRM_ONLY, OBSERVED
 
 CONFIRMED, REFUTED, NOT_REACHED, NOT_CHECKED = "confirmed", "refuted", "not reached", "not checked"
 
@@ -151,7 +151,8 @@ def line_up(findings: list, observations: list[dict], spans: Optional[Spans] = N
             else:
                 row["status"] = NOT_REACHED
         rows.append(row)
-    runtime_only = [_public(o) for i, o in enumerate(observations) if o["problem"] is True and i not in matched]
+    runtime_only = [_public(o) for i, o in enumerate(observations)
+                    if o["problem"] is True and i not in matched and o["code"] not in CONFIRM_ONLY]
     return rows, runtime_only
 
 

@@ -21,7 +21,7 @@ pytest.importorskip("tensorflow", reason="the runtime extra is not installed")
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "trace"
 SEED = ROOT / "fixtures" / "seed"
-RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206")
+RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208")
 
 
 def _trace(argv: list[str]) -> tuple[int, str]:
@@ -78,7 +78,7 @@ def test_bad_fixtures_have_no_runtime_only_and_no_refuted(bad):
     _, doc = bad
     assert doc["runtime_only"] == []
     assert doc["summary"]["refuted"] == 0 and doc["summary"]["not_reached"] == 0
-    assert doc["summary"]["confirmed"] == 9
+    assert doc["summary"]["confirmed"] == 10
     assert doc["outcome"]["reason"] == "finished"
 
 
@@ -100,6 +100,8 @@ def test_bad_fixture_evidence_says_what_happened(bad):
     e204 = evidence("bad_epl204.py", "EPL204")
     assert e204["optimizers_created"] == 3 and e204["iterations_per_optimizer"] == [4, 4, 4]
     assert evidence("bad_epl206.py", "EPL206")["python_numbers"] == [[0], [1], [2]]
+    e208 = evidence("bad_epl208.py", "EPL208")
+    assert e208["updates"] == 12 and e208["reads_after_updates"] == 3 and e208["resets"] == 0
     errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
               for r in _by_file(doc, "bad_epl102.py", "EPL102")}
     assert errors == {"compile": "TypeError", "evaluate": "ValueError"}
@@ -123,6 +125,8 @@ def test_good_fixtures_show_what_ran(good):
     assert [c["epochs_run"] for c in resumed] == [1, 1, 1]
     assert [c["initial_epoch"] for c in resumed] == [0, 1, 2]
     assert obs[("good_epl104.py", "EPL104")]["problem"] is False
+    assert obs[("good_epl208.py", "EPL208")]["problem"] is False  # reset between the epochs' reads
+    assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 3
 
 
 # -- the seed's examples ---------------------------------------------------------------------
