@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         _err(f"cannot start Python for the script: {exc}")
         return EXIT_ERROR
+    except KeyboardInterrupt:  # the script (in its own process group) was killed
+        _err("interrupted")
+        return 130
     facts = analyze.Facts(run.events)
     if facts.by_kind.get("install_failed"):
         failed = facts.by_kind["install_failed"][0]

@@ -126,7 +126,22 @@ def test_good_fixtures_show_what_ran(good):
     assert [c["initial_epoch"] for c in resumed] == [0, 1, 2]
     assert obs[("good_epl104.py", "EPL104")]["problem"] is False
     assert obs[("good_epl208.py", "EPL208")]["problem"] is False  # reset between the epochs' reads
-    assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 3
+    assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 2  # the first reset precedes any update
+
+
+def test_every_kind_of_input_is_counted(good):
+    _, doc = good
+    calls = {c["line"]: c for c in doc["calls"] if Path(c["file"]).name == "good_data_kinds.py"}
+    arrays, dataset, generator, pydataset = calls[13], calls[18], calls[27], calls[41]
+    # arrays: 9 batches available, --max-steps 5 capped each epoch (epochs unchanged); 3 validation batches
+    assert arrays["epochs_run"] == 2 and arrays["batches_per_epoch"] == [5, 5] and arrays["batches_available"] == 9
+    assert arrays["capped_epochs"] == 2 and arrays["validation_batches"] == [3, 3]
+    assert dataset["batches_per_epoch"] == [3, 3] and dataset["validation_batches"] == [2, 2]
+    assert dataset["capped_epochs"] == 0
+    # a finite generator of 2 batches: Keras says the input ran out of data
+    assert generator["data"] == "generator" and generator["ran_out_of_data"] is True
+    assert max(generator["batches_per_epoch"]) == 2
+    assert pydataset["batches_per_epoch"] == [4, 4] and not pydataset["ran_out_of_data"]
 
 
 # -- the seed's examples ---------------------------------------------------------------------
