@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 from linter import engine, fixes, notebook
 from linter.config import Settings
@@ -152,11 +152,6 @@ def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write
             return FileOutcome(unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled))
     except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
         return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-
-
-def check_files(paths: Iterable[str], settings: Settings, mode: FixMode = FixMode()) -> list[FileOutcome]:
-    """Check files in the given order, in this process, without the cache."""
-    return [check_file(p, settings, mode) for p in paths]
 
 
 # --------------------------------------------------------------------------- EPL000 outcomes
