@@ -90,7 +90,7 @@ def check_one(path: str, settings: Settings, mode: FixMode, cache: Optional[Cach
             try:
                 outcome = runner.check_source_text(source, settings, mode)
             except OSError as exc:  # e.g. the fixed file cannot be written
-                return FileOutcome(engine.unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled=enabled))
+                return runner.write_refused(source, settings, exc)
     except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
         return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     if cache is not None:

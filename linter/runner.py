@@ -83,7 +83,16 @@ def check_file(path: str, settings: Settings, mode: FixMode = FixMode()) -> File
     try:
         return check_source_text(source, settings, mode)
     except OSError as exc:  # e.g. the fixed file cannot be written
-        return FileOutcome(engine.unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled=enabled))
+        return write_refused(source, settings, exc)
+
+
+def write_refused(source: SourceFile, settings: Settings, exc: OSError) -> FileOutcome:
+    """The fixes could not be written (a read-only file, say): why, and the file's findings as
+    it is on disk (none of them fixed)."""
+    refused = engine.unreadable(source.path, f"cannot write fixes: {exc.strerror or exc}", enabled=settings.enabled_codes(source.path))
+    outcome = check_source_text(source, settings, FixMode())
+    outcome.result.findings[:0] = refused.findings
+    return outcome
 
 
 def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:

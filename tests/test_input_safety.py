@@ -169,6 +169,7 @@ def test_fix_keeps_hard_links_and_refuses_read_only_files(tmp_path):
     assert os.stat(linked).st_ino == os.stat(other).st_ino and os.stat(linked).st_nlink == 2
     assert ro.read_text() == code and stat.S_IMODE(ro.stat().st_mode) == 0o444
     assert "ro.py:1:1: EPL000 cannot write fixes: the file is read-only (mode 0444)" in out(proc)
+    assert "ro.py:3:1: EPL207" in out(proc)  # and its findings, unfixed
     assert proc.returncode == 1
 
 
