@@ -314,7 +314,7 @@ def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "saf
         if not own_line:
             return [(j + 1, j + 1, f" {new},")] if comma else [(e, e, f", {new}")]
         start = _line_start(text, s)
-        indent = text[start:start + len(text[start:]) - len(text[start:].lstrip(_HSPACE))]
+        indent = text[start:_skip_hspace(text, start)]
         if not _leads_line(text, s):
             indent += "    "
         end = _line_end(text, after)
