@@ -98,22 +98,13 @@ def _lines(path: str, cell: Optional[int], lines_by_path: dict, cache: dict) -> 
 
 
 def _read_lines(path: str) -> dict:
-    from linter.source import UnreadableSource, read_source
+    from linter.runner import context_lines, decode, read_file
+    from linter.source import UnreadableSource
 
     try:
-        source = read_source(path)
+        return context_lines(decode(read_file(path), path))
     except UnreadableSource:
         return {}
-    from linter.suppression import source_lines
-
-    if not source.cells:
-        return {None: source_lines(source.text)}
-    per_cell: dict = {}
-    text_lines = source_lines(source.text)
-    for vline, (cell, _) in sorted(source.cells.items()):
-        if vline - 1 < len(text_lines):
-            per_cell.setdefault(cell, []).append(text_lines[vline - 1])
-    return per_cell
 
 
 def entries_for(findings: Iterable[Finding], lines_by_path: dict, base_dir: str) -> list[tuple[Finding, Entry]]:

@@ -35,7 +35,7 @@ from typing import Optional
 
 from linter import __version__
 from linter.engine import FileResult
-from linter.finding import Edit, Finding, Fix
+from linter.finding import Finding
 
 CACHE_DIR_NAME = ".epochlint_cache"
 FORMAT = 1  # bump when the entry layout changes
@@ -104,11 +104,9 @@ class Cache:
         return self.folder / f"{name}.json", name
 
     # ------------------------------------------------------------------ read
-    def load(self, path: str, data: bytes, enabled: frozenset):
-        """The cached `FileOutcome` for `path` with this content, or None (miss, stale,
-        unreadable or corrupt entry)."""
-        from linter.runner import FileOutcome
-
+    def load(self, path: str, data: bytes, enabled: frozenset) -> Optional[tuple[FileResult, Optional[dict]]]:
+        """The cached (result, context lines) for `path` with this content, or None (miss,
+        stale, unreadable or corrupt entry). The one place an entry is read."""
         entry, key = self._entry(path, enabled)
         if self._trusted is None:
             self._trusted = _plain_folders(self.root, self.folder)
@@ -121,7 +119,7 @@ class Cache:
             stored = json.loads(raw)
             if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data):
                 return None
-            return FileOutcome(_result_from_json(stored["result"]), _lines_from_json(stored["lines"]))
+            return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
             return None
 
@@ -310,29 +308,12 @@ def _finding_to_json(f: Finding) -> dict:
     return data
 
 
-def _finding_from_json(data: dict) -> Finding:
-    fix = data.get("fix")
-    return Finding(
-        code=data["code"],
-        name=data["name"],
-        message=data["message"],
-        path=data["path"],
-        line=data["line"],
-        column=data["column"],
-        end_line=data["end_line"],
-        end_column=data["end_column"],
-        severity=data.get("severity", "error"),
-        cell=data.get("cell"),
-        fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"]), fix.get("description", "")) if fix else None,
-    )
-
-
 def _result_to_json(result: FileResult) -> dict:
     return {"path": result.path, "skipped": result.skipped, "findings": [_finding_to_json(f) for f in result.findings]}
 
 
 def _result_from_json(data: dict) -> FileResult:
-    return FileResult(data["path"], [_finding_from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
+    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
 
 
 def _lines_to_json(lines: Optional[dict]) -> Optional[list]:

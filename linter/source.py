@@ -2,7 +2,8 @@
 
 A `SourceFile` is what the engine checks: the decoded text plus what is needed to write it
 back byte-for-byte in its original encoding. Notebooks are turned into a SourceFile by
-`linter.notebook` (the `cells` map sends a virtual line back to its cell and cell line).
+`linter.notebook` (the `cells` map sends a virtual line back to its cell and cell line);
+`linter.runner.decode` picks one or the other.
 """
 from __future__ import annotations
 
@@ -119,16 +120,3 @@ def read_stream(stream) -> bytes:
         raise UnreadableSource(f"input too large to check (over {MAX_READ_BYTES >> 20} MiB)")
     return data
 
-
-def read_source(path: str, display_path: Optional[str] = None) -> SourceFile:
-    """Read a .py or .ipynb file from disk."""
-    shown = display_path if display_path is not None else path
-    return source_from_bytes(read_bytes(path), shown)
-
-
-def source_from_bytes(data: bytes, shown: str) -> SourceFile:
-    if shown.endswith(".ipynb"):
-        from linter import notebook
-
-        return notebook.notebook_source(data, shown)
-    return decode_python(data, shown)

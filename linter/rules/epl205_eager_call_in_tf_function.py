@@ -82,6 +82,7 @@ class EagerCallInTfFunction(Rule):
         "1 trace, 1 print, 1 append."
     )
     witness = "AttributeError for .numpy() in a tf.function; print count == append count == trace count == 1 after 4 calls"
+    fires_on = {"call": ("numpy", "item", "print", "append", "extend", "insert")}
     fixable = "unsafe"
 
     VALID = [
