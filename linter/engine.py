@@ -400,7 +400,7 @@ def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: T
     if isinstance(fix, EditFix):
         try:
             return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, IndexError):  # the fix cannot be placed here: the finding stays, unfixed
             return None
     start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
     return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
