@@ -43,6 +43,14 @@ def test_epl104_continuing_weights_is_a_problem_restored_weights_are_not():
     assert _obs(_fit(1, 0, 10, 7, 3, "a", "b"), "EPL104")[0]["problem"] is None  # one call decides nothing
 
 
+def test_an_epoch_without_batches_ran_out_of_data():
+    events = _fit(1, 0, 10, 7, 2, "a", "b")
+    events[2] = {**events[2], "batches": 0, "expected": None, "capped": False}  # Keras 2: a spent generator
+    [call] = analyze.Facts(events).call_summaries()
+    assert call["ran_out_of_data"] is True and call["batches_per_epoch"] == [5, 0]
+    assert analyze.Facts(_fit(1, 0, 10, 7, 2, "a", "b")).call_summaries()[0]["ran_out_of_data"] is False
+
+
 def test_epl201_scalar_vs_vector_targets():
     events = [{"kind": "gradient", "t": 0, "file": "/p/a.py", "line": 5, "shapes": [[32]], "per_sample": True,
                "graph": False, "value": 1.0},

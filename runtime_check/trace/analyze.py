@@ -74,7 +74,8 @@ class Facts:
                     batches_available=next((e["expected"] for e in ends if e.get("expected")), None),
                     capped_epochs=sum(1 for e in ends if e.get("capped")),
                     ran_out_of_data=c["ran_out"] or any(
-                        not e.get("capped") and e.get("expected") and e["batches"] < e["expected"] for e in ends),
+                        e["batches"] == 0 or (not e.get("capped") and e.get("expected") and e["batches"] < e["expected"])
+                        for e in ends),
                     validation_batches=[e["val_batches"] for e in ends] if c.get("validation") else None,
                     losses=[e["logs"].get("loss") for e in ends],
                     val_losses=[e["logs"].get("val_loss") for e in ends if "val_loss" in e["logs"]],

@@ -107,6 +107,24 @@ def test_bad_fixture_evidence_says_what_happened(bad):
     assert errors == {"compile": "TypeError", "evaluate": "ValueError"}
 
 
+@pytest.fixture(scope="module")
+def bad_keras2():
+    pytest.importorskip("tf_keras", reason="tf_keras is not installed")
+    return _trace_json("--keras2", str(FIX / "rules" / "all_bad.py"))
+
+
+def test_keras2_confirms_the_same_findings(bad_keras2):
+    exit_code, doc = bad_keras2
+    assert doc["environment"]["legacy_keras"] is True and doc["environment"]["keras_version"].startswith("2.")
+    assert {f["code"]: f["status"] for f in doc["findings"]} == {code: "confirmed" for code in RULES}
+    assert doc["summary"]["confirmed"] == 10 and doc["runtime_only"] == []
+    # Keras 2 raises TypeError where Keras 3 raises ValueError (evaluate)
+    errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
+              for r in _by_file(doc, "bad_epl102.py", "EPL102")}
+    assert errors == {"compile": "TypeError", "evaluate": "TypeError"}
+    assert exit_code == 1
+
+
 def test_good_fixtures_report_no_problem(good):
     exit_code, doc = good
     assert doc["findings"] == [] and doc["runtime_only"] == []
