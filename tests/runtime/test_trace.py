@@ -125,6 +125,15 @@ def test_keras2_confirms_the_same_findings(bad_keras2):
     assert exit_code == 1
 
 
+def test_text_report_of_the_bad_run(bad):
+    from runtime_check.trace.report import render_text
+
+    text = render_text(bad[1])
+    assert "What ran:" in text and "[CONFIRMED]" in text
+    assert "bad_epl104.py:10  fit() on Sequential" in text and "x3 calls" in text
+    assert text.rstrip().endswith("10 confirmed, 0 refuted, 0 not reached, 0 not checked, 0 runtime-only")
+
+
 def test_good_fixtures_report_no_problem(good):
     exit_code, doc = good
     assert doc["findings"] == [] and doc["runtime_only"] == []
@@ -223,8 +232,11 @@ def test_multimodule_sarif_validates(multimodule):
 
 # -- scripts that crash, exit, spawn threads or never end --------------------------------------
 @pytest.fixture(scope="module")
-def crash():
-    return _trace_json(str(FIX / "ends" / "crash_after_thread.py"))
+def crash(tmp_path_factory):
+    report_file = tmp_path_factory.mktemp("trace-output") / "report.json"
+    code, out = _trace(["--format", "json", "--output", str(report_file), str(FIX / "ends" / "crash_after_thread.py")])
+    assert out == ""  # --output: nothing on stdout
+    return code, json.loads(report_file.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
