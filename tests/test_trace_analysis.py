@@ -141,6 +141,16 @@ def test_epl208_reads_without_reset_vs_reset_each_epoch_and_confirm_only(tmp_pat
     assert match.line_up([], [o])[1] == []
 
 
+def test_epl209_regularized_model_whose_losses_were_not_read():
+    def grad(read, line):
+        return {"kind": "regularization", "t": 0, "graph": False, "file": "/p/a.py", "line": line,
+                "models": [{"model": 3, "model_class": "Sequential", "losses_read": read}]}
+
+    obs = {o["line"]: o for o in _obs([grad(False, 5), grad(False, 5), grad(True, 9)], "EPL209")}
+    assert obs[5]["problem"] is True and obs[5]["evidence"]["gradient_calls"] == 2
+    assert obs[9]["problem"] is False
+
+
 class _F:
     def __init__(self, code, path, line):
         self.code, self.name, self.message, self.path, self.line = code, "n", "m", path, line
