@@ -51,6 +51,14 @@ def test_an_epoch_without_batches_ran_out_of_data():
     assert analyze.Facts(_fit(1, 0, 10, 7, 2, "a", "b")).call_summaries()[0]["ran_out_of_data"] is False
 
 
+def test_a_fit_the_probe_could_not_join_has_unknown_epochs():
+    events = _fit(1, 0, 10, 7, 2, "a", "b")
+    events = [e for e in events if e["kind"] != "epoch_end"] + [{"kind": "probe_not_attached", "t": 0.01, "call": 1}]
+    [call] = analyze.Facts(events).call_summaries()
+    assert call["epochs_run"] is None
+    assert "? epoch(s) run" in report._call_line([call])
+
+
 def test_epl201_scalar_vs_vector_targets():
     events = [{"kind": "gradient", "t": 0, "file": "/p/a.py", "line": 5, "shapes": [[32]], "per_sample": True,
                "graph": False, "value": 1.0},

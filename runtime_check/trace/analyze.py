@@ -50,6 +50,9 @@ class Facts:
         for e in self.by_kind["ran_out_of_data"]:
             if e["call"] in self.calls:
                 self.calls[e["call"]]["ran_out"] = True
+        for e in self.by_kind["probe_not_attached"]:
+            if e["call"] in self.calls:
+                self.calls[e["call"]]["unobserved"] = True
         for e in self.by_kind["evaluate_end"]:
             if e["call"] in self.calls:
                 self.calls[e["call"]]["evaluate"] = e
@@ -67,7 +70,8 @@ class Facts:
                 requested = c.get("epochs")
                 initial = c.get("initial_epoch") or 0
                 item.update(
-                    epochs_requested=requested, initial_epoch=initial, epochs_run=len(ends),
+                    epochs_requested=requested, initial_epoch=initial,
+                    epochs_run=None if c.get("unobserved") else len(ends),
                     epochs_expected=max(0, int(requested) - int(initial)) if isinstance(requested, (int, float)) else None,
                     steps_per_epoch=c.get("steps_per_epoch"),
                     batches_per_epoch=[e["batches"] for e in ends],

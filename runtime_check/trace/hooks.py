@@ -217,8 +217,11 @@ class Tracer:
             tracer.sink.emit("call_begin", **fields)
             probe = tracer.modules[f"{framework}.probe"](tracer, call_id, method)
             callbacks = arguments.get("callbacks")
-            if callbacks is None or isinstance(callbacks, (list, tuple)):
+            attached = callbacks is None or isinstance(callbacks, (list, tuple))
+            if attached:
                 arguments["callbacks"] = [probe, *(callbacks or [])]
+            else:  # a CallbackList of the user's own: leave it alone, epochs are then not counted
+                tracer.sink.emit("probe_not_attached", call=call_id)
             stack = getattr(tracer.local, "calls", None)
             if stack is None:
                 stack = tracer.local.calls = []
