@@ -20,7 +20,7 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
-from linter import suppression
+from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import Edit, Finding, Fix
 from linter.positions import node_positions
@@ -138,9 +138,9 @@ def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- pipeline
 def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
-    if not KERAS_HINT.search(source.text):
+    if not KERAS_HINT.search(source.text) or not limits.may_fire(source.text):
         return FileResult(source.path, [], skipped=True)
-    return on_big_stack(_check_collected, source, options, rules)
+    return limits.bounded(source, options.enabled, on_big_stack, _check_collected, source, options, rules)
 
 
 def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:

@@ -13,7 +13,7 @@ from linter.rules.base import Invalid, NodeFix, Rule, Valid
 META_CODES: dict[str, dict[str, str]] = {
     "EPL000": {
         "name": "syntax-error",
-        "summary": "the file cannot be read or parsed (also `unreadable-file`, `internal-error`)",
+        "summary": "the file cannot be read or parsed (also `unreadable-file`, `too-large`, `internal-error`)",
     },
     "EPL900": {"name": "unused-noqa", "summary": "a `# noqa: EPL...` comment that suppresses nothing"},
 }
