@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from runtime_check import data, models
 from runtime_check.env import Env, capture
-from runtime_check.witnesses.base import Checks, Outcome, counter_callback, epochs_run, raised, witness
+from runtime_check.witnesses.base import Checks, Outcome, clip, counter_callback, epochs_run, raised, witness
 
 RAN_OUT = "ran out of data"
 
@@ -36,7 +36,7 @@ def epl301(env: Env) -> Outcome:
                    f"epoch 1 (epochs begun {counter.begun}); stopped by a callback")
     else:
         ok.add("ValueError", call.get("type") == "ValueError" and "infinite dataset" in call.get("message", ""))
-        summary = f"fit raised {call.get('type', 'nothing')}: {call.get('message', '')[:90]}"
+        summary = f"fit raised {call.get('type', 'nothing')}: {clip(call.get('message', ''), 90)}"
     return Outcome(ev, ok, summary)
 
 
@@ -159,4 +159,4 @@ def epl305(env: Env) -> Outcome:
     ok = Checks()
     ok.add("ValueError", call.get("type") == "ValueError" and "validation_split" in call.get("message", ""))
     return Outcome(ev, ok, f"fit(dataset, validation_split=0.2): {call.get('type', 'accepted')}: "
-                   f"{call.get('message', '')[:100]}")
+                   f"{clip(call.get('message', ''), 100)}")
