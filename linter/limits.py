@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-DEFAULT_MAX_SECONDS = 60.0
+DEFAULT_MAX_SECONDS = 50.0  # with start-up and the pre-scan, a file at the limit ends within a minute
 DEFAULT_MAX_MEMORY = 2 << 30  # 2 GiB
 GUARD_FROM_BYTES = 64 * 1024
 PREDICT_FROM_BYTES = 128 * 1024
