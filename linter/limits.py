@@ -41,6 +41,7 @@ SYNTAX_CHECK_BELOW = 1 << 20  # a skipped file below this is still compiled, for
 BYTES_PER_TOKEN = 2600
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_COMMENT = re.compile(r"#[^\n]*")  # comments are trivia in libcst's tree: not counted
 # import statements (one line, unparenthesised) say nothing a rule looks at
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+[\w., \t]+$", re.MULTILINE)
 # a call or attribute (`name(` `name.` `)(` `].`), a loop, with, def, class, lambda, a decorator, noqa
@@ -70,6 +71,14 @@ def current() -> Limits:
 
 
 # --------------------------------------------------------------------------- 1. pre-scan
+KERAS_HINT = re.compile(r"keras|tensorflow")  # the engine's pre-check (a file naming neither is skipped)
+
+
+def needs_parse(text: str) -> bool:
+    """Would the engine parse this text? (Its pre-check and `may_fire`.)"""
+    return KERAS_HINT.search(text) is not None and may_fire(text)
+
+
 def may_fire(text: str) -> bool:
     """Could any rule report anything in this text (EPL000 for a syntax error included)? False
     only when it certainly cannot; a file above SYNTAX_CHECK_BELOW is not compiled for that."""
@@ -105,7 +114,7 @@ def predicted_too_large(text: str, limits: Optional[Limits] = None) -> Optional[
     limits = limits or _limits
     if len(text) < PREDICT_FROM_BYTES:
         return None
-    tokens = sum(1 for _ in _TOKEN.finditer(text))
+    tokens = sum(1 for _ in _TOKEN.finditer(_COMMENT.sub("", text)))
     need = tokens * BYTES_PER_TOKEN
     if need <= limits.memory:
         return None

@@ -198,3 +198,30 @@ def test_sigterm_and_sigint_stop_the_run_and_its_workers_promptly(tmp_path, sig)
     for p in survivors:
         os.kill(p, signal.SIGKILL)
     assert not survivors
+
+
+# --------------------------------------------------------------------------- start-up
+def test_a_run_where_no_file_needs_a_parse_never_imports_libcst(tmp_path):
+    (tmp_path / "utils.py").write_text("import os\n\ndef helper(x):\n    return os.path.join(x, 'a')\n")
+    (tmp_path / "consts.py").write_text("import tensorflow as tf\nBATCH = 32\nSIZES = [1, 2, 3]\n")
+    code = (
+        "import sys\nfrom linter.cli import main\n"
+        "rc = main(['check', '--no-cache', 'utils.py', 'consts.py'])\n"
+        "print(rc, 'libcst' in sys.modules, 'linter.engine' in sys.modules)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines()[-1] == "0 False False", proc.stdout + proc.stderr
+    keras_file = tmp_path / "train.py"
+    keras_file.write_text("import keras\nmodel = keras.Sequential()\nmodel.epochs = 3\n")
+    proc = subprocess.run([sys.executable, "-c", code.replace("'consts.py'", "'train.py'")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.splitlines()[-1] == "1 True True", proc.stdout + proc.stderr
+
+
+def test_codes_and_names_from_module_names_match_the_rule_classes():
+    import linter.rules as rules
+
+    assert {code: rules.name_for(code) for code in rules.ALL_CODES if code not in rules.META_CODES} == {
+        r.code: r.name for r in rules.ALL_RULES
+    }
+    assert all(rules.code_for(r.name) == r.code for r in rules.ALL_RULES)

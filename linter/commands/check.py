@@ -5,7 +5,6 @@ import os
 import sys
 import time
 
-from linter import runner
 from linter.config import ConfigError, Settings, resolve_settings, split_codes, validate_codes
 from linter.discovery import FileFinder
 from linter.report import RunResult, render
@@ -48,7 +47,6 @@ def run_check(args) -> int:
     if getattr(args, "fix_only", False):  # ruff's --fix-only: fix, report only the fixes, exit 0
         args.fix = True
         args.exit_zero = True
-    mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
     paths = args.paths or ["."]
     if args.statistics and args.format not in ("text", "concise", "json"):
         print(f"epochlint: error: --statistics works with --format text, concise or json, not {args.format}", file=sys.stderr)
@@ -57,20 +55,35 @@ def run_check(args) -> int:
         print('epochlint: error: --fix with "-" writes the fixed stdin to stdout: do not mix "-" with paths', file=sys.stderr)
         return EXIT_ERROR
     finder = None
+    if paths != ["-"]:  # files that need no parse need neither libcst nor the engine (pre-commit's usual case)
+        finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
+        candidates = list(finder.find([p for p in paths if p != "-"]))
+        quick = None if "-" in paths or any(c.error for c in candidates) else _prescan_only([c.path for c in candidates])
+    else:
+        quick = None
+    if quick is None:
+        from linter import runner
 
-    if paths == ["-"]:
+        mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
+
+    if quick is not None:
+        outcomes = quick
+        for warning in finder.warnings:
+            from linter.report.escape import terminal
+
+            print(f"epochlint: warning: {terminal(warning)}", file=sys.stderr)
+    elif paths == ["-"]:
         outcomes = [runner.check_stdin(args.stdin_filename or "-", settings, mode)]
         if args.fix and not args.diff and outcomes[0].new_bytes is not None:
             sys.stdout.buffer.write(outcomes[0].new_bytes)
             sys.stdout.flush()
     else:
-        finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
         files = []
         outcomes = []
         if "-" in paths:  # stdin beside files: one more file, named by --stdin-filename
             outcomes.append(runner.check_stdin(args.stdin_filename or "-", settings, mode))
             paths = [p for p in paths if p != "-"]
-        for cand in finder.find(paths):
+        for cand in candidates:
             if cand.error:
                 from linter.engine import unreadable
 
@@ -169,9 +182,37 @@ def _fix_only_report(result: RunResult) -> str:
     return "".join(line + "\n" for line in out)
 
 
-def _run(files: list[str], settings: Settings, mode: runner.FixMode, args) -> list[runner.FileOutcome]:
+PRESCAN_ONLY_UP_TO = 64  # files: a pre-commit hook's batch, not a tree
+
+
+def _prescan_only(files: list[str]) -> "list | None":
+    """Outcomes (all skipped) when no file needs a parse, else None: then the engine runs as usual.
+    Only plain .py files that decode; anything else (a notebook, EPL000) takes the full path."""
+    from types import SimpleNamespace
+
+    from linter import limits
+    from linter.source import UnreadableSource, read_source
+
+    if len(files) > PRESCAN_ONLY_UP_TO or not all(f.endswith(".py") for f in files):
+        return None
+    outcomes = []
+    for path in files:
+        try:
+            source = read_source(path)
+        except (UnreadableSource, OSError):
+            return None
+        if limits.needs_parse(source.text):
+            return None
+        result = SimpleNamespace(path=path, findings=[], skipped=True)
+        outcomes.append(SimpleNamespace(result=result, lines=None, fixed=0, diff="", new_bytes=None))
+    return outcomes
+
+
+def _run(files: list[str], settings, mode, args) -> list:
     try:
         from linter import parallel
     except ImportError:
+        from linter import runner
+
         return runner.check_files(files, settings, mode)
     return parallel.check_files(files, settings, mode, jobs=args.jobs, use_cache=not args.no_cache)
