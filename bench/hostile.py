@@ -41,6 +41,39 @@ def measure(path: Path) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, result
 
 
+def _median_wall(cmd: list[str], cwd: Path, runs: int = 7) -> float:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2]
+
+
+def startup(tmp: Path) -> list[str]:
+    """Start-up for the pre-commit case: a file no rule can fire on, and one small Keras file."""
+    (tmp / "utils.py").write_text("import os\n\ndef helper(x):\n    return os.path.join(x, 'a')\n")
+    (tmp / "train.py").write_text("import keras\nmodel = keras.Sequential()\nmodel.fit(x, y, epochs=3)\n")
+    py = sys.executable
+    bare = _median_wall([py, "-c", "pass"], tmp)
+    libcst = _median_wall([py, "-c", "import libcst"], tmp)
+    utils = _median_wall([py, "-m", "epochlint", "check", "utils.py"], tmp)
+    keras = _median_wall([py, "-m", "epochlint", "check", "train.py"], tmp)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    trace = subprocess.run([py, "-X", "importtime", "-m", "epochlint", "check", "utils.py"], cwd=tmp, env=env,
+                           capture_output=True, text=True).stderr
+    modules = [ln.split("|")[-1].strip() for ln in trace.splitlines() if ln.startswith("import time:") and "|" in ln]
+    total_us = sum(int(ln.split("|")[0].split(":")[1]) for ln in trace.splitlines() if ln.startswith("import time:") and ln.split("|")[0].split(":")[1].strip().isdigit())
+    return [
+        "",
+        f"Start-up (median of 7, wall): `python -c pass` {bare:.3f} s; `python -c 'import libcst'` {libcst:.3f} s; "
+        f"`epochlint check utils.py` (no rule can fire: no parse) {utils:.3f} s; `epochlint check train.py` (one small "
+        f"Keras file) {keras:.3f} s = {keras / libcst:.2f}x `import libcst`. `-X importtime` for utils.py: {len(modules)} "
+        f"modules, {total_us / 1000:.0f} ms self time; libcst imported: {'yes' if any(m.startswith('libcst') for m in modules) else 'no'}.",
+    ]
+
+
 def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,6 +84,8 @@ def main() -> int:
             wall, peak, result = measure(path)
             rows.append((label, size, wall, peak, result))
             print(f"{label}: {size / 1e6:.1f} MB {wall:.2f} s {peak:.0f} MiB {result}", file=sys.stderr)
+            path.unlink()
+        notes = startup(Path(tmp))
     load = os.getloadavg()[0]
     lines = [
         START,
@@ -63,6 +98,7 @@ def main() -> int:
     ]
     for label, size, wall, peak, result in rows:
         lines.append(f"| {label} | {size / 1e6:.1f} | {wall:.2f} | {peak:.0f} | {result} |")
+    lines.extend(notes)
     lines.append(END)
     block = "\n".join(lines) + "\n"
     print(block)
