@@ -10,8 +10,7 @@ import sys
 from typing import Optional, Sequence
 
 from linter import __version__
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from linter.commands import EXIT_ERROR
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="prove every rule's claim on the installed TensorFlow/Keras", add_help=False)
     v.add_argument("rest", nargs=argparse.REMAINDER)
 
+    t = sub.add_parser("trace", help="RUN a training script instrumented and confirm findings on it (executes it)", add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
+
     r = sub.add_parser("rules", help="list the rules")
     r.add_argument("--format", choices=("text", "json"), default="text")
 
@@ -73,6 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "verify":
         return _verify(argv[1:])
+    if argv and argv[0] == "trace":
+        return _trace(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -103,6 +107,15 @@ def _verify(argv: list[str]) -> int:
         print(f"epochlint verify: the runtime verifier is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
         return EXIT_ERROR
     return verify_main(argv)
+
+
+def _trace(argv: list[str]) -> int:
+    try:
+        from runtime_check.trace.cli import main as trace_main
+    except ImportError as exc:
+        print(f"epochlint trace: the runtime half is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
+        return EXIT_ERROR
+    return trace_main(argv)
 
 
 if __name__ == "__main__":

@@ -393,7 +393,8 @@ def test_any_json_or_bytes_is_a_notebook_or_a_clear_error():
     from hypothesis import strategies as st
 
     from linter.notebook import render
-    from linter.source import UnreadableSource, source_from_bytes
+    from linter.runner import decode
+    from linter.source import UnreadableSource
 
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
     values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
@@ -409,7 +410,7 @@ def test_any_json_or_bytes_is_a_notebook_or_a_clear_error():
     def check(doc):
         data = doc.encode("utf-8", "surrogatepass")
         try:
-            source = source_from_bytes(data, "x.ipynb")
+            source = decode(data, "x.ipynb")
         except UnreadableSource as exc:
             assert str(exc) and exc.line >= 1 and exc.column >= 1
             return

@@ -7,9 +7,8 @@ import time
 
 from linter.config import ConfigError, Settings, resolve_settings, split_codes, validate_codes
 from linter.discovery import FileFinder
+from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from linter.report import RunResult, render
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _settings(args) -> Settings:
@@ -85,9 +84,7 @@ def run_check(args) -> int:
             paths = [p for p in paths if p != "-"]
         for cand in candidates:
             if cand.error:
-                from linter.engine import unreadable
-
-                outcomes.append(runner.FileOutcome(unreadable(cand.path, cand.error, enabled=settings.enabled_codes(cand.path))))
+                outcomes.append(runner.FileOutcome(runner.unreadable(cand.path, cand.error, settings.enabled_codes(cand.path))))
             else:
                 files.append(cand.path)
         for warning in finder.warnings:  # as ruff does: an unreadable folder is not silently skipped
@@ -146,7 +143,10 @@ def run_check(args) -> int:
     )
     if args.diff:
         diffs = "".join(o.diff for o in outcomes)
-        sys.stdout.write(diffs)
+        # a patch names files by their bytes (a non-UTF-8 name included), whatever the locale
+        sys.stdout.flush()
+        sys.stdout.buffer.write(diffs.encode(sys.stdout.encoding or "utf-8", "surrogateescape"))
+        sys.stdout.flush()
         if args.verbose:
             print(f"epochlint: {checked} checked, {skipped} skipped", file=sys.stderr)
         return EXIT_FINDINGS if diffs and not args.exit_zero else EXIT_OK
@@ -208,11 +208,7 @@ def _prescan_only(files: list[str]) -> "list | None":
     return outcomes
 
 
-def _run(files: list[str], settings, mode, args) -> list:
-    try:
-        from linter import parallel
-    except ImportError:
-        from linter import runner
+def _run(files: list[str], settings: Settings, mode, args) -> list:
+    from linter import parallel
 
-        return runner.check_files(files, settings, mode)
     return parallel.check_files(files, settings, mode, jobs=args.jobs, use_cache=not args.no_cache)

@@ -143,7 +143,7 @@ def sarif_log(result) -> dict:
         driver["informationUri"] = repo
     run = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
+        "originalUriBaseIds": {SRCROOT: {"uri": "file://" + quote(os.fsencode(Path.cwd().as_posix()), safe="/").rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
         "results": [_result(f, index, result.unsafe_fixes, notebooks) for f in result.findings],
         "invocations": [{"executionSuccessful": True}],
