@@ -191,21 +191,18 @@ def _child(write_fd: int, fn, args) -> None:
     os._exit(0)
 
 
-def _too_large(path: str, enabled: frozenset, message: str):
-    from linter.engine import FileResult
-    from linter.finding import Finding
-
-    findings = [Finding("EPL000", "too-large", message, path, 1, 1, 1, 2)] if "EPL000" in enabled else []
-    return FileResult(path, findings)
+class TooLarge(Exception):
+    """The file is over a limit; the message (for EPL000 too-large) names the limit and the size."""
 
 
-def bounded(source, enabled: frozenset, fn, *args):
-    """`fn(*args)` (which checks `source`, returning a FileResult) within the per-file limits."""
+def bounded(source, fn, *args):
+    """`fn(*args)` (which checks `source`, returning a FileResult) within the per-file limits;
+    raises TooLarge past one."""
     limits = _limits
     text = source.text
     message = predicted_too_large(text, limits)
     if message is not None:
-        return _too_large(source.path, enabled, message)
+        raise TooLarge(message)
     size = len(text)
     if size < GUARD_FROM_BYTES or not hasattr(os, "fork"):
         return fn(*args)
@@ -240,7 +237,7 @@ def bounded(source, enabled: frozenset, fn, *args):
                 pass
         _, status = os.waitpid(pid, 0)
     if timed_out:
-        return _too_large(source.path, enabled, f"file too large to check: {shown} took over the {limits.seconds:g} s limit (--max-seconds)")
+        raise TooLarge(f"file too large to check: {shown} took over the {limits.seconds:g} s limit (--max-seconds)")
     if chunks:
         kind, result = pickle.loads(b"".join(chunks))
         if kind == "ok":
@@ -250,4 +247,4 @@ def bounded(source, enabled: frozenset, fn, *args):
     elif not (os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGABRT)):
         # no answer and not killed for memory (the kernel's OOM kill, an allocation abort)
         raise RuntimeError(f"the check of this file crashed (wait status {status})")
-    return _too_large(source.path, enabled, f"file too large to check: {shown} needed over the {_size(limits.memory)} limit (--max-memory)")
+    raise TooLarge(f"file too large to check: {shown} needed over the {_size(limits.memory)} limit (--max-memory)")

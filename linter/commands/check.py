@@ -191,14 +191,14 @@ def _prescan_only(files: list[str]) -> "list | None":
     from types import SimpleNamespace
 
     from linter import limits
-    from linter.source import UnreadableSource, read_source
+    from linter.source import UnreadableSource, decode_python, read_bytes
 
     if len(files) > PRESCAN_ONLY_UP_TO or not all(f.endswith(".py") for f in files):
         return None
     outcomes = []
     for path in files:
         try:
-            source = read_source(path)
+            source = decode_python(read_bytes(path), path)
         except (UnreadableSource, OSError):
             return None
         if limits.needs_parse(source.text):
