@@ -130,6 +130,7 @@ class EpochsAttribute(Rule):
             """,
             line=3,
             column=1,
+            message_contains="`model.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -142,6 +143,8 @@ class EpochsAttribute(Rule):
             net.epochs: int = 3
             """,
             line=7,
+            column=1,
+            message_contains="`net.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -153,6 +156,7 @@ class EpochsAttribute(Rule):
             """,
             line=5,
             column=9,
+            message_contains="`self.model.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -161,8 +165,10 @@ class EpochsAttribute(Rule):
             def configure(model):
                 model.epochs = 10
             """,
-            strict=True,
             line=4,
+            column=5,
+            message_contains="`model.epochs` is ignored by Keras",
+            strict=True,
         ),
     ]
 

@@ -218,10 +218,10 @@ class EpochsInWrongCall(Rule):
             score = model.evaluate(x_test, y_test, epochs=1)
             preds = model.predict(x_test, epochs=1)
             """,
-            count=2,
             line=4,
             column=40,
-            message_contains="ValueError",
+            also=((5, 31),),
+            message_contains="runs one pass over the data and has no `epochs`",
         ),
         Invalid(
             """
@@ -234,6 +234,7 @@ class EpochsInWrongCall(Rule):
             """,
             line=6,
             column=31,
+            message_contains="`epochs=` is not a model argument",
         ),
         Invalid(
             """
@@ -256,6 +257,7 @@ class EpochsInWrongCall(Rule):
                     self.model.evaluate(self.x, self.y, epochs=1)
             """,
             line=5,
+            column=45,
             message_contains="Keras 3 raises ValueError",
         ),
         Invalid(
@@ -265,9 +267,10 @@ class EpochsInWrongCall(Rule):
             def run(model, x):
                 return model.predict(x, epochs=3)
             """,
-            strict=True,
             line=4,
             column=29,
+            message_contains="`predict()` runs one pass over the data and has no `epochs`",
+            strict=True,
         ),
     ]
 

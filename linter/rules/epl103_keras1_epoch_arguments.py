@@ -137,8 +137,8 @@ class Keras1EpochArguments(Rule):
             """,
             line=6,
             column=5,
-            count=3,
-            message_contains="steps_per_epoch",
+            also=((7, 5), (9, 5)),
+            message_contains="is the Keras 1 name of",
             fixed="""
             from keras.models import Sequential
 
@@ -172,6 +172,7 @@ class Keras1EpochArguments(Rule):
             preds = model.predict_generator(gen, val_samples=1000)
             """,
             line=4,
+            column=38,
             message_contains="steps=",
         ),
         Invalid(
@@ -184,6 +185,7 @@ class Keras1EpochArguments(Rule):
             """,
             line=5,
             column=40,
+            message_contains="`nb_epoch=` is the Keras 1 name of `epochs=`",
         ),
         Invalid(
             """
@@ -192,8 +194,10 @@ class Keras1EpochArguments(Rule):
             def train(model, x, y):
                 model.fit(x, y, nb_epoch=10)
             """,
-            strict=True,
             line=4,
+            column=21,
+            message_contains="`nb_epoch=` is the Keras 1 name of `epochs=`",
+            strict=True,
         ),
     ]
 

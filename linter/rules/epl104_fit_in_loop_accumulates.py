@@ -252,6 +252,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=10,
             column=9,
+            message_contains="`model.fit(..., epochs=epochs)` inside a `while` loop continues training the",
         ),
         # nested: rebuilt per trial, but the inner loop accumulates
         Invalid(
@@ -268,6 +269,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=9,
             column=9,
+            message_contains="`model.fit(..., epochs=5)` inside a `for` loop continues training the same",
         ),
         # epochs by position; a reset of another model does not count
         Invalid(
@@ -282,6 +284,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=7,
             column=5,
+            message_contains="`model.fit(..., epochs=3)` inside a `for` loop continues training the same",
         ),
         Invalid(
             """
@@ -294,6 +297,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=6,
             column=13,
+            message_contains="`self.model.fit(..., epochs=2)` inside a `for` loop continues training the same",
         ),
         Invalid(
             """
@@ -303,8 +307,10 @@ class FitInLoopAccumulates(Rule):
                 for tr, va in folds:
                     model.fit(tr, epochs=10)
             """,
-            strict=True,
             line=5,
+            column=9,
+            message_contains="`model.fit(..., epochs=10)` inside a `for` loop continues training the same",
+            strict=True,
         ),
     ]
 

@@ -234,6 +234,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=5,
             column=41,
+            message_contains="`initial_epoch=done` is not below `epochs=done`",
         ),
         # initial_epoch = E + k
         Invalid(
@@ -246,6 +247,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=5,
             column=32,
+            message_contains="`initial_epoch=EPOCHS + 1` is not below `epochs=EPOCHS`",
         ),
         # names bound once to integer literals
         Invalid(
@@ -259,6 +261,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=6,
             column=17,
+            message_contains="`initial_epoch=START` is not below `epochs=TOTAL`",
         ),
         # a name bound once to `E + k`
         Invalid(
@@ -271,6 +274,8 @@ class InitialEpochNotBelowEpochs(Rule):
             model.fit(x, y, epochs=epochs, initial_epoch=resume_from)
             """,
             line=6,
+            column=32,
+            message_contains="`initial_epoch=resume_from` is not below `epochs=epochs`",
         ),
         # epochs omitted: it defaults to 1
         Invalid(
@@ -281,6 +286,7 @@ class InitialEpochNotBelowEpochs(Rule):
             model.fit(x, y, initial_epoch=3)
             """,
             line=4,
+            column=17,
             message_contains="default",
         ),
         # epochs given by position (x, y, batch_size, epochs)
@@ -293,6 +299,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=4,
             column=24,
+            message_contains="`initial_epoch=7` is not below `epochs=5`",
         ),
         Invalid(
             """
@@ -303,6 +310,8 @@ class InitialEpochNotBelowEpochs(Rule):
                     self.model.fit(self.x, self.y, epochs=self.params["epochs"], initial_epoch=self.params["epochs"])
             """,
             line=5,
+            column=70,
+            message_contains='`initial_epoch=self.params["epochs"]` is not below `epochs=self.params["epochs"]`',
         ),
     ]
 

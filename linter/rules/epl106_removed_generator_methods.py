@@ -136,6 +136,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=6,
             column=8,
+            message_contains="`net.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             from keras.models import Model as M
             from keras.layers import Dense, Input
@@ -153,6 +154,8 @@ class RemovedGeneratorMethods(Rule):
             preds = model.predict_generator(test_gen, steps=len(test_gen))
             """,
             line=4,
+            column=9,
+            message_contains="`model.predict_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             import keras.applications
 
@@ -181,6 +184,7 @@ class RemovedGeneratorMethods(Rule):
             model.fit_generator(train_gen, 100, 10)
             """,
             line=4,
+            column=1,
             message_contains="positional",
         ),
         # a Keras 1 argument remains (EPL103): no fix
@@ -192,6 +196,7 @@ class RemovedGeneratorMethods(Rule):
             model.fit_generator(train_gen, samples_per_epoch=2000, epochs=3)
             """,
             line=4,
+            column=1,
             message_contains="EPL103",
         ),
         Invalid(
@@ -204,6 +209,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=5,
             column=9,
+            message_contains="`self.model.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             import tensorflow as tf
 
@@ -222,6 +228,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=4,
             column=12,
+            message_contains="`model.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             from tensorflow import keras
 
@@ -236,9 +243,10 @@ class RemovedGeneratorMethods(Rule):
             def train(model, gen):
                 return model.fit_generator(gen, epochs=3)
             """,
-            strict=True,
             line=4,
             column=12,
+            message_contains="`model.fit_generator()` was removed in Keras 3 (AttributeError",
+            strict=True,
         ),
     ]
 

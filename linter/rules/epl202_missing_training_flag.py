@@ -290,6 +290,8 @@ class MissingTrainingFlag(Rule):
             grads = tape.gradient(out, model.trainable_variables)
             """,
             line=9,
+            column=11,
+            message_contains="`model(...)` is called under a GradientTape without `training=True`, and it",
             fixed="""
             from tensorflow.keras.models import Sequential
             from tensorflow.keras.layers import Dense, GaussianNoise
@@ -328,6 +330,7 @@ class MissingTrainingFlag(Rule):
             """,
             line=16,
             column=22,
+            message_contains="`self(...)` is called under a GradientTape without `training=True`, and it",
         ),
         # unknown model: --strict only
         Invalid(
@@ -338,8 +341,10 @@ class MissingTrainingFlag(Rule):
                 with tf.GradientTape() as tape:
                     predictions = model(x)
             """,
-            strict=True,
             line=5,
+            column=23,
+            message_contains="`model(...)` is called under a GradientTape without `training=True`, and its",
+            strict=True,
         ),
     ]
 

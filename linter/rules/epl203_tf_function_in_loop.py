@@ -250,6 +250,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=12,
+            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
         ),
         Invalid(
             """
@@ -265,7 +266,6 @@ class TfFunctionInLoop(Rule):
             line=5,
             column=5,
             message_contains="XLA",
-            count=1,
         ),
         # the factory form: `tf.function(jit_compile=True)(fn)`
         Invalid(
@@ -277,7 +277,6 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=12,
-            count=1,
             message_contains="XLA",
         ),
         # in the inner (batch) loop: retraced every batch
@@ -307,6 +306,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=6,
             column=20,
+            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
         ),
         # a step function that defines its tf.function anew on every call, called per batch
         Invalid(
@@ -342,6 +342,8 @@ class TfFunctionInLoop(Rule):
                 step = compile_fn(train_step)
             """,
             line=5,
+            column=12,
+            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
         ),
     ]
 

@@ -264,6 +264,7 @@ class OptimizerInLoop(Rule):
             """,
             line=4,
             column=11,
+            message_contains="`SGD(...)` is constructed inside a loop body",
         ),
         # inside a tf.function: ValueError
         Invalid(
@@ -320,6 +321,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=15,
+            message_contains="`Adam(...)` is constructed inside `run_epoch`, which is called in a loop",
         ),
         # recompiling every epoch with a new optimizer, model built outside
         Invalid(
@@ -333,6 +335,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=29,
+            message_contains="`Adam(...)` is constructed inside a loop body",
         ),
         # TF1-style optimizer through tf.compat.v1
         Invalid(
@@ -343,6 +346,8 @@ class OptimizerInLoop(Rule):
                 opt = tf.train.AdamOptimizer(0.001)
             """,
             line=4,
+            column=11,
+            message_contains="`AdamOptimizer(...)` is constructed inside a loop body",
         ),
     ]
 

@@ -269,6 +269,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=5,
             column=12,
+            message_contains="`.item()` inside the tf.function `step`",
         ),
         # a method wrapped through self, appending to self.<list>
         Invalid(
@@ -286,6 +287,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=9,
             column=9,
+            message_contains="`.append(...)` on a Python list from outside the tf.function `_step` runs once",
         ),
         # a nested function inside a traced one is traced too; the f-string gets no fix
         Invalid(
@@ -301,6 +303,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=6,
             column=9,
+            message_contains="`print(...)` inside the tf.function `outer` runs once per trace, not once per call",
         ),
         Invalid(
             """
@@ -314,6 +317,8 @@ class EagerCallInTfFunction(Rule):
                     return {}
             """,
             line=7,
+            column=9,
+            message_contains="`print(...)` inside the tf.function `train_step` runs once per trace, not once per call",
             fixed="""
             import tensorflow as tf
 
@@ -334,7 +339,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=3,
             column=30,
-            count=1,
+            message_contains="`print(...)` inside the tf.function (a lambda) runs once per trace, not once per call",
         ),
     ]
 

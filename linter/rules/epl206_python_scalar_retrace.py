@@ -242,6 +242,7 @@ class PythonScalarRetrace(Rule):
             """,
             line=10,
             column=9,
+            message_contains="`step_fn` is a tf.function called with `global_step`, a Python number that",
         ),
         Invalid(
             """
@@ -255,6 +256,8 @@ class PythonScalarRetrace(Rule):
                 schedule(lr)
             """,
             line=8,
+            column=5,
+            message_contains="`schedule` is a tf.function called with `lr`, a Python number that changes on",
         ),
         Invalid(
             """
@@ -269,6 +272,8 @@ class PythonScalarRetrace(Rule):
                     step(x, epoch * 100 + i)
             """,
             line=9,
+            column=9,
+            message_contains="`step` is a tf.function called with `epoch * 100 + i`, a Python number that",
         ),
     ]
 

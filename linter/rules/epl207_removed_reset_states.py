@@ -162,6 +162,7 @@ class RemovedResetStates(Rule):
             """,
             line=8,
             column=9,
+            message_contains="`self.acc` is a Keras metric",
             fixed="""
             from keras.metrics import SparseCategoricalAccuracy
 
@@ -187,7 +188,9 @@ class RemovedResetStates(Rule):
                 m.reset_states()
             """,
             line=7,
-            count=2,
+            column=5,
+            also=((9, 5),),
+            message_contains="is a Keras metric: `reset_states()` was removed in Keras 3",
         ),
         # a same-module Metric subclass, tf_keras spelling
         Invalid(
@@ -202,6 +205,7 @@ class RemovedResetStates(Rule):
             f1.reset_states()
             """,
             line=8,
+            column=1,
             message_contains="deprecated alias",
         ),
         Invalid(
@@ -211,6 +215,7 @@ class RemovedResetStates(Rule):
             """,
             line=2,
             column=1,
+            message_contains="`keras.metrics.AUC()` is a Keras metric",
         ),
         # --strict: a receiver of unknown type that is not known to be a layer or model
         Invalid(
@@ -220,9 +225,10 @@ class RemovedResetStates(Rule):
             def end_of_epoch(tracker):
                 tracker.reset_states()
             """,
-            strict=True,
             line=4,
+            column=5,
             message_contains="--strict",
+            strict=True,
         ),
     ]
 

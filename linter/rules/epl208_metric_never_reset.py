@@ -278,7 +278,7 @@ class MetricNeverReset(Rule):
             """,
             line=9,
             column=5,
-            count=1,
+            message_contains="`train_loss` is updated every batch inside an epoch loop but never reset during an epoch",
         ),
         # reset only once, before the epoch loop
         Invalid(
@@ -298,6 +298,7 @@ class MetricNeverReset(Rule):
             """,
             line=11,
             column=17,
+            message_contains="`self.acc` is updated every batch inside an epoch loop but never reset during an epoch",
         ),
         # an epoch function called in the epoch loop, the per-batch loop inside it
         Invalid(
@@ -316,6 +317,7 @@ class MetricNeverReset(Rule):
             """,
             line=7,
             column=9,
+            message_contains="`auc` is updated every batch inside an epoch loop but never reset during an epoch",
         ),
         # a fold loop around the epoch loop resets per fold only
         Invalid(
@@ -331,6 +333,7 @@ class MetricNeverReset(Rule):
             """,
             line=8,
             column=13,
+            message_contains="`loss_metric` is updated every batch inside an epoch loop but never reset during an epoch",
         ),
     ]
 

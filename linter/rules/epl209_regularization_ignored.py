@@ -183,6 +183,7 @@ class RegularizationIgnored(Rule):
             """,
             line=14,
             column=13,
+            message_contains="`loss` never adds `model.losses`, but `model` has regularization",
         ),
         # a subclassed model with add_loss, its train_step ignores self.losses
         Invalid(

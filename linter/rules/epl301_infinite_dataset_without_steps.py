@@ -183,7 +183,9 @@ class InfiniteDatasetWithoutSteps(Rule):
             model.fit_generator(make_dataset(x, y), epochs=10)
             """,
             line=10,
-            count=2,
+            column=1,
+            also=((11, 1),),
+            message_contains="the first epoch never ends",
         ),
         # make_csv_dataset repeats forever unless num_epochs is given
         Invalid(
@@ -196,6 +198,7 @@ class InfiniteDatasetWithoutSteps(Rule):
             model.fit(ds, epochs=4)
             """,
             line=6,
+            column=1,
             message_contains="num_epochs",
         ),
         # unknown receiver: only with --strict
@@ -207,8 +210,10 @@ class InfiniteDatasetWithoutSteps(Rule):
                 ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
                 model.fit(ds, epochs=2)
             """,
-            strict=True,
             line=5,
+            column=5,
+            message_contains="`ds` is an infinite dataset (`.repeat()` without a count) and `fit` has no",
+            strict=True,
         ),
     ]
 

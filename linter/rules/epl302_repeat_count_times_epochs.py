@@ -125,6 +125,7 @@ class RepeatCountTimesEpochs(Rule):
             model.fit(ds, epochs=3, validation_data=val_ds)
             """,
             line=6,
+            column=1,
             message_contains="9 times",
         ),
         # the count passed through a same-module helper's parameter; epochs given positionally

@@ -149,7 +149,9 @@ class StepsCountsSamples(Rule):
             model.fit_generator(train, train.n, 5)
             """,
             line=8,
-            count=2,
+            column=49,
+            also=((9, 28),),
+            message_contains="(the number of samples the iterator yields) counts samples",
         ),
         # len() of an array, .shape[0], and a name bound to a sample count
         Invalid(
@@ -165,7 +167,9 @@ class StepsCountsSamples(Rule):
                       validation_data=(x_test, y_test), validation_steps=x_test.shape[0])
             """,
             line=8,
-            count=2,
+            column=55,
+            also=((9, 45),),
+            message_contains="(the number of samples in the array) counts samples",
         ),
         # arrays without batch_size: Keras derives a batch size of 1
         Invalid(
@@ -189,8 +193,10 @@ class StepsCountsSamples(Rule):
             model = keras.Sequential([keras.layers.Dense(1)])
             model.fit(features, labels, steps_per_epoch=features.shape[0])
             """,
-            strict=True,
             line=4,
+            column=29,
+            message_contains="`steps_per_epoch` counts batches, but `features.shape[0]` (the first dimension",
+            strict=True,
         ),
     ]
 

@@ -133,6 +133,7 @@ class BatchSizeWithDataset(Rule):
             """,
             line=8,
             column=5,
+            message_contains="`batch_size=32` is ignored",
             fixed="""
             import keras
 
@@ -164,7 +165,10 @@ class BatchSizeWithDataset(Rule):
                            batch_size=8)
             model.predict(ImageDataGenerator().flow(x, batch_size=4), batch_size=4, verbose=0)
             """,
-            count=3,
+            line=13,
+            column=21,
+            also=((15, 16), (16, 59)),
+            message_contains="(Keras 2 and 3, silently)",
             fixed="""
             import keras
             from keras.preprocessing.image import ImageDataGenerator
@@ -194,6 +198,8 @@ class BatchSizeWithDataset(Rule):
                            batch_size=64)
             """,
             line=6,
+            column=16,
+            message_contains="`batch_size=64` is ignored",
             fixed="""
             import tensorflow as tf
 
@@ -214,6 +220,7 @@ class BatchSizeWithDataset(Rule):
             """,
             line=5,
             column=50,
+            message_contains="`batch_size=2` is ignored",
         ),
     ]
 

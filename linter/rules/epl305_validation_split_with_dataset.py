@@ -124,7 +124,9 @@ class ValidationSplitWithDataset(Rule):
             model.fit(ImageDataGenerator().flow_from_directory("data"), validation_split=0.2, validation_data=None)
             """,
             line=14,
-            count=3,
+            column=27,
+            also=((15, 31), (16, 61)),
+            message_contains="`validation_split` only works with arrays/tensors",
         ),
         # a dataset returned by a same-module function and bound to a name
         Invalid(
@@ -143,6 +145,7 @@ class ValidationSplitWithDataset(Rule):
             """,
             line=11,
             column=43,
+            message_contains="`validation_split` only works with arrays/tensors, and `data` is a tf.data.Dataset",
         ),
     ]
 
