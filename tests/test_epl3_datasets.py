@@ -30,7 +30,7 @@ class _Probes:
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value == "probe":
-            self.found.append((node.args[0].value, Where(self.semantic.scope, tuple(self.semantic.stack) + (node,))))
+            self.found.append((node.args[0].value, Where(self.semantic.scope, tuple(self.semantic.stack) + (node,), None, self.semantic.seq + 1)))
         tc = TrainingCall.collect(node, _Ctx(self.semantic), ("fit", "evaluate", "predict", "fit_generator"))
         if tc is not None:
             self.calls.append(tc)

@@ -17,7 +17,7 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import Binding, Scope, SemanticModel
+from linter.semantic import Binding, Scope, SemanticModel, Site
 from linter.walker import child_fields
 
 LOOPS = (cst.For, cst.While)
@@ -75,6 +75,7 @@ class LoopIndex:
         self.calls: list[LoopCall] = []
         self.def_loops: dict[int, tuple] = {}  # id(FunctionDef/Lambda/ClassDef) -> loops around it
         self.loop_scope: dict[int, Scope] = {}  # id(loop) -> the scope its body runs in
+        self.loop_sites: dict[int, Site] = {}  # id(loop) -> where its header is evaluated
         self.outer_loops: dict[int, tuple] = {}  # id(loop) -> the loops around it (same frame)
         self._calls_by_loop: Optional[dict[int, list[LoopCall]]] = None
 
@@ -97,6 +98,7 @@ class LoopIndex:
         if isinstance(parent, LOOPS) and parent.body is node:
             self.outer_loops[id(parent)] = self.current
             self.loop_scope[id(parent)] = self.sem.scope
+            self.loop_sites[id(parent)] = Site(self.sem.scope, self.sem.seq + 1, tuple(stack))
             self._frames[-1].append(parent)
             self.current = self.current + (parent,)
 
@@ -228,6 +230,10 @@ class LoopIndex:
             return True
         return isinstance(expr.func, cst.Name) and self.sem.qualified_name(expr.func, scope) is None
 
+    def header_site(self, loop: cst.CSTNode) -> Site:
+        """Where `loop`'s iterable (or test) is evaluated."""
+        return self.loop_sites.get(id(loop)) or Site.end_of(self.loop_scope.get(id(loop)) or self.sem.module_scope)
+
     def kind(self, loop: cst.CSTNode) -> str:
         """What the loop walks, for messages: "epochs" (it counts turns and holds another loop
         or is the loop around one), "batches" (a loop over data inside a counting loop),
@@ -257,24 +263,24 @@ class LoopIndex:
             return True
         if not isinstance(loop, cst.For):
             return False
-        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
-        return self._counts(loop.iter, scope, 0)
+        return self._counts(loop.iter, self.header_site(loop), 0)
 
-    def _counts(self, it: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+    def _counts(self, it: cst.BaseExpression, site: Site, depth: int) -> bool:
         if depth > _MAX_DEPTH:
             return False
+        scope = site.scope
         if isinstance(it, cst.Call):
             q = self.sem.qualified_name(it.func, scope)
             if q in _RANGES or q == "itertools.count":
                 return True
             args = [a.value for a in it.args if a.keyword is None and not a.star]
             if (q in _PASS_THROUGH or q == "builtins.enumerate") and args:
-                return self._counts(args[0], scope, depth + 1)
+                return self._counts(args[0], site, depth + 1)
             return False
         if isinstance(it, cst.Name):
-            bindings = self.sem.lookup(it.value, scope)
-            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
-                return self._counts(bindings[0].value, bindings[0].scope, depth + 1)
+            b = self.sem.single_value(it.value, site)
+            if b is not None:
+                return self._counts(b.value, Site.of_binding(b), depth + 1)
         return False
 
     def loop_targets(self, loop: cst.CSTNode) -> set[str]:
@@ -288,30 +294,30 @@ class LoopIndex:
         `range(...)`/`trange`, the index of `enumerate(...)`, elements of a literal list of numbers."""
         if not isinstance(loop, cst.For):
             return set()
-        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
-        return set(self._number_targets(loop.target, loop.iter, scope, 0))
+        return set(self._number_targets(loop.target, loop.iter, self.header_site(loop), 0))
 
-    def _number_targets(self, target: cst.BaseExpression, it: cst.BaseExpression, scope: Scope, depth: int) -> list[str]:
+    def _number_targets(self, target: cst.BaseExpression, it: cst.BaseExpression, site: Site, depth: int) -> list[str]:
         if depth > _MAX_DEPTH:
             return []
+        scope = site.scope
         if isinstance(it, cst.Call):
             q = self.sem.qualified_name(it.func, scope)
             args = [a.value for a in it.args if a.keyword is None and not a.star]
             if q in _RANGES:
                 return _target_names(target) if isinstance(target, cst.Name) else []
             if q in _PASS_THROUGH and args:
-                return self._number_targets(target, args[0], scope, depth + 1)
+                return self._number_targets(target, args[0], site, depth + 1)
             if q == "builtins.enumerate" and args and isinstance(target, (cst.Tuple, cst.List)):
                 els = [e.value for e in target.elements]
                 if len(els) == 2:
                     out = _target_names(els[0]) if isinstance(els[0], cst.Name) else []
-                    return out + self._number_targets(els[1], args[0], scope, depth + 1)
+                    return out + self._number_targets(els[1], args[0], site, depth + 1)
             if q == "builtins.zip" and isinstance(target, (cst.Tuple, cst.List)):
                 els = [e.value for e in target.elements]
                 out: list[str] = []
                 if len(els) == len(args):
                     for el, arg in zip(els, args):
-                        out += self._number_targets(el, arg, scope, depth + 1)
+                        out += self._number_targets(el, arg, site, depth + 1)
                 return out
             return []
         if isinstance(it, (cst.List, cst.Tuple)) and it.elements and isinstance(target, cst.Name):
@@ -320,9 +326,9 @@ class LoopIndex:
                 return [target.value] if len(values) > 1 else []
             return []
         if isinstance(it, cst.Name):
-            bindings = self.sem.lookup(it.value, scope)
-            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
-                return self._number_targets(target, bindings[0].value, bindings[0].scope, depth + 1)
+            b = self.sem.single_value(it.value, site)
+            if b is not None:
+                return self._number_targets(target, b.value, Site.of_binding(b), depth + 1)
         return []
 
     def changes_per_turn(self, expr: cst.BaseExpression, loops: tuple, scope: Scope, _depth: int = 0) -> Optional[str]:

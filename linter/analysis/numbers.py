@@ -10,7 +10,7 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import dotted
+from linter.semantic import Site, dotted
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,23 @@ class Linear:
 _EMPTY = cst.Module(body=[])
 
 
-def linear_form(expr: cst.BaseExpression, scope, sem, _depth: int = 0) -> Optional[Linear]:
-    """`expr` as base + offset, or None when it is neither a constant nor a plain name/attribute/
-    subscript plus or minus a constant. Names bound exactly once to such an expression are
-    substituted (`EPOCHS = 10` -> 10, `start = epochs + 2` -> epochs + 2)."""
+def linear_form(expr: cst.BaseExpression, site: Site, sem, _depth: int = 0) -> Optional[Linear]:
+    """`expr` (used at `site`) as base + offset, or None when it is neither a constant nor a plain
+    name/attribute/subscript plus or minus a constant. A name whose single reaching value
+    (`SemanticModel.single_value`) is such an expression is substituted (`EPOCHS = 10` -> 10,
+    `start = epochs + 2` -> epochs + 2); a substituted base must be bound once in its scope
+    (`stable`), so that it holds the same value at both places."""
+    scope = site.scope
     if _depth > 8:
         return None
     if isinstance(expr, cst.Integer):
         return Linear(None, int(expr.evaluated_value))
     if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        inner = linear_form(expr.expression, scope, sem, _depth + 1)
+        inner = linear_form(expr.expression, site, sem, _depth + 1)
         return Linear(None, -inner.offset) if inner is not None and inner.base is None else None
     if isinstance(expr, cst.BinaryOperation):
-        left = linear_form(expr.left, scope, sem, _depth + 1)
-        right = linear_form(expr.right, scope, sem, _depth + 1)
+        left = linear_form(expr.left, site, sem, _depth + 1)
+        right = linear_form(expr.right, site, sem, _depth + 1)
         if left is None or right is None:
             return None
         op = expr.operator
@@ -57,14 +60,12 @@ def linear_form(expr: cst.BaseExpression, scope, sem, _depth: int = 0) -> Option
                 return Linear(None, left.offset // right.offset)
         return None
     if isinstance(expr, cst.Name):
-        bindings = sem.lookup(expr.value, scope)
-        if len(bindings) == 1:
-            b = bindings[0]
-            if b.kind in ("assign", "annassign") and isinstance(b.value, cst.BaseExpression):
-                inner = linear_form(b.value, b.scope, sem, _depth + 1)
-                if inner is not None and (inner.base is None or inner.stable):
-                    return inner
-        return Linear(expr.value, 0, stable=len(bindings) == 1)
+        b = sem.single_value(expr.value, site)
+        if b is not None:
+            inner = linear_form(b.value, Site.of_binding(b), sem, _depth + 1)
+            if inner is not None and (inner.base is None or inner.stable):
+                return inner
+        return Linear(expr.value, 0, stable=len(sem.lookup(expr.value, scope)) == 1)
     if isinstance(expr, cst.Attribute):
         text = dotted(expr)
         return Linear(text, 0, stable=False) if text is not None else None

@@ -13,35 +13,11 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import Scope, SemanticModel, dotted
+from linter.semantic import AFTER_ALL, Scope, SemanticModel, Site, dotted
 
 TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape"})
 TRAINABLE_ATTRS = frozenset({"trainable_variables", "trainable_weights"})
 _MAX_DEPTH = 8
-AFTER_ALL = 1 << 60  # a `Site.seq` after every binding (e.g. a helper's return values)
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a node was seen: its scope, the semantic binding counter then, its ancestors."""
-
-    scope: Scope
-    seq: int
-    ancestors: tuple
-
-    @classmethod
-    def of(cls, ctx) -> "Site":
-        """The node being visited (every binding made so far precedes it)."""
-        return cls.here(ctx.semantic)
-
-    @classmethod
-    def here(cls, sem: SemanticModel) -> "Site":
-        return cls(sem.scope, sem.seq + 1, tuple(sem.stack))
-
-    @classmethod
-    def of_binding(cls, b) -> "Site":
-        """The site of the expressions inside binding `b`'s value (evaluated before `b`)."""
-        return cls(b.scope, b.seq, b.ancestors)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
 from linter.analysis.loops import RESET_METHODS, SAVE_METHODS, LoopIndex
 from linter.analysis.numbers import linear_form
 from linter.rules.base import Invalid, Rule, Valid
+from linter.semantic import Site
 
 _FIT_METHODS = ("fit", "fit_generator")
 
@@ -406,7 +407,7 @@ class FitInLoopAccumulates(Rule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.fits: list[tuple[cst.Call, str, object, tuple, tuple]] = []
+        self.fits: list[tuple[cst.Call, str, Site, tuple]] = []
         self.saves: dict[int, tuple] = {}  # id(call) -> ancestors, for calls that may save a model
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -418,7 +419,7 @@ class FitInLoopAccumulates(Rule):
         else:
             return
         if method in _FIT_METHODS and isinstance(func, cst.Attribute) and self.loops.current:
-            self.fits.append((node, method, self.ctx.scope, self.loops.current, self.ctx.ancestors()))
+            self.fits.append((node, method, Site.of(self.ctx), self.loops.current))
         elif method in SAVE_METHODS or method == "save_model":
             self.saves[id(node)] = self.ctx.ancestors()
 
@@ -426,11 +427,11 @@ class FitInLoopAccumulates(Rule):
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
         loops = self.loops
-        for call, method, scope, around, ancestors in self.fits:
-            loop = around[-1]
-            if _leaves_loop_after(call, ancestors, loop):
+        for call, method, site, around in self.fits:
+            scope, loop = site.scope, around[-1]
+            if _leaves_loop_after(call, site.ancestors, loop):
                 continue
-            epochs_text = self._epochs_text(call, method, scope)
+            epochs_text = self._epochs_text(call, method, site)
             if epochs_text is None:
                 continue
             receiver = call.func.value  # type: ignore[attr-defined]
@@ -443,7 +444,7 @@ class FitInLoopAccumulates(Rule):
                 continue  # a snapshot every turn: the accumulation is what is kept
             if not sem.is_keras_model(receiver, scope, self.ctx.strict):
                 continue
-            turns = _turns(loop, sem, scope)
+            turns = _turns(loop, sem, loops.header_site(loop))
             if turns is not None and turns.lstrip("-").isdigit() and int(turns) <= 1:
                 continue  # a loop of one turn accumulates nothing
             total = f"{turns} x {epochs_text}" if turns else f"turns x {epochs_text}"
@@ -457,19 +458,19 @@ class FitInLoopAccumulates(Rule):
                 f"(`initial_epoch=epoch, epochs=epoch + 1`).",
             )
 
-    def _epochs_text(self, call: cst.Call, method: str, scope) -> Optional[str]:
+    def _epochs_text(self, call: cst.Call, method: str, site: Site) -> Optional[str]:
         """The epochs per call as text when more than one epoch or unknown; None when <= 1 or
         when the call manages a running epoch index itself (`initial_epoch=`)."""
         sem = self.ctx.semantic
         initial, _ = method_argument(call, method, "initial_epoch")
         if initial is not None:
-            form = linear_form(initial.value, scope, sem)
+            form = linear_form(initial.value, site, sem)
             if not (form is not None and form.base is None and form.offset == 0):
                 return None  # a running index: the idiom of training one epoch range per turn
         epochs, _ = method_argument(call, method, "epochs")
         if epochs is None:
             return None  # the default, 1 (or hidden in **kwargs: unknown, and precision comes first)
-        form = linear_form(epochs.value, scope, sem)
+        form = linear_form(epochs.value, site, sem)
         if form is not None and form.base is None:
             return str(form.offset) if form.offset > DEFAULT_EPOCHS else None
         return self.ctx.module.code_for_node(epochs.value).strip()
@@ -496,7 +497,7 @@ def _leaves_loop_after(call: cst.Call, ancestors: tuple, loop: cst.CSTNode) -> b
     return False
 
 
-def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
+def _turns(loop: cst.CSTNode, sem, site: Site) -> Optional[str]:
     """How many turns the loop makes, as text, when it says so: `for ... in range(n)` (n as
     written, or its value when known) or a literal list/tuple; None otherwise."""
     if not isinstance(loop, cst.For):
@@ -504,9 +505,9 @@ def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
     it = loop.iter
     if isinstance(it, (cst.List, cst.Tuple)) and not any(isinstance(el, cst.StarredElement) for el in it.elements):
         return str(len(it.elements))
-    if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, scope) == "builtins.range" and len(it.args) == 1):
+    if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, site.scope) == "builtins.range" and len(it.args) == 1):
         return None
-    form = linear_form(it.args[0].value, scope, sem)
+    form = linear_form(it.args[0].value, site, sem)
     if form is not None and form.base is None:
         return str(form.offset)
     return cst.Module(body=[]).code_for_node(it.args[0].value).strip()

@@ -8,6 +8,7 @@ import libcst as cst
 from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
 from linter.analysis.numbers import Linear, linear_form
 from linter.rules.base import Invalid, Rule, Valid
+from linter.semantic import Site
 
 _FIT_METHODS = ("fit", "fit_generator")
 
@@ -215,25 +216,26 @@ class InitialEpochNotBelowEpochs(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, str, object]] = []
+        self.candidates: list[tuple[cst.Call, str, Site]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and func.attr.value in _FIT_METHODS:
-            self.candidates.append((node, func.attr.value, self.ctx.scope))
+            self.candidates.append((node, func.attr.value, Site.of(self.ctx)))
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, method, scope in self.candidates:
+        for call, method, site in self.candidates:
+            scope = site.scope
             initial, _ = method_argument(call, method, "initial_epoch")
             if initial is None:
                 continue
             epochs, opaque = method_argument(call, method, "epochs")
             if epochs is None and opaque:
                 continue
-            i_form = linear_form(initial.value, scope, sem)
-            e_form = Linear(None, DEFAULT_EPOCHS) if epochs is None else linear_form(epochs.value, scope, sem)
+            i_form = linear_form(initial.value, site, sem)
+            e_form = Linear(None, DEFAULT_EPOCHS) if epochs is None else linear_form(epochs.value, site, sem)
             if i_form is None or e_form is None or i_form.base != e_form.base or i_form.offset < e_form.offset:
                 continue
             if not sem.is_keras_model(call.func.value, scope, self.ctx.strict):  # type: ignore[attr-defined]
