@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -108,12 +109,14 @@ class Cache:
 
         entry, key = self._entry(path, enabled)
         try:
-            with open(entry, "rb") as fh:
-                stored = json.loads(fh.read())
-            if stored.get("key") != key or stored.get("digest") != content_digest(data):
+            raw = _read_entry(entry)
+            if raw is None:
+                return None
+            stored = json.loads(raw)
+            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data):
                 return None
             return FileOutcome(_result_from_json(stored["result"]), _lines_from_json(stored["lines"]))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
             return None
 
     # ------------------------------------------------------------------ write
@@ -182,6 +185,88 @@ class Cache:
                     shutil.rmtree(e.path, ignore_errors=True)
             except OSError:
                 pass
+
+
+# ---------------------------------------------------------------------- entry validation
+MAX_ENTRY_BYTES = 64 << 20  # an entry larger than this is not ours: a miss
+
+
+def _read_entry(entry: Path) -> Optional[bytes]:
+    """An entry's bytes when it is a regular file (not a symlink, a FIFO or a device) of at most
+    MAX_ENTRY_BYTES; else None. Opened without following links and without blocking."""
+    try:
+        st = os.lstat(entry)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+        return None
+    fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+            return None
+        chunks, size = [], 0
+        while size <= MAX_ENTRY_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return None if size > MAX_ENTRY_BYTES else b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _is_int(v: object, low: int = 0) -> bool:
+    return type(v) is int and v >= low
+
+
+def _valid_fix(fix: object) -> bool:
+    if fix is None:
+        return True
+    if not isinstance(fix, dict) or fix.get("applicability") not in ("safe", "unsafe"):
+        return False
+    if not isinstance(fix.get("description", ""), str) or not isinstance(fix.get("edits"), list):
+        return False
+    for e in fix["edits"]:
+        if not isinstance(e, dict) or set(e) != {"line", "column", "end_line", "end_column", "content"}:
+            return False
+        if not all(_is_int(e[k], 1) for k in ("line", "column", "end_line", "end_column")) or not isinstance(e["content"], str):
+            return False
+    return True
+
+
+def _valid_finding(f: object, path: str) -> bool:
+    if not isinstance(f, dict):
+        return False
+    if not all(isinstance(f.get(k), str) for k in ("code", "name", "message", "severity")) or f.get("path") != path:
+        return False
+    if not all(_is_int(f.get(k), 0) for k in ("line", "column", "end_line", "end_column")):
+        return False
+    return (f.get("cell") is None or _is_int(f["cell"], 1)) and _valid_fix(f.get("fix"))
+
+
+def _valid_entry(stored: object, key: str, path: str) -> bool:
+    """Is this what `store` writes, for this key and path? Anything else is a miss."""
+    if not isinstance(stored, dict) or stored.get("key") != key or not isinstance(stored.get("digest"), str):
+        return False
+    result = stored.get("result")
+    if not isinstance(result, dict) or result.get("path") != path or type(result.get("skipped")) is not bool:
+        return False
+    findings = result.get("findings")
+    if not isinstance(findings, list) or not all(_valid_finding(f, path) for f in findings):
+        return False
+    lines = stored.get("lines", 0)
+    if lines is None:
+        return True
+    if not isinstance(lines, list):
+        return False
+    for item in lines:
+        if not (isinstance(item, list) and len(item) == 2 and (item[0] is None or _is_int(item[0], 1))):
+            return False
+        if not isinstance(item[1], list) or not all(isinstance(t, str) for t in item[1]):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------- JSON forms

@@ -113,14 +113,17 @@ def find_config(start: Path) -> Optional[Path]:
         if cand.is_file():
             try:
                 with open(cand, "rb") as fh:
-                    raw = fh.read()
-                data = tomllib.loads(raw.decode("utf-8"))
-            except (OSError, UnicodeDecodeError):
+                    raw = fh.read(MAX_CONFIG_BYTES + 1)
+            except OSError:
                 continue
-            except tomllib.TOMLDecodeError:
+            try:
+                data = _parse_toml(raw, cand)
+            except _Unloadable:
+                return cand  # TOML that Python cannot load (it may hide our table): load_config says so, exit 2
+            except ConfigError:
                 # someone else's broken pyproject is not ours to report, unless it has our table:
                 # then load_config reports it (exit 2) instead of silently running without it
-                if b"tool.epochlint" in raw:
+                if b"epochlint" in raw:
                     return cand
                 continue
             if "epochlint" in data.get("tool", {}):
@@ -128,14 +131,49 @@ def find_config(start: Path) -> Optional[Path]:
     return None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is refused
+
+
+class _Unloadable(ConfigError):
+    """TOML that Python's parser cannot load (huge integers, deep nesting)."""
+
+
+def _parse_toml(raw: bytes, path: Path) -> dict:
+    """Parse a config file's bytes; every failure is a ConfigError naming the file."""
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise _Unloadable(f"{path}: config file larger than {MAX_CONFIG_BYTES // (1 << 20)} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (TOML files must be): byte {exc.start}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # e.g. an integer of over 4,300 digits, or arrays nested thousands deep
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0][:200] or type(exc).__name__
+        raise _Unloadable(f"{path}: cannot load this TOML file: {reason}") from None
+
+
+def _check_patterns(patterns: Iterable[str], where: str) -> None:
+    """Exclude patterns must be valid gitignore patterns (`\\` alone is not)."""
+    from linter.discovery import _gitignore_spec
+
+    for pattern in patterns:
+        try:
+            _gitignore_spec([pattern])
+        except ValueError as exc:
+            raise ConfigError(f"{where}: invalid pattern {pattern!r}: {exc}") from None
+
+
 def load_config(path: Path) -> Settings:
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: malformed TOML: {exc}") from None
+    data = _parse_toml(raw, path)
     if path.name == "pyproject.toml":
         table = data.get("tool", {}).get("epochlint", {})
         prefix = "tool.epochlint"
@@ -161,6 +199,9 @@ def load_config(path: Path) -> Settings:
     s.ignore = validate_codes(str_list("ignore"), where("ignore"))
     s.extend_select = validate_codes(str_list("extend-select"), where("extend-select"))
     s.exclude = tuple(str_list("exclude")) + tuple(str_list("extend-exclude"))
+    if s.exclude:
+        _check_patterns(str_list("exclude"), where("exclude"))
+        _check_patterns(str_list("extend-exclude"), where("extend-exclude"))
     pfi = table.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{where('per-file-ignores')}: expected a table of pattern = [codes]")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Optional
@@ -35,12 +36,31 @@ def _git_root(start: Path) -> Optional[Path]:
 
 
 def _link_error(path: str) -> Optional[str]:
-    """None when `path` can be opened as far as the file system goes; else why not."""
+    """None when `path` is a regular file as far as the file system goes; else why not (a FIFO
+    or a device, even behind a symbolic link, is never opened: it could block or never end)."""
     try:
-        os.stat(path)
+        st = os.stat(path)
     except OSError as exc:
-        return "symbolic link loop" if exc.errno == errno.ELOOP else "broken symbolic link"
-    return None
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        return "broken symbolic link" if os.path.islink(path) else f"cannot read file: {exc.strerror or exc}"
+    return special_file_error(st.st_mode)
+
+
+def special_file_error(mode: int) -> Optional[str]:
+    """Why a file of this mode is not read (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    kind = (
+        "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+        else "a character device" if stat.S_ISCHR(mode)
+        else "a block device" if stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a special file"
+    )
+    return f"not a regular file but {kind}: not read"
 
 
 def _gitignore_spec(lines) -> "pathspec.PathSpec":
@@ -65,7 +85,7 @@ class _Ignores:
                 try:
                     with open(gi, encoding="utf-8", errors="replace") as fh:
                         spec = _gitignore_spec(fh)
-                except OSError:
+                except (OSError, ValueError):  # unreadable, or a pattern git would not accept either
                     spec = None
             self._specs[d] = spec
         return self._specs[d]
@@ -93,6 +113,7 @@ class FileFinder:
         self.exclude = _gitignore_spec(list(exclude)) if exclude else None
         self.force_exclude = force_exclude
         self.gitignore = _Ignores()
+        self.warnings: list[str] = []  # directories that could not be read (the caller prints them)
 
     def _excluded(self, path: Path, is_dir: bool) -> bool:
         if path.name in DEFAULT_EXCLUDE and is_dir:
@@ -130,14 +151,16 @@ class FileFinder:
             d = stack.pop()
             try:
                 st = d.stat()
-            except OSError:
+            except OSError as exc:
+                self.warnings.append(f"cannot read directory {d}: {exc.strerror or exc}")
                 continue
             if (st.st_dev, st.st_ino) in visited_dirs:  # symlink loop
                 continue
             visited_dirs.add((st.st_dev, st.st_ino))
             try:
                 entries = sorted(os.scandir(d), key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                self.warnings.append(f"cannot read directory {d}: {exc.strerror or exc} (skipped)")
                 continue
             for e in entries:
                 child = Path(e.path)

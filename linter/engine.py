@@ -21,6 +21,7 @@ from typing import Iterable, Optional
 import libcst as cst
 
 from linter import suppression
+from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import Edit, Finding, Fix
 from linter.positions import node_positions
 from linter.rules import ALL_RULES, Rule, name_for
@@ -44,6 +45,12 @@ _NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
 _BRACKET_STEP = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
 _PREFIX_RUN = re.compile(r"(?:[-+~]\s*|not\s+|await\s+){%d}" % DEEP_NESTING)
 _CHAIN_TOKENS = ("**", "else", "lambda")
+# CPython's parser refuses a chain of about 2,900 binary operators (`a + a + ...`: RecursionError
+# "during ast construction"); libcst parses it, slowly, and the file would pass. More operator
+# characters than this in a file means the standard library's parser decides first (it is
+# about ten times faster than libcst's, and ordinary files of 600 KB hold fewer than 2,000).
+BINARY_CHAIN = 2500
+_BINARY_OPERATORS = "+-*/%@|&^"
 # ... and nesting the guard does not see (a chain of 8,000 `and`s crashes it with the usual 8 MiB
 # main-thread stack) gets room: each file is checked on a thread with this much (virtual) stack.
 PARSE_STACK_BYTES = 1 << 30
@@ -68,7 +75,7 @@ class Report:
     rule: Rule
     node: cst.CSTNode
     message: str
-    fix: Optional[NodeFix]
+    fix: Optional[object]  # a linter.edits.EditFix (or a NodeFix)
 
 
 class FileContext:
@@ -103,7 +110,7 @@ class FileContext:
         """A snapshot of the ancestor stack (outermost first) for decisions made in finish()."""
         return tuple(self.stack)
 
-    def report(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
+    def report(self, rule: Rule, node: cst.CSTNode, message: str, fix: Optional[object] = None) -> None:
         self.reports.append(Report(rule, node, message, fix))
 
 
@@ -290,6 +297,8 @@ def looks_too_deep(text: str) -> bool:
             return True
     if any(text.count(token) > DEEP_NESTING for token in _CHAIN_TOKENS):
         return True
+    if sum(map(text.count, _BINARY_OPERATORS)) > BINARY_CHAIN:
+        return True
     prefixes = text.count("-") + text.count("+") + text.count("~") + text.count("not") + text.count("await")
     return prefixes > DEEP_NESTING and _PREFIX_RUN.search(text) is not None
 
@@ -305,7 +314,7 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
         line, col = err.lineno or 1, max(err.offset or 1, 1)
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {err.msg}", line, col))
     except (RecursionError, MemoryError) as exc:
-        message = f"cannot parse: nested too deeply (Python itself cannot compile it: {type(exc).__name__})"
+        message = f"cannot parse: nested too deeply (Python itself cannot compile it: {type(exc).__name__}: {exc})"
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", message, 1, 1))
     except ValueError as exc:
         return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {exc}", 1, 1))
@@ -336,17 +345,28 @@ def check_and_map(source: SourceFile, options: CheckOptions) -> FileResult:
 def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
     if not reports:
         return []
-    positions = node_positions(module, [rep.node for rep in reports])
-    code = module.code if any(rep.fix for rep in reports) else None
+    anchors = [n for rep in reports if isinstance(rep.fix, EditFix) for n in rep.fix.anchors]
+    positions = node_positions(module, [*(rep.node for rep in reports), *anchors])
+    # Positions are measured on libcst's rendering of the module, which is not always the file
+    # (a form feed at a line start, a final lone CR, trailing blank lines are dropped): they are
+    # carried over to the file's own text, where edits are made (linter.edits.TextMap).
+    code = module.code if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
+    try:
+        tmap: Optional[TextMap] = TextMap(source.text, code)
+    except Unaligned:
+        tmap = None  # positions stay libcst's; no fix is offered (its offsets would be a guess)
     findings = []
     seen = set()
     for rep in reports:
         rng = positions[rep.node]
-        key = (rep.rule.code, rng.start.line, rng.start.column, rng.end.line, rng.end.column)
+        if tmap is not None and tmap.points is not None:
+            (line, col), (end_line, end_col) = (tmap.line_col(o) for o in tmap.span(rng))
+        else:
+            line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
+        key = (rep.rule.code, line, col, end_line, end_col)
         if key in seen:
             continue
         seen.add(key)
-        line, col, end_line, end_col = rng.start.line, rng.start.column + 1, rng.end.line, rng.end.column + 1
         f = Finding(
             code=rep.rule.code,
             name=rep.rule.name,
@@ -356,12 +376,23 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
             column=col,
             end_line=end_line,
             end_column=end_col,
-            fix=_fix_edits(module, rep.fix, code) if rep.fix else None,
+            fix=_resolve_fix(source, module, rep.fix, positions, tmap, code) if rep.fix and tmap is not None else None,
             node_fix=rep.fix,
         )
         findings.append(f)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: TextMap, code: Optional[str]) -> Optional[Fix]:
+    """A rule's fix as text edits on the file's own text; None when it cannot be placed."""
+    if isinstance(fix, EditFix):
+        try:
+            return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
+        except (ValueError, KeyError):
+            return None
+    start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
+    return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
 
 
 def map_cell(source: SourceFile, f: Finding) -> Finding:
@@ -438,17 +469,25 @@ def apply_node_fixes(module: cst.Module, fixes: Iterable[NodeFix]) -> cst.Module
     return module.visit(_Replacer(replacements, _paths_to(module, set(replacements))))
 
 
-def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
-    """The text edit a fix makes: the span where old and fixed code differ."""
+def _fix_span(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> tuple[int, int, str]:
+    """The span of the rendering where old and fixed code differ, and its new content."""
     if old is None:
         old = module.code
     new = apply_node_fixes(module, [fix]).code
     start = _common_prefix(old, new)
     common_end = _common_suffix(old, new, min(len(old), len(new)) - start)
     end_old, end_new = len(old) - common_end, len(new) - common_end
+    return start, end_old, new[start:end_new]
+
+
+def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
+    """The text edit a NodeFix makes, in the rendering's lines (see `_fix_span`)."""
+    if old is None:
+        old = module.code
+    start, end_old, content = _fix_span(module, fix, old)
     l1, c1 = _line_col(old, start)
     l2, c2 = _line_col(old, end_old)
-    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, new[start:end_new]),), fix.description)
+    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, content),), fix.description)
 
 
 def _common_prefix(a: str, b: str) -> int:
@@ -477,8 +516,9 @@ def _common_suffix(a: str, b: str, limit: int) -> int:
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    """1-based line and column; lines end at \\r\\n, \\r or \\n (as Python and libcst count)."""
+    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset) + 1
+    col = offset - (max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1) + 1
     return line, col
 
 

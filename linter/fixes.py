@@ -12,6 +12,7 @@ bytes outside an edit do not change. Notebooks are written back by `linter.noteb
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 import stat
 import tempfile
@@ -20,6 +21,7 @@ from typing import Callable, Optional
 
 import libcst as cst
 
+from linter.edits import line_starts
 from linter.finding import Finding
 from linter.source import SourceFile
 
@@ -33,26 +35,31 @@ class FixOutcome:
     rejected: int = 0  # fixes dropped because the result would not parse (or not fit a notebook)
 
 
-def _offsets(text: str) -> list[int]:
-    starts = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            starts.append(i + 1)
-    return starts
-
-
 def _wanted(f: Finding, unsafe: bool) -> bool:
     return f.fix is not None and bool(f.fix.edits) and (f.fix.applicability == "safe" or (unsafe and f.fix.applicability == "unsafe"))
 
 
+def _conflict(a: int, b: int, content: str, s: int, t: int, other: str) -> bool:
+    """Do edits [a, b) and [s, t) collide? Overlapping ranges do, and so do two insertions at
+    one point (their order would be a guess): the later fix waits for the next round, which
+    re-checks the fixed text. Ranges that only touch do not collide."""
+    return (a == b == s == t) or (a < t and s < b)
+
+
 def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, int]:
-    """Apply the fixes of `findings` (virtual-line coordinates), skipping overlapping ones."""
-    starts = _offsets(text)
+    """Apply the fixes of `findings` (line/column edits, lines ending at \\r\\n, \\r or \\n).
+    A fix applies whole or not at all; one that collides with a fix already taken waits for
+    the next round. Returns the new text and the number of fixes applied."""
+    starts = line_starts(text)
 
     def off(line: int, col: int) -> int:
         if not 1 <= line <= len(starts):
             raise ValueError(f"edit outside the text (line {line})")
-        return min(starts[line - 1] + col - 1, len(text))
+        end = starts[line] if line < len(starts) else len(text)
+        at = starts[line - 1] + col - 1
+        if not starts[line - 1] <= at <= end:
+            raise ValueError(f"edit outside line {line}")
+        return at
 
     chosen: list[tuple[int, int, str]] = []
     count = 0
@@ -63,11 +70,16 @@ def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, 
             spans = [(off(e.line, e.column), off(e.end_line, e.end_column), e.content) for e in f.fix.edits]
         except ValueError:
             continue
-        if any(not (b <= s or a >= t) for a, b, _ in spans for s, t, _ in chosen):
-            continue  # overlaps an earlier fix: next round
+        if any(a > b for a, b, _ in spans):
+            continue
+        if any(_conflict(a, b, c, s, t, o) for a, b, c in spans for s, t, o in chosen):
+            continue  # collides with an earlier fix: next round
+        if any(_conflict(*x, *y) for i, x in enumerate(spans) for y in spans[i + 1:]):
+            continue
         chosen.extend(spans)
         count += 1
-    for a, b, content in sorted(chosen, key=lambda s: s[0], reverse=True):
+    # right to left; at one offset the deletion goes before the insertion that starts there
+    for a, b, content in sorted(chosen, key=lambda s: (s[0], s[1]), reverse=True):
         text = text[:a] + content + text[b:]
     return text, count
 
@@ -140,13 +152,25 @@ def diff_for(source: SourceFile, new_text: str) -> str:
 
 
 def atomic_write(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same folder + rename, keeping the file mode."""
+    """Write via a temporary file in the same folder + rename, keeping the file mode.
+
+    A read-only file is refused (PermissionError saying so), even where the user could write
+    it anyway (root): read-only means "do not change". A file with several hard links is
+    written in place, so every link keeps seeing one file (a rename would split them)."""
     target = os.path.realpath(path)
     folder = os.path.dirname(target) or "."
     try:
         st: Optional[os.stat_result] = os.stat(target)
     except OSError:
         st = None
+    if st is not None:
+        if not stat.S_ISREG(st.st_mode):
+            raise PermissionError(errno.EPERM, "not a regular file; fixes not written")
+        if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, f"the file is read-only (mode {stat.S_IMODE(st.st_mode):04o}); fixes not written")
+        if st.st_nlink > 1:
+            _write_in_place(target, data)
+            return
     fd, tmp = tempfile.mkstemp(prefix=".epochlint-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -167,6 +191,19 @@ def atomic_write(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _write_in_place(target: str, data: bytes) -> None:
+    """Overwrite a hard-linked file's content (same inode), then cut it to the new length."""
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.ftruncate(fd, len(data))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def render(source: SourceFile, new_text: str) -> bytes:

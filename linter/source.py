@@ -6,7 +6,9 @@ back byte-for-byte in its original encoding. Notebooks are turned into a SourceF
 """
 from __future__ import annotations
 
+import codecs
 import io
+import os
 import tokenize
 from dataclasses import dataclass, field
 from typing import Optional
@@ -45,6 +47,10 @@ def decode_python(data: bytes, path: str) -> SourceFile:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:  # unknown or conflicting coding cookie
         raise UnreadableSource(f"bad encoding declaration: {exc}") from None
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        # a coding line can only name an ASCII-compatible encoding: CPython decodes the whole
+        # file as UTF-16/32 and fails; the checker would see only garbage (and skip the file)
+        raise UnreadableSource(f"bad encoding declaration: {encoding} is not an ASCII-compatible encoding, so Python cannot compile this file")
     bom = encoding == "utf-8-sig"
     if bom:
         data = data[3:]
@@ -62,15 +68,42 @@ def decode_python(data: bytes, path: str) -> SourceFile:
     return SourceFile(path=path, text=text, encoding=encoding, bom=bom)
 
 
+MAX_READ_BYTES = 64 << 20  # a "source file" larger than this is not read (EPL000)
+
+
 def read_bytes(path: str) -> bytes:
-    """A file's bytes, or UnreadableSource saying why not."""
+    """A regular file's bytes, or UnreadableSource saying why not. A FIFO, a device (a link to
+    /dev/zero) or a socket is refused before a byte is read: the open does not block, the file
+    type is checked on the open descriptor, and at most MAX_READ_BYTES are read."""
+    from linter.discovery import special_file_error
+
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None
     except OSError as exc:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        problem = special_file_error(st.st_mode)
+        if problem is not None:
+            raise UnreadableSource(problem)
+        if st.st_size > MAX_READ_BYTES:
+            raise UnreadableSource(f"file too large to check ({st.st_size // (1 << 20)} MiB; the limit is {MAX_READ_BYTES >> 20} MiB)")
+        chunks, size = [], 0
+        while size <= MAX_READ_BYTES:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_READ_BYTES:
+            raise UnreadableSource(f"file too large to check (over {MAX_READ_BYTES >> 20} MiB)")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def read_source(path: str, display_path: Optional[str] = None) -> SourceFile:

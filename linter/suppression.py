@@ -12,7 +12,9 @@ from typing import Optional
 
 from linter.finding import Edit, Finding, Fix
 
-_LINE_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?", re.IGNORECASE)
+_LINE_NOQA = re.compile(r"#\s*noqa(?![\w-])(?P<colon>:)?", re.IGNORECASE)
+_CODE_ITEM = re.compile(r"[,\s]*(?P<token>[A-Za-z0-9_\-]+)")
+_OTHER_TOOLS_CODE = re.compile(r"[A-Za-z]+[0-9]+")
 _FILE_NOQA = re.compile(r"#\s*epochlint:\s*noqa(?::\s*(?P<codes>[A-Za-z0-9_\-]+(?:[,\s]+[A-Za-z0-9_\-]+)*))?\s*$", re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z0-9_\-]+")
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -45,7 +47,7 @@ def _comments(text: str) -> list[tuple[int, int, str]]:
     try:
         return [
             (tok.start[0], tok.start[1] + 1, tok.string)
-            for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+            for tok in tokenize.generate_tokens(io.StringIO(text, newline=None).readline)  # \r lines too
             if tok.type == tokenize.COMMENT
         ]
     except (tokenize.TokenError, SyntaxError, IndentationError):
@@ -55,6 +57,27 @@ def _comments(text: str) -> list[tuple[int, int, str]]:
             if i >= 0:
                 out.append((n, i + 1, line[i:]))
         return out
+
+
+def _codes_after(comment: str, at: int) -> tuple[list[tuple[str, str]], int]:
+    """The codes listed after `# noqa:` and where the list ends: tokens that are codes (ours or
+    another tool's, such as E501) or our rule names. The first other word ends the list, so
+    `# noqa: EPL101 some words` keeps "some words" as the comment's own text."""
+    from linter.rules import code_for
+
+    codes: list[tuple[str, str]] = []
+    end = at
+    while True:
+        m = _CODE_ITEM.match(comment, end)
+        if not m:
+            break
+        tok = m.group("token")
+        c = code_for(tok)
+        if c is None and not _OTHER_TOOLS_CODE.fullmatch(tok):
+            break
+        codes.append((tok, c or tok.upper()))
+        end = m.end()
+    return codes, end  # `# noqa:` followed by no code suppresses nothing (not a bare noqa)
 
 
 def parse_directives(text: str) -> Directives:
@@ -78,13 +101,8 @@ def parse_directives(text: str) -> Directives:
         m = _LINE_NOQA.search(comment)
         if not m:
             continue
-        codes = None
-        if m.group("codes"):
-            codes = []
-            for tok in _TOKEN.findall(m.group("codes")):
-                c = code_for(tok)
-                codes.append((tok, c or tok.upper()))
-        lines[line] = LineNoqa(line, col, comment, m.start(), m.end(), codes)
+        codes, end = _codes_after(comment, m.end()) if m.group("colon") else (None, m.end())
+        lines[line] = LineNoqa(line, col, comment, m.start(), end, codes)
     return Directives(lines, file_all, file_codes)
 
 

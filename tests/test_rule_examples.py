@@ -54,3 +54,41 @@ def test_rule_metadata_and_docs(rule):
     assert valid and invalid, f"{rule.code} needs VALID and INVALID examples"
     if rule.fixable in ("safe", "unsafe", "sometimes"):
         assert any(i.fixed is not None for i in invalid), f"{rule.code} is fixable but no example shows the fix"
+
+
+def test_messages_are_one_glance_long():
+    """Every rule's INVALID examples give messages <= 200 characters (hard bound), and the
+    median is <= 120: what is wrong and what happens; the evidence lives in `explain`."""
+    import statistics
+
+    from linter.messages import MAX_MESSAGE, TYPICAL_MESSAGE
+
+    lengths = []
+    for rule in ALL_RULES:
+        for example in rule.examples()[1]:
+            for f in _check(rule, example):
+                if f.code == rule.code:
+                    assert len(f.message) <= MAX_MESSAGE, (len(f.message), f.message)
+                    assert "\n" not in f.message
+                    lengths.append(len(f.message))
+    assert statistics.median(lengths) <= TYPICAL_MESSAGE, statistics.median(lengths)
+
+
+def test_bounded_shortens_quoted_code_not_prose():
+    from linter.messages import MAX_MESSAGE, bounded
+
+    long_expr = "self.params[" + "'x' + " * 60 + "'epochs']"
+    msg = bounded(f"`initial_epoch={long_expr}` is not below `epochs=5`: fit() trains nothing.")
+    assert len(msg) <= MAX_MESSAGE
+    assert msg.endswith("is not below `epochs=5`: fit() trains nothing.")
+    assert bounded("`a\n   b` is fine") == "`a b` is fine"
+
+
+def test_epl101_message_does_not_ask_for_epochs_fit_already_passes():
+    source = (
+        "import keras\nEPOCHS = 10\nmodel = keras.Sequential()\nmodel.epochs = EPOCHS\n"
+        "model.fit(x, y, epochs=EPOCHS)\n"
+    )
+    findings = check_source(SourceFile("t.py", source), CheckOptions(frozenset({"EPL101"}), False)).findings
+    assert len(findings) == 1
+    assert "Pass `fit(" not in findings[0].message and "only fit()'s `epochs=`" in findings[0].message

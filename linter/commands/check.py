@@ -57,6 +57,10 @@ def run_check(args) -> int:
                 outcomes.append(runner.FileOutcome(unreadable(cand.path, cand.error, enabled=settings.enabled_codes(cand.path))))
             else:
                 files.append(cand.path)
+        for warning in finder.warnings:  # as ruff does: an unreadable folder is not silently skipped
+            from linter.report.escape import terminal
+
+            print(f"epochlint: warning: {terminal(warning)}", file=sys.stderr)
         outcomes.extend(_run(files, settings, mode, args))
         outcomes.sort(key=lambda o: o.result.path)
 

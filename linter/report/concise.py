@@ -1,6 +1,7 @@
 """`--format concise`: one line per finding, `path:line:col: CODE [*] message`."""
 from __future__ import annotations
 
+from linter.report.escape import terminal
 from linter.report.text import location, summary
 
 
@@ -12,6 +13,6 @@ def render(result) -> str:
     lines = []
     for f in result.findings:
         mark = " [*]" if f.fix is not None and (f.fix.applicability == "safe" or result.unsafe_fixes) else ""
-        lines.append(f"{location(f)}: {f.code}{mark} {f.message}")
+        lines.append(f"{location(f)}: {f.code}{mark} {terminal(f.message)}")
     lines.extend(summary(result))
     return "".join(line + "\n" for line in lines)

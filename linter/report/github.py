@@ -1,9 +1,13 @@
 """`--format github`: GitHub Actions workflow annotations, one `::error` line per finding."""
 from __future__ import annotations
 
+from linter.report.escape import terminal
+
 
 def _escape_data(s: str) -> str:
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's escaping (line breaks as %0A/%0D), then other control characters shown as
+    pictures (no ESC sequence reaches the log; see linter.report.escape)."""
+    return terminal(s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_prop(s: str) -> str:

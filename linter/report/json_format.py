@@ -4,13 +4,20 @@ from __future__ import annotations
 import json
 
 from linter import __version__
+from linter.report.escape import unicode
+
+
+def _finding(f) -> dict:
+    data = f.to_json()
+    data["path"], data["message"] = unicode(data["path"]), unicode(data["message"])
+    return data
 
 
 def render(result) -> str:
     return json.dumps(
         {
             "version": __version__,
-            "findings": [f.to_json() for f in result.findings],
+            "findings": [_finding(f) for f in result.findings],
             "files_checked": result.files_checked,
             "files_skipped": result.files_skipped,
         },

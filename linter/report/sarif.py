@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from linter import __version__
+from linter.report.escape import unicode
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -71,9 +72,10 @@ def artifact_location(path: str) -> dict:
     """A relative `uri` under %SRCROOT% (the current directory), or an absolute file URI."""
     absolute = os.path.abspath(path)
     rel = os.path.relpath(absolute, os.getcwd())
+    # percent-encode the name's bytes: a name that is not valid UTF-8 is encoded as it is on disk
     if rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
-        return {"uri": Path(absolute).as_uri()}
-    return {"uri": quote(Path(rel).as_posix(), safe="/"), "uriBaseId": SRCROOT}
+        return {"uri": "file://" + quote(os.fsencode(Path(absolute).as_posix()), safe="/")}
+    return {"uri": quote(os.fsencode(Path(rel).as_posix()), safe="/"), "uriBaseId": SRCROOT}
 
 
 def _region(line: int, column: int, end_line: int, end_column: int) -> dict:
@@ -85,7 +87,7 @@ def _region(line: int, column: int, end_line: int, end_column: int) -> dict:
 
 def _result(f, index: dict, unsafe_fixes: bool) -> dict:
     location = artifact_location(f.path)
-    message = f.message if f.cell is None else f"cell {f.cell}: {f.message}"
+    message = unicode(f.message if f.cell is None else f"cell {f.cell}: {f.message}")
     res = {
         "ruleId": f.code,
         "level": LEVELS.get(f.severity, "warning"),
@@ -107,7 +109,7 @@ def _result(f, index: dict, unsafe_fixes: bool) -> dict:
                         "replacements": [
                             {
                                 "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line, "endColumn": e.end_column},
-                                "insertedContent": {"text": e.content},
+                                "insertedContent": {"text": unicode(e.content)},
                             }
                             for e in fix.edits
                         ],

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 
+from linter.report.escape import line_start_path, terminal
+
 _RESET, _BOLD, _RED, _CYAN, _BLUE = "\033[0m", "\033[1m", "\033[31m", "\033[36m", "\033[34m"
 
 
 def location(f) -> str:
     cell = f"[cell {f.cell}]" if f.cell is not None else ""
-    return f"{f.path}{cell}:{f.line}:{f.column}"
+    return f"{line_start_path(f.path)}{cell}:{f.line}:{f.column}"
 
 
 def _c(result, code: str, s: str) -> str:
@@ -49,17 +51,17 @@ def render(result) -> str:
     out: list[str] = []
     for f in result.findings:
         mark = " [*]" if f.fix is not None and (f.fix.applicability == "safe" or result.unsafe_fixes) else ""
-        out.append(f"{_c(result, _BOLD, location(f))}: {_c(result, _RED + _BOLD, f.code)}{mark} {f.message}")
+        out.append(f"{_c(result, _BOLD, location(f))}: {_c(result, _RED + _BOLD, f.code)}{mark} {terminal(f.message)}")
         src = result.lines.get(f.path, {}).get(f.cell)
         if src and 1 <= f.line <= len(src):
-            text = src[f.line - 1].rstrip("\r\n").expandtabs(4)
+            text = terminal(src[f.line - 1].rstrip("\r\n").expandtabs(4))
             width = max(1, (f.end_column - f.column) if f.end_line == f.line else len(text) - f.column + 1)
             num = str(f.line)
             out.append(f"{_c(result, _BLUE, ' ' * len(num) + ' |')}")
             out.append(f"{_c(result, _BLUE, num + ' |')} {text}")
             out.append(f"{_c(result, _BLUE, ' ' * len(num) + ' |')} {' ' * (f.column - 1)}{_c(result, _RED, '^' * width)}")
             out.append("")
-        if f.detail:
-            out.append(f.detail.rstrip())
+        if f.detail:  # a traceback: indented, so no line of it starts with text it quotes
+            out.extend("    " + terminal(line) for line in f.detail.rstrip().splitlines())
     out.extend(summary(result))
     return "".join(line + "\n" for line in out)

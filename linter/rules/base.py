@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, ClassVar, Optional, Sequence, Union
 
 import libcst as cst
 
+from linter.messages import bounded
+
 if TYPE_CHECKING:
     from linter.engine import FileContext
 
@@ -95,7 +97,7 @@ class Rule:
         self.ctx = ctx
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
-        self.ctx.report(self, node, message, fix)
+        self.ctx.report(self, node, bounded(message), fix)
 
     def finish(self) -> None:
         """Called once after the walk; report findings that needed the whole module."""

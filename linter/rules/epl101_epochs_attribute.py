@@ -175,6 +175,7 @@ class EpochsAttribute(Rule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.candidates: list[tuple[cst.CSTNode, cst.BaseExpression, cst.BaseExpression, object]] = []
+        self.fit_epochs = False
 
     def _target(self, stmt: cst.CSTNode, target: cst.BaseExpression, value) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "epochs":
@@ -191,6 +192,8 @@ class EpochsAttribute(Rule):
         self._target(node, node.target, node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
+        if self.method_name(node) == "fit" and self.keyword(node, "epochs") is not None:
+            self.fit_epochs = True
         if (
             isinstance(node.func, cst.Name)
             and node.func.value == "setattr"
@@ -211,8 +214,11 @@ class EpochsAttribute(Rule):
             if not sem.is_keras_model(receiver, scope, self.ctx.strict):
                 continue
             n = code(value).strip() if value is not None else "N"
-            self.report(
-                stmt,
-                f"`{code(receiver).strip()}.epochs` is ignored by Keras: fit() trains for its own `epochs` "
-                f"argument (default 1), so this model trains 1 epoch. Pass `fit(..., epochs={n})` instead.",
-            )
+            if self.fit_epochs:  # the script's fit() already passes epochs=: no advice to pass it
+                message = f"`{code(receiver).strip()}.epochs` is ignored by Keras: only fit()'s `epochs=` sets the epochs."
+            else:
+                message = (
+                    f"`{code(receiver).strip()}.epochs` is ignored by Keras: fit() trains its own `epochs` (default 1). "
+                    f"Pass `fit(..., epochs={n})`."
+                )
+            self.report(stmt, message)

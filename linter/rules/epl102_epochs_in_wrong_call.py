@@ -10,38 +10,15 @@ from linter.rules.base import Invalid, Rule, Valid
 
 METHODS = ("compile", "evaluate", "predict")
 
-_FIT = "Pass `epochs=` to `fit()` instead."
+_FIT = "Pass `epochs=` to `fit()`."
 _MESSAGES = {
-    "Model": (
-        "`epochs=` is not a model argument: Keras 3 accepts it here silently and ignores it, so fit() still "
-        "trains for its own `epochs` (default 1); Keras 2 (tf.keras) raises TypeError (\"Keyword argument not "
-        "understood: epochs\"). " + _FIT
-    ),
-    "Model-no-graph": (
-        "`epochs=` is not a model argument: Keras 3 raises ValueError (\"Unrecognized keyword arguments passed "
-        "to Model\"), Keras 2 (tf.keras) raises TypeError. " + _FIT
-    ),
-    "super": (
-        "`epochs=` passed to the Keras model base class: Keras 3 raises ValueError (\"Unrecognized keyword "
-        "arguments\"), Keras 2 (tf.keras) raises TypeError. Keep it as an attribute of your own class and "
-        "pass it to `fit(epochs=...)`."
-    ),
-    "Sequential": (
-        "`epochs=` is not a `Sequential` argument: Keras 2 and 3 raise TypeError (\"unexpected keyword "
-        "argument 'epochs'\"). " + _FIT
-    ),
-    "compile": (
-        "`compile()` has no `epochs`: Keras 2 and 3 raise TypeError (Keras 3: \"unexpected keyword argument "
-        "'epochs'\"). " + _FIT
-    ),
-    "evaluate": (
-        "`evaluate()` runs one pass over the data and has no `epochs`: Keras 3 raises ValueError (\"Arguments "
-        "not recognized\"), Keras 2 (tf.keras) raises TypeError (\"Invalid keyword arguments\"). Drop it."
-    ),
-    "predict": (
-        "`predict()` runs one pass over the data and has no `epochs`: Keras 2 and 3 raise TypeError "
-        "(\"unexpected keyword argument 'epochs'\"). Drop it."
-    ),
+    "Model": "`epochs=` is not a model argument: Keras 3 ignores it silently (fit() trains 1 epoch), Keras 2 raises TypeError. " + _FIT,
+    "Model-no-graph": "`epochs=` is not a model argument: Keras 3 raises ValueError, Keras 2 raises TypeError. " + _FIT,
+    "super": "`epochs=` passed to the Keras model base class raises an error (Keras 2 and 3). Pass it to `fit()`.",
+    "Sequential": "`epochs=` is not a `Sequential` argument: Keras 2 and 3 raise TypeError. " + _FIT,
+    "compile": "`compile()` has no `epochs`: Keras 2 and 3 raise TypeError. " + _FIT,
+    "evaluate": "`evaluate()` has no `epochs` (one pass over the data): Keras 3 raises ValueError, Keras 2 TypeError. Drop it.",
+    "predict": "`predict()` has no `epochs` (one pass over the data): Keras 2 and 3 raise TypeError. Drop it.",
 }
 
 
@@ -221,7 +198,7 @@ class EpochsInWrongCall(Rule):
             line=4,
             column=40,
             also=((5, 31),),
-            message_contains="runs one pass over the data and has no `epochs`",
+            message_contains="has no `epochs` (one pass over the data)",
         ),
         Invalid(
             """
@@ -269,7 +246,7 @@ class EpochsInWrongCall(Rule):
             """,
             line=4,
             column=29,
-            message_contains="`predict()` runs one pass over the data and has no `epochs`",
+            message_contains="`predict()` has no `epochs` (one pass over the data)",
             strict=True,
         ),
     ]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 
 # Keras 1 keyword -> (what replaced it, whether renaming is the whole fix)
 KERAS1_EPOCH_ARGUMENTS: dict[str, tuple[str, bool]] = {
@@ -138,7 +139,7 @@ class Keras1EpochArguments(Rule):
             line=6,
             column=5,
             also=((7, 5), (9, 5)),
-            message_contains="is the Keras 1 name of",
+            message_contains="raises TypeError in",
             fixed="""
             from keras.models import Sequential
 
@@ -185,7 +186,7 @@ class Keras1EpochArguments(Rule):
             """,
             line=5,
             column=40,
-            message_contains="`nb_epoch=` is the Keras 1 name of `epochs=`",
+            message_contains="`nb_epoch=` is Keras 1's `epochs=`",
         ),
         Invalid(
             """
@@ -196,7 +197,7 @@ class Keras1EpochArguments(Rule):
             """,
             line=4,
             column=21,
-            message_contains="`nb_epoch=` is the Keras 1 name of `epochs=`",
+            message_contains="`nb_epoch=` is Keras 1's `epochs=`",
             strict=True,
         ),
     ]
@@ -226,22 +227,15 @@ class Keras1EpochArguments(Rule):
     def _report(self, call: cst.Call, method: str, arg: cst.Arg) -> None:
         old = arg.keyword.value  # type: ignore[union-attr]
         new, renamable = KERAS1_EPOCH_ARGUMENTS[old]
-        head = (
-            f"`{old}=` is the Keras 1 name of `{new}=`: Keras 2 (tf.keras) and Keras 3 raise "
-            f"TypeError (\"{method}() got an unexpected keyword argument '{old}'\")."
-        )
+        head = f"`{old}=` is Keras 1's `{new}=`: `{method}()` raises TypeError in Keras 2 and 3."
         if renamable:
             if self.keyword(call, new) is not None or (method == "fit" and _positional_count(call) > 3):
                 self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
                 return
-            fix = NodeFix.replace(arg, arg.with_changes(keyword=cst.Name(new)), "safe", f"rename `{old}=` to `{new}=`")
+            fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")
             self.report(arg, f"{head} Use `{new}=`.", fix)
             return
-        self.report(
-            arg,
-            f"{head} Keras 1 counted samples, Keras 2+ counts batches: pass `{new}=` with samples // batch_size "
-            f"(no automatic fix: the division needs the batch size).",
-        )
+        self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (Keras 2, 3). Pass `{new}=` in batches: samples // batch_size.")
 
 
 def _positional_count(call: cst.Call) -> int:

@@ -262,7 +262,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=8,
             column=5,
-            message_contains="leak",
+            message_contains="in total",
         ),
         # epochs unknown
         Invalid(
@@ -281,7 +281,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=10,
             column=9,
-            message_contains="`model.fit(..., epochs=epochs)` inside a `while` loop continues training the",
+            message_contains="`model.fit(..., epochs=epochs)` in a `while` loop keeps training one model",
         ),
         # nested: rebuilt per trial, but the inner loop accumulates
         Invalid(
@@ -298,7 +298,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=9,
             column=9,
-            message_contains="`model.fit(..., epochs=5)` inside a `for` loop continues training the same",
+            message_contains="`model.fit(..., epochs=5)` in a `for` loop keeps training one model",
         ),
         # epochs by position; a reset of another model does not count
         Invalid(
@@ -313,7 +313,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=7,
             column=5,
-            message_contains="`model.fit(..., epochs=3)` inside a `for` loop continues training the same",
+            message_contains="`model.fit(..., epochs=3)` in a `for` loop keeps training one model",
         ),
         Invalid(
             """
@@ -326,7 +326,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=6,
             column=13,
-            message_contains="`self.model.fit(..., epochs=2)` inside a `for` loop continues training the same",
+            message_contains="`self.model.fit(..., epochs=2)` in a `for` loop keeps training one model",
         ),
         Invalid(
             """
@@ -338,7 +338,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=5,
             column=9,
-            message_contains="`model.fit(..., epochs=10)` inside a `for` loop continues training the same",
+            message_contains="`model.fit(..., epochs=10)` in a `for` loop keeps training one model",
             strict=True,
         ),
     ]
@@ -451,11 +451,8 @@ class FitInLoopAccumulates(Rule):
             kind = "while" if isinstance(loop, cst.While) else "for"
             self.report(
                 call,
-                f"`{code(receiver).strip()}.{method}(..., epochs={epochs_text})` inside a `{kind}` loop continues "
-                f"training the same model every turn (the model is built outside the loop): {total} epochs in total, "
-                f"and weights leak from one turn (trial, fold) into the next. Build or `clone_model` the model inside "
-                f"the loop, reset its weights each turn, or train one epoch per turn "
-                f"(`initial_epoch=epoch, epochs=epoch + 1`).",
+                f"`{code(receiver).strip()}.{method}(..., epochs={epochs_text})` in a `{kind}` loop keeps training one "
+                f"model: {total} epochs in total.",
             )
 
     def _epochs_text(self, call: cst.Call, method: str, site: Site) -> Optional[str]:

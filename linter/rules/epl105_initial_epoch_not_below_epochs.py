@@ -242,12 +242,11 @@ class InitialEpochNotBelowEpochs(Rule):
                 continue
             i_text = code(initial.value).strip()
             if epochs is None:
-                e_text = f"`epochs` (not given: it defaults to {DEFAULT_EPOCHS})"
+                e_text = f"`epochs` (default {DEFAULT_EPOCHS})"
             else:
                 e_text = f"`epochs={code(epochs.value).strip()}`"
             self.report(
                 initial,
-                f"`initial_epoch={i_text}` is not below {e_text}: `epochs` is the index of the epoch to stop at, "
-                f"not a number of epochs to run, so {method}() trains nothing (History is empty, weights unchanged). "
-                f"To train N more epochs, pass `epochs={i_text} + N`.",
+                f"`initial_epoch={i_text}` is not below {e_text}: `epochs` is the epoch to stop at, so {method}() "
+                f"trains nothing.",
             )

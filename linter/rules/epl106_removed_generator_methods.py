@@ -5,7 +5,8 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.rules.epl103_keras1_epoch_arguments import KERAS1_ARGUMENTS
 
 REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
@@ -269,11 +270,7 @@ class RemovedGeneratorMethods(Rule):
             old = func.attr.value
             new = REPLACEMENTS[old]
             receiver = code(func.value).strip()
-            message = (
-                f"`{receiver}.{old}()` was removed in Keras 3 (AttributeError: the model has no attribute "
-                f"'{old}'); in Keras 2 it is deprecated and only forwards to `{new}()`. `{new}()` takes "
-                f"generators, `tf.data` datasets and `PyDataset`: call `{receiver}.{new}(...)`."
-            )
+            message = f"`{receiver}.{old}()` was removed in Keras 3 (AttributeError). Call `{receiver}.{new}(...)`."
             blocker = fix_blocker(call)
             if blocker is not None:
                 self.report(call, f"{message} No automatic fix: {blocker}.")
@@ -285,25 +282,20 @@ def fix_blocker(call: cst.Call) -> Optional[str]:
     """Why renaming alone would not be a correct fix, or None when it would be."""
     keywords = [a.keyword.value for a in call.args if a.keyword is not None]
     if any(a.star for a in call.args):
-        return "`*args`/`**kwargs` may carry arguments the new method does not take"
+        return "`*args`/`**kwargs` may hold arguments it does not take"
     keras1 = sorted(k for k in keywords if k in KERAS1_ARGUMENTS)
     if keras1:
-        return f"Keras 1 argument(s) {', '.join(f'`{k}=`' for k in keras1)} must be converted first (EPL103)"
+        return f"convert Keras 1 {', '.join(f'`{k}=`' for k in keras1)} first (EPL103)"
     workers = sorted(k for k in keywords if k in WORKER_ARGUMENTS)
     if workers:
-        return (
-            f"{', '.join(f'`{k}=`' for k in workers)} are not accepted by Keras 3's methods "
-            f"(they moved to `keras.utils.PyDataset(workers=..., use_multiprocessing=..., max_queue_size=...)`)"
-        )
+        return f"{', '.join(f'`{k}=`' for k in workers)} moved to `keras.utils.PyDataset`"
     if sum(1 for a in call.args if a.keyword is None) > 1:
-        return "more than one positional argument, and the new method's positional order differs (name them)"
+        return "its positional order differs (name the arguments)"
     return None
 
 
-def rename_fix(call: cst.Call, new: str) -> NodeFix:
+def rename_fix(call: cst.Call, new: str) -> edits.EditFix:
     func: cst.Attribute = call.func  # type: ignore[assignment]
-    replacements: list[tuple[cst.CSTNode, Optional[cst.CSTNode]]] = [(func.attr, cst.Name(new))]
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == "generator":
-            replacements.append((arg.keyword, cst.Name("x")))
-    return NodeFix("safe", tuple(replacements), f"rename `{func.attr.value}` to `{new}`")
+    parts = [edits.rename_attribute(func, new, "safe", f"rename `{func.attr.value}` to `{new}`")]
+    parts += [edits.rename_keyword(arg, "x") for arg in call.args if arg.keyword is not None and arg.keyword.value == "generator"]
+    return edits.combine(parts)

@@ -7,7 +7,8 @@ import libcst as cst
 
 from linter.analysis.losses import PER_SAMPLE, LossShapes, Shape
 from linter.analysis.tape import GradientCall, gradient_call, is_tape, trains_weights, watched_name
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 
 
 class UnreducedLoss(Rule):
@@ -230,7 +231,7 @@ class UnreducedLoss(Rule):
             """,
             line=8,
             column=21,
-            message_contains="sum",
+            message_contains="grows with the batch size",
             fixed="""
             import tensorflow as tf
 
@@ -260,7 +261,7 @@ class UnreducedLoss(Rule):
             """,
             line=8,
             column=15,
-            message_contains="`loss` is a per-sample loss vector (`tf.keras.losses.MSE(...)` returns one",
+            message_contains="`loss` is a per-sample loss vector (from `tf.keras.losses.MSE(...)`)",
         ),
         # multi-backend spelling; the fix uses keras.ops when TensorFlow is not imported
         Invalid(
@@ -275,7 +276,7 @@ class UnreducedLoss(Rule):
             """,
             line=7,
             column=12,
-            message_contains="`loss` is a per-sample loss vector (`keras.losses.mean_squared_error(...)`",
+            message_contains="`loss` is a per-sample loss vector (from `keras.losses.mean_squared_error(...)`)",
         ),
         Invalid(
             """
@@ -289,7 +290,7 @@ class UnreducedLoss(Rule):
             """,
             line=7,
             column=12,
-            message_contains="`loss` is a per-sample loss vector (`keras.losses.mean_squared_error(...)`",
+            message_contains="`loss` is a per-sample loss vector (from `keras.losses.mean_squared_error(...)`)",
             fixed="""
             import keras
             from tensorflow import GradientTape
@@ -315,7 +316,7 @@ class UnreducedLoss(Rule):
             """,
             line=8,
             column=9,
-            message_contains="`loss` is a per-sample loss vector (`BinaryCrossentropy(reduction=None)`",
+            message_contains="`loss` is a per-sample loss vector (from `BinaryCrossentropy(reduction=None)`)",
             fixed="""
             import tensorflow as tf
             from tensorflow.keras.losses import BinaryCrossentropy
@@ -340,7 +341,7 @@ class UnreducedLoss(Rule):
             """,
             line=6,
             column=9,
-            message_contains="`scce(y, logits, from_logits=True)` is a per-sample loss vector (`scce(...)`",
+            message_contains="`scce(y, logits, from_logits=True)` is a per-sample loss vector (from `scce(...)`)",
         ),
         # tf.nn per-example cross-entropy, plus a reduced regularization term: still a vector
         Invalid(
@@ -409,17 +410,15 @@ class UnreducedLoss(Rule):
     def _describe(shape: Shape, code) -> str:
         origin = shape.origin
         if origin is not None and isinstance(origin.func, (cst.Name, cst.Attribute)) and shape.origin_name.count(".") >= 1:
-            return f"`{code(origin.func).strip()}(...)` returns one value per sample"
-        return f"`{shape.origin_name}` returns one value per sample"
+            return f"`{code(origin.func).strip()}(...)`"
+        return f"`{shape.origin_name}`"
 
     def _message(self, target: str, shape: Shape, reducer: Optional[str]) -> str:
         what = self._describe(shape, self.ctx.module.code_for_node)
         how = f"`{reducer}(...)`" if reducer else "`tf.reduce_mean(...)` / `keras.ops.mean(...)`"
         return (
-            f"`{target}` is a per-sample loss vector ({what}, shape (batch,)) and reaches `tape.gradient` "
-            f"unreduced: the gradient of a vector is the gradient of its sum, so the step grows with the batch "
-            f"size (SGD's effective learning rate x batch size; Adam nearly invariant), and a printed \"loss\" is "
-            f"the last batch's vector. Reduce it first with {how}."
+            f"`{target}` is a per-sample loss vector (from {what}): its gradient grows with the batch size. "
+            f"Use {how}."
         )
 
     def _reducer(self) -> Optional[str]:
@@ -437,7 +436,7 @@ class UnreducedLoss(Rule):
             return f"{found['keras.ops']}.mean"
         return None
 
-    def _fix(self, target: cst.BaseExpression, g: GradientCall, reducer: Optional[str]) -> Optional[NodeFix]:
+    def _fix(self, target: cst.BaseExpression, g: GradientCall, reducer: Optional[str]) -> Optional[edits.EditFix]:
         if reducer is None:
             return None
         node = target
@@ -454,5 +453,4 @@ class UnreducedLoss(Rule):
                     and b.scope.function() is g.site.scope.function()
                 ):
                     node = stmt.value  # reduce where the loss is computed: the returned/printed loss is fixed too
-        wrapped = cst.Call(func=cst.parse_expression(reducer), args=[cst.Arg(value=node)])
-        return NodeFix.replace(node, wrapped, "unsafe", f"wrap the loss in `{reducer}(...)`")
+        return edits.wrap(node, reducer, "unsafe", f"wrap the loss in `{reducer}(...)`")

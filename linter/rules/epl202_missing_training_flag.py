@@ -8,7 +8,8 @@ import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
 from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import dotted
 
 
@@ -386,7 +387,7 @@ class MissingTrainingFlag(Rule):
             """,
             line=9,
             column=11,
-            message_contains="`model(...)` is called under a GradientTape without `training=True`, and it",
+            message_contains="`model(...)` under a GradientTape lacks `training=True` and it contains GaussianNoise",
             fixed="""
             from tensorflow.keras.models import Sequential
             from tensorflow.keras.layers import Dense, GaussianNoise
@@ -425,7 +426,7 @@ class MissingTrainingFlag(Rule):
             """,
             line=16,
             column=22,
-            message_contains="`self(...)` is called under a GradientTape without `training=True`, and it",
+            message_contains="`self(...)` under a GradientTape lacks `training=True` and it contains SpatialDropout2D",
         ),
         # unknown model: --strict only
         Invalid(
@@ -438,7 +439,7 @@ class MissingTrainingFlag(Rule):
             """,
             line=5,
             column=23,
-            message_contains="`model(...)` is called under a GradientTape without `training=True`, and its",
+            message_contains="`model(...)` under a GradientTape lacks `training=True` and its layers are",
             strict=True,
         ),
     ]
@@ -520,15 +521,14 @@ class MissingTrainingFlag(Rule):
                 effect = _effects(found.training)
             elif self.ctx.strict and not found.complete and contents.built_with_training_layers(call.func, site) is not False:
                 why = "its layers are unknown (--strict)"
-                effect = "dropout never drops and BatchNormalization never updates its moving statistics"
+                effect = "dropout never drops, BatchNormalization never updates"
             else:
                 continue
             callee = code(call.func).strip()
             self.report(
                 call,
-                f"`{callee}(...)` is called under a GradientTape without `training=True`, and {why}: the layers run "
-                f"in inference mode, so {effect}. Pass `training=True` in the training step.",
-                NodeFix.replace(call, _with_training(call), "safe", "add `training=True`"),
+                f"`{callee}(...)` under a GradientTape lacks `training=True` and {why}: {effect}.",
+                edits.add_keyword(call, "training", "True", "safe", "add `training=True`"),
             )
 
     def _tape_purpose(self, node: cst.With, site: Site) -> tuple[Optional[bool], frozenset]:
@@ -622,7 +622,7 @@ def _effects(training: list) -> str:
     if any(k in text for k in ("Dropout", "Noise", "dropout=", "EfficientNet")):
         effects.append("dropout/noise is never applied")
     if "BatchNormalization" in text:
-        effects.append("BatchNormalization never updates its moving statistics")
+        effects.append("BatchNormalization never updates its statistics")
     if "SpectralNormalization" in text:
         effects.append("SpectralNormalization never updates its power iteration")
     if any(k in text for k in ("Random", "MixUp", "CutMix", "RandAugment", "AugMix", "Solarization")):
@@ -631,18 +631,3 @@ def _effects(training: list) -> str:
         effects.append("custom layers take their inference branch")
     return ", ".join(effects) or "layers take their inference path"
 
-
-def _with_training(call: cst.Call) -> cst.Call:
-    flag = cst.Arg(
-        keyword=cst.Name("training"),
-        value=cst.Name("True"),
-        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")),
-    )
-    args = list(call.args)
-    if args and isinstance(args[-1].comma, cst.Comma):
-        # a trailing comma: keep it last, and give the old last argument the opening line's layout
-        last = args[-1]
-        flag = flag.with_changes(comma=last.comma)
-        ws = call.whitespace_before_args
-        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=ws if isinstance(ws, cst.ParenthesizedWhitespace) else cst.SimpleWhitespace(" ")))
-    return call.with_changes(args=[*args, flag])

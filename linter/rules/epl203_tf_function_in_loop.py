@@ -237,7 +237,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=5,
-            message_contains="traced again on every turn",
+            message_contains="traced again every turn",
         ),
         Invalid(
             """
@@ -250,7 +250,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=12,
-            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
         Invalid(
             """
@@ -306,7 +306,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=6,
             column=20,
-            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
         # a step function that defines its tf.function anew on every call, called per batch
         Invalid(
@@ -343,7 +343,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=5,
             column=12,
-            message_contains="`tf.function(...)` inside a loop body creates a new function object on each",
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
     ]
 
@@ -386,9 +386,8 @@ class TfFunctionInLoop(Rule):
         what = "`@tf.function` on a def" if t.decorator else "`tf.function(...)`"
         self.report(
             t.site,
-            f"{what} inside `{fn.name.value}`, which is called in a loop: every call creates a new function "
-            f"object, and it is traced again on every call (a graph built per step or per epoch instead of once). "
-            f"Create the tf.function once, at module or object level, and call it from `{fn.name.value}`.",
+            f"{what} inside `{fn.name.value}`, which is called in a loop: a new function, traced again on every "
+            f"call.",
         )
 
     def _callee_def(self, func: cst.BaseExpression, scope):
@@ -411,17 +410,15 @@ class TfFunctionInLoop(Rule):
 
     def _message(self, t: Traced, loop: cst.CSTNode) -> str:
         what = "`@tf.function` on a def" if t.decorator else "`tf.function(...)`"
-        turn = "every batch" if len(t.loops) >= 2 else "every turn (every epoch in an epoch loop)"
+        turn = "every batch" if len(t.loops) >= 2 else "every turn"
         jit = t.keyword("jit_compile")
         xla = (
-            " With `jit_compile=True` each trace is also compiled again with XLA."
+            " (and XLA-compiled again: `jit_compile=True`)"
             if jit is not None and not (isinstance(jit.value, cst.Name) and jit.value.value in ("False", "None"))
             else ""
         )
         return (
-            f"{what} inside a loop body creates a new function object on each turn, and it is traced again on "
-            f"every turn: the graph is rebuilt {turn} instead of once.{xla} Create the tf.function once, before "
-            f"the loop, and only call it inside."
+            f"{what} inside a loop body is a new function each turn: traced again {turn}{xla}."
         )
 
 

@@ -267,7 +267,7 @@ class OptimizerInLoop(Rule):
             """,
             line=4,
             column=29,
-            message_contains="every turn of `for res in resolutions` starts a new optimizer",
+            message_contains="restarts every turn of `for res in resolutions`",
         ),
         Invalid(
             """
@@ -298,7 +298,7 @@ class OptimizerInLoop(Rule):
             """,
             line=4,
             column=11,
-            message_contains="`SGD(...)` is constructed inside a loop body",
+            message_contains="`SGD(...)` built inside a loop body",
         ),
         # inside a tf.function: ValueError
         Invalid(
@@ -355,7 +355,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=15,
-            message_contains="`Adam(...)` is constructed inside `run_epoch`, which is called in a loop",
+            message_contains="`Adam(...)` built inside `run_epoch`, called in a loop",
         ),
         # recompiling every epoch with a new optimizer, model built outside
         Invalid(
@@ -369,7 +369,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=29,
-            message_contains="`Adam(...)` is constructed inside a loop body",
+            message_contains="`Adam(...)` built inside a loop body",
         ),
         # TF1-style optimizer through tf.compat.v1
         Invalid(
@@ -381,7 +381,7 @@ class OptimizerInLoop(Rule):
             """,
             line=4,
             column=11,
-            message_contains="`AdamOptimizer(...)` is constructed inside a loop body",
+            message_contains="`AdamOptimizer(...)` built inside a loop body",
         ),
     ]
 
@@ -426,10 +426,8 @@ class OptimizerInLoop(Rule):
                 where = f"`{fn.node.name.value}`" if fn is not None and isinstance(fn.node, cst.FunctionDef) else "a traced function"
                 self.report(
                     c.call,
-                    f"{label} is constructed inside the tf.function {where}: creating the optimizer's variables there "
-                    f"raises ValueError ('tf.function only supports singleton tf.Variables created on the first call') "
-                    f"in Keras 2 and 3, and even run eagerly it would start a new optimizer on every step. Build it once, "
-                    f"outside the step function.",
+                    f"{label} built inside the tf.function {where}: its variables raise ValueError when traced "
+                    f"(Keras 2 and 3). Build it once, outside.",
                 )
                 continue
             if c.loops:
@@ -440,19 +438,15 @@ class OptimizerInLoop(Rule):
                 per = {"batches": "batch", "epochs": "epoch"}.get(kind, f"turn of `{self.loops.header(loop)}`")
                 self.report(
                     c.call,
-                    f"{label} is constructed inside a loop body: every {per} starts a new optimizer, so its state "
-                    f"(moment estimates, momentum, `iterations`, the learning-rate schedule's step) restarts while the "
-                    f"model's weights carry on (measured: `iterations` = 8 after 3 epochs of 8 steps). Build the optimizer "
-                    f"once, before the loop, or rebuild the model with it when each turn is a new fold/trial.",
+                    f"{label} built inside a loop body: its state (`iterations`, moments) restarts every {per}.",
                 )
                 continue
             step = self._step_function(c)
             if step is not None:
                 self.report(
                     c.call,
-                    f"{label} is constructed inside `{step.name.value}`, which is called in a loop: every call starts a "
-                    f"new optimizer, so its state (moment estimates, momentum, `iterations`, the schedule's step) "
-                    f"restarts while the model's weights carry on. Build the optimizer once, outside, and pass it in.",
+                    f"{label} built inside `{step.name.value}`, called in a loop: its state (`iterations`, moments) "
+                    f"restarts every call.",
                 )
 
     # ------------------------------------------------------------------ helpers

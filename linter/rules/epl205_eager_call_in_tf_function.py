@@ -7,7 +7,8 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.tf_function import TfFunctionIndex
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
 _EAGER_METHODS = frozenset({"numpy", "item"})
@@ -287,7 +288,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=9,
             column=9,
-            message_contains="`.append(...)` on a Python list from outside the tf.function `_step` runs once",
+            message_contains="`.append(...)` to an outer Python list inside the tf.function `_step` runs once",
         ),
         # a nested function inside a traced one is traced too; the f-string gets no fix
         Invalid(
@@ -303,7 +304,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=6,
             column=9,
-            message_contains="`print(...)` inside the tf.function `outer` runs once per trace, not once per call",
+            message_contains="`print(...)` inside the tf.function `outer` runs once per trace, not per call.",
         ),
         Invalid(
             """
@@ -318,7 +319,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=7,
             column=9,
-            message_contains="`print(...)` inside the tf.function `train_step` runs once per trace, not once per call",
+            message_contains="`print(...)` inside the tf.function `train_step` runs once per trace, not per",
             fixed="""
             import tensorflow as tf
 
@@ -339,7 +340,33 @@ class EagerCallInTfFunction(Rule):
             """,
             line=3,
             column=30,
-            message_contains="`print(...)` inside the tf.function (a lambda) runs once per trace, not once per call",
+            message_contains="`print(...)` inside the tf.function (a lambda) runs once per trace, not per",
+        ),
+        # the unsafe fix also drops `.numpy()` (it would still fail while tracing) from print's arguments
+        Invalid(
+            """
+            import tensorflow as tf
+
+            @tf.function
+            def train_step(x, y):
+                loss = tf.reduce_mean(tf.square(x - y))
+                print("loss", loss.numpy(), x.numpy().item())
+                return loss
+            """,
+            line=6,
+            column=5,
+            also=((6, 19), (6, 33), (6, 33)),
+            message_contains=")` inside the tf.function `train_step` r",
+            fixed="""
+            import tensorflow as tf
+
+            @tf.function
+            def train_step(x, y):
+                loss = tf.reduce_mean(tf.square(x - y))
+                tf.print("loss", loss, x)
+                return loss
+            """,
+            unsafe=True,
         ),
     ]
 
@@ -383,8 +410,8 @@ class EagerCallInTfFunction(Rule):
                     continue
                 self.report(
                     c.call,
-                    f"`print(...)` inside the tf.function {where} runs once per trace, not once per call: after the "
-                    f"first call it prints nothing (measured: 4 calls, 1 print). Use `tf.print(...)`, which runs in the graph.",
+                    f"`print(...)` inside the tf.function {where} runs once per trace, not per call. "
+                    f"Use `tf.print(...)`.",
                     self._print_fix(c.call, c.scope),
                 )
             elif c.kind == "eager":
@@ -393,9 +420,8 @@ class EagerCallInTfFunction(Rule):
                     continue
                 self.report(
                     c.call,
-                    f"`.{method}()` inside the tf.function {where}: while tracing, tensors are symbolic, and "
-                    f"`.{method}()` raises AttributeError (\"'SymbolicTensor' object has no attribute '{method}'\"). Return "
-                    f"the tensor and convert it outside the tf.function, or use TensorFlow ops inside.",
+                    f"`.{method}()` inside the tf.function {where} raises AttributeError while tracing (symbolic "
+                    f"tensor). Convert it outside.",
                 )
             else:
                 receiver = c.call.func.value
@@ -404,9 +430,8 @@ class EagerCallInTfFunction(Rule):
                 method = c.call.func.attr.value
                 self.report(
                     c.call,
-                    f"`.{method}(...)` on a Python list from outside the tf.function {where} runs once per trace, not "
-                    f"once per call: the list gets one (symbolic) entry, not one per step (measured: 4 calls, 1 append). "
-                    f"Return the value and append it outside, or use a `tf.TensorArray`/`tf.Variable`.",
+                    f"`.{method}(...)` to an outer Python list inside the tf.function {where} runs once per trace, "
+                    f"not per call: one symbolic entry.",
                 )
 
     # ------------------------------------------------------------------ helpers
@@ -461,7 +486,7 @@ class EagerCallInTfFunction(Rule):
             return False
         return False
 
-    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[NodeFix]:
+    def _print_fix(self, call: cst.Call, scope: Scope) -> Optional[edits.EditFix]:
         alias = self.index.tensorflow_alias()
         if alias is None:
             return None
@@ -475,8 +500,12 @@ class EagerCallInTfFunction(Rule):
         # the alias must mean tensorflow where the call is
         if self.ctx.semantic.qualified_name(cst.Name(alias), scope) != "tensorflow":
             return None
-        new = call.with_changes(func=cst.Attribute(value=cst.Name(alias), attr=cst.Name("print")))
-        return NodeFix.replace(call, new, "unsafe", f"print -> {alias}.print")
+        fix = edits.replace_callee(call, f"{alias}.print", "unsafe", f"print -> {alias}.print")
+        for arg in call.args:
+            inner = _without_eager_conversion(arg.value)
+            if inner is not arg.value:
+                fix = fix + _drop_tail(arg.value, inner)
+        return fix
 
 
 def _where(traced) -> str:
@@ -484,6 +513,28 @@ def _where(traced) -> str:
     if isinstance(target, cst.FunctionDef):
         return f"`{target.name.value}`"
     return "(a lambda)" if isinstance(target, cst.Lambda) else ""
+
+
+def _drop_tail(outer: cst.BaseExpression, inner: cst.BaseExpression) -> edits.EditFix:
+    """`loss.numpy()` -> `loss`: delete the text after `inner`, which starts `outer`."""
+    def build(text: str, position) -> list:
+        return [(position(inner)[1], position(outer)[1], "")]
+
+    return edits.EditFix("unsafe", (inner, outer), build)
+
+
+def _without_eager_conversion(node: cst.BaseExpression) -> cst.BaseExpression:
+    """`loss.numpy()` / `loss.numpy().item()` -> `loss`: tf.print prints the tensor itself, and
+    `.numpy()` would still fail while tracing."""
+    while (
+        isinstance(node, cst.Call)
+        and not node.args
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in _EAGER_METHODS
+        and not node.lpar
+    ):
+        node = node.func.value
+    return node
 
 
 def _formatted_in_python(node: cst.BaseExpression) -> bool:

@@ -242,7 +242,7 @@ class PythonScalarRetrace(Rule):
             """,
             line=10,
             column=9,
-            message_contains="`step_fn` is a tf.function called with `global_step`, a Python number that",
+            message_contains="tf.function `step_fn` called with `global_step`, a Python number changing every turn",
         ),
         Invalid(
             """
@@ -257,7 +257,7 @@ class PythonScalarRetrace(Rule):
             """,
             line=8,
             column=5,
-            message_contains="`schedule` is a tf.function called with `lr`, a Python number that changes on",
+            message_contains="tf.function `schedule` called with `lr`, a Python number changing every turn",
         ),
         Invalid(
             """
@@ -273,7 +273,7 @@ class PythonScalarRetrace(Rule):
             """,
             line=9,
             column=9,
-            message_contains="`step` is a tf.function called with `epoch * 100 + i`, a Python number that",
+            message_contains="tf.function `step` called with `epoch * 100 + i`, a Python number changing every turn",
         ),
     ]
 
@@ -303,15 +303,9 @@ class PythonScalarRetrace(Rule):
         code = self.ctx.module.code_for_node
         fn = code(call.func).strip()
         value = code(arg.value).strip()
-        extra = (
-            " `reduce_retracing=True` does not prevent this: Python numbers are keyed by value."
-            if traced.keyword("reduce_retracing") is not None
-            else ""
-        )
+        extra = " (`reduce_retracing=True` does not help)" if traced.keyword("reduce_retracing") is not None else ""
         self.report(
             call,
-            f"`{fn}` is a tf.function called with `{value}`, a Python number that changes on every turn (from "
-            f"`{changing}`): each new value is a new trace, so the graph is rebuilt every turn (measured: 5 ints -> 5 "
-            f"traces, 5 tensors -> 1).{extra} Pass a tensor (`tf.constant({value})`) or give the tf.function an "
-            f"`input_signature`.",
+            f"tf.function `{fn}` called with `{value}`, a Python number changing every turn: one trace per "
+            f"value{extra}.",
         )

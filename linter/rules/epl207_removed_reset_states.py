@@ -4,7 +4,8 @@ from __future__ import annotations
 import libcst as cst
 
 from linter.analysis.metrics import Metrics
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
 
@@ -42,7 +43,7 @@ class RemovedResetStates(Rule):
 
     ## Fix
     Safe fix: rename the call to `reset_state()`, which does the same in Keras 2 (since TF 2.5)
-    and Keras 3.
+    and Keras 3. On a receiver only `--strict` suspects (its type is unknown) the fix is unsafe.
     """
 
     code = "EPL207"
@@ -53,7 +54,7 @@ class RemovedResetStates(Rule):
         "Keras 2 (tf_keras): `reset_states()` still works (deprecated alias)."
     )
     witness = "AttributeError for Mean().reset_states() on Keras 3 (works on Keras 2); reset_state() resets on both"
-    fixable = "safe"
+    fixable = "sometimes"
 
     VALID = [
         # a stateful RNN layer keeps reset_states in Keras 3
@@ -119,6 +120,24 @@ class RemovedResetStates(Rule):
             peak = RunningMax()
             peak.reset_states()
             """
+        ),
+        # --strict: `self.reset_states()` in a class that defines it, or in a layer (an RNN's)
+        Valid(
+            """
+            import tensorflow as tf
+
+            class Acc(tf.keras.metrics.Metric):
+                def reset_states(self):
+                    pass
+
+                def reset_state(self):
+                    return self.reset_states()
+
+            class Stateful(tf.keras.layers.Layer):
+                def reset_state(self):
+                    self.reset_states()
+            """,
+            strict=True,
         ),
         # a metric *function* result is a tensor, not a metric object
         Valid(
@@ -190,7 +209,7 @@ class RemovedResetStates(Rule):
             line=7,
             column=5,
             also=((9, 5),),
-            message_contains="is a Keras metric: `reset_states()` was removed in Keras 3",
+            message_contains="` is a Keras metric: `reset_states()` raises AttributeError in Keras 3. Use",
         ),
         # a same-module Metric subclass, tf_keras spelling
         Invalid(
@@ -206,7 +225,7 @@ class RemovedResetStates(Rule):
             """,
             line=8,
             column=1,
-            message_contains="deprecated alias",
+            message_contains="reset_state()",
         ),
         Invalid(
             """
@@ -229,6 +248,13 @@ class RemovedResetStates(Rule):
             column=5,
             message_contains="--strict",
             strict=True,
+            unsafe=True,  # the receiver's type is unknown: the rename is not a safe fix
+            fixed="""
+            import keras
+
+            def end_of_epoch(tracker):
+                tracker.reset_state()
+            """,
         ),
     ]
 
@@ -253,18 +279,26 @@ class RemovedResetStates(Rule):
                 continue
             if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
                 continue
-            fix = NodeFix.replace(
-                call, call.with_changes(func=call.func.with_changes(attr=cst.Name("reset_state"))), "safe",
-                "reset_states() -> reset_state()",
-            )
+            own = self._own_class(receiver, scope)
+            if own is not None and (metrics.class_defines(own, "reset_states") or not metrics.is_metric_class(own)):
+                continue  # `self.reset_states()` calls the class's own method (or a layer's, e.g. an RNN's)
+            # a receiver only --strict suspects may be anything: renaming its method is never safe
+            fix = edits.rename_attribute(call.func, "reset_state", "safe" if known else "unsafe", "reset_states() -> reset_state()")
             what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
             self.report(
                 call,
-                f"`{self.ctx.module.code_for_node(receiver).strip()}` {what}: `reset_states()` was removed in "
-                f"Keras 3 and raises AttributeError there; in Keras 2 (tf.keras, tf_keras) it is a deprecated alias. "
-                f"Use `reset_state()` (since TF 2.5), which works in both.",
+                f"`{self.ctx.module.code_for_node(receiver).strip()}` {what}: `reset_states()` raises AttributeError "
+                f"in Keras 3. Use `reset_state()`.",
                 fix,
             )
+
+    def _own_class(self, receiver: cst.BaseExpression, scope: Scope):
+        """The ClassDef whose method this is, when the receiver is that method's `self`."""
+        if isinstance(receiver, cst.Name) and self.ctx.semantic.is_self_param(receiver.value, scope):
+            cls_scope = scope.class_scope()
+            if cls_scope is not None and isinstance(cls_scope.node, cst.ClassDef):
+                return cls_scope.node
+        return None
 
     @staticmethod
     def _model_metrics_loop(metrics: Metrics, receiver: cst.BaseExpression, scope: Scope) -> bool:

@@ -278,7 +278,7 @@ class MetricNeverReset(Rule):
             """,
             line=9,
             column=5,
-            message_contains="`train_loss` is updated every batch inside an epoch loop but never reset during an epoch",
+            message_contains="`train_loss` is updated every batch but never reset per epoch",
         ),
         # reset only once, before the epoch loop
         Invalid(
@@ -298,7 +298,7 @@ class MetricNeverReset(Rule):
             """,
             line=11,
             column=17,
-            message_contains="`self.acc` is updated every batch inside an epoch loop but never reset during an epoch",
+            message_contains="`self.acc` is updated every batch but never reset per epoch",
         ),
         # an epoch function called in the epoch loop, the per-batch loop inside it
         Invalid(
@@ -317,7 +317,7 @@ class MetricNeverReset(Rule):
             """,
             line=7,
             column=9,
-            message_contains="`auc` is updated every batch inside an epoch loop but never reset during an epoch",
+            message_contains="`auc` is updated every batch but never reset per epoch",
         ),
         # a fold loop around the epoch loop resets per fold only
         Invalid(
@@ -333,7 +333,7 @@ class MetricNeverReset(Rule):
             """,
             line=8,
             column=13,
-            message_contains="`loss_metric` is updated every batch inside an epoch loop but never reset during an epoch",
+            message_contains="`loss_metric` is updated every batch but never reset per epoch",
         ),
     ]
 
@@ -404,9 +404,7 @@ class MetricNeverReset(Rule):
         metric = code(func.value if isinstance(func, cst.Attribute) and func.attr.value == "update_state" else func).strip()
         self.report(
             update.call,
-            f"`{metric}` is updated every batch inside an epoch loop but never reset during an epoch: its result is "
-            f"the mean of all epochs so far, not this epoch's (measured: epoch means 2.0 and 1.0 -> 1.5 reported "
-            f"after epoch 2). Call `{metric}.reset_state()` once per epoch, e.g. after reading its result.",
+            f"`{metric}` is updated every batch but never reset per epoch: its result is the mean of all epochs so far.",
         )
 
     # call graph ---------------------------------------------------------------

@@ -190,7 +190,7 @@ class RegularizationIgnored(Rule):
             """,
             line=7,
             column=13,
-            message_contains="never adds `model.losses`, but `model` has regularization",
+            message_contains="`loss` never adds `model.losses` (Dense(kernel_regularizer=...))",
         ),
         Invalid(
             """
@@ -231,7 +231,7 @@ class RegularizationIgnored(Rule):
             """,
             line=14,
             column=13,
-            message_contains="`loss` never adds `model.losses`, but `model` has regularization",
+            message_contains="`loss` never adds `model.losses` (Dense(activity_regularizer=...))",
         ),
         # a subclassed model with add_loss, its train_step ignores self.losses
         Invalid(
@@ -300,9 +300,8 @@ class RegularizationIgnored(Rule):
             shown = ", ".join(regularized[:3]) + (", ..." if len(regularized) > 3 else "")
             self.report(
                 g.call,
-                f"`{code(g.target).strip()}` never adds `{model}.losses`, but `{model}` has regularization ({shown}): "
-                f"the penalties are silently dropped in this custom loop (fit() adds them). Add them to the loss "
-                f"before the gradient: `{target} += sum({model}.losses)` (or `tf.add_n({model}.losses)`).",
+                f"`{code(g.target).strip()}` never adds `{model}.losses` ({shown}): the regularization is silently "
+                f"dropped.",
             )
 
     def _regularization(self, model_expr: cst.BaseExpression, site, contents: ModelContents) -> Optional[list]:

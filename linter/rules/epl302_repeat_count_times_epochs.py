@@ -194,8 +194,6 @@ class RepeatCountTimesEpochs(Rule):
             count_shown = code(flow.through_params(*data.repeat)[0]).strip()
             self.report(
                 tc.call,
-                f"`{code(x).strip()}` is repeated `{count_shown}` times and `{tc.method}` runs "
-                f"`epochs={e}`: every epoch is a full pass of the repeated dataset, so the model sees the data "
-                f"{total}. Drop the count from `.repeat()` (Keras restarts a finite dataset every epoch), or "
-                f"pass `steps_per_epoch=` batches per epoch.",
+                f"`{code(x).strip()}` is repeated `{count_shown}` times and `{tc.method}` runs `epochs={e}`: "
+                f"the data is seen {total}.",
             )

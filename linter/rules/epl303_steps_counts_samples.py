@@ -151,7 +151,7 @@ class StepsCountsSamples(Rule):
             line=8,
             column=49,
             also=((9, 28),),
-            message_contains="(the number of samples the iterator yields) counts samples",
+            message_contains=".n` counts samples: each epoch asks for batch_size times too many.",
         ),
         # len() of an array, .shape[0], and a name bound to a sample count
         Invalid(
@@ -169,7 +169,7 @@ class StepsCountsSamples(Rule):
             line=8,
             column=55,
             also=((9, 45),),
-            message_contains="(the number of samples in the array) counts samples",
+            message_contains="` counts samples: each epoch asks for batch_size times too many.",
         ),
         # arrays without batch_size: Keras derives a batch size of 1
         Invalid(
@@ -195,7 +195,7 @@ class StepsCountsSamples(Rule):
             """,
             line=4,
             column=29,
-            message_contains="`steps_per_epoch` counts batches, but `features.shape[0]` (the first dimension",
+            message_contains="`steps_per_epoch` counts batches, but `features.shape[0]` counts samples",
             strict=True,
         ),
     ]
@@ -235,22 +235,15 @@ class StepsCountsSamples(Rule):
 
     @staticmethod
     def _message(tc: TrainingCall, name: str, count, flow: DataFlow) -> str:
-        head = f"`{name}` counts batches, but {count.text} counts samples: "
+        quoted = count.text.split("` (", 1)[0] + "`" if count.text.startswith("`") else count.text
+        head = f"`{name}` counts batches, but {quoted} counts samples: "
         x = tc.value("x")
         x_data = flow.data(x, tc.where) if x is not None else None
         if name == "steps_per_epoch" and tc.value("batch_size") is None and x_data is not None and x_data.kind in IN_MEMORY:
-            effect = (
-                "with arrays and no `batch_size`, Keras 3 then picks batch_size = ceil(n / steps) = 1, so every "
-                "epoch is n single-sample steps, silently (tf.keras 2's data adapter does the same)."
-            )
+            effect = "Keras picks batch_size = ceil(n / steps) = 1, one sample per step."
         else:
-            effect = (
-                "each epoch asks for batch_size times too many batches -- a finite input runs out (\"Your input ran "
-                "out of data\"; Keras 3 cuts the epoch short, tf.keras 2 stops training), a repeated one makes the "
-                "epoch batch_size times too long."
-            )
-        advice = " Use `math.ceil(n / batch_size)`" + (", `len(...)` of the iterator" if count.kind == ITERATOR else "")
-        return head + effect + advice + ", or leave it out."
+            effect = "each epoch asks for batch_size times too many."
+        return head + effect
 
     @staticmethod
     def _batch_of_one(tc: TrainingCall, name: str, count, flow: DataFlow) -> bool:

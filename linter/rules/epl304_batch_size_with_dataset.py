@@ -4,7 +4,8 @@ from __future__ import annotations
 import libcst as cst
 
 from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, TrainingCall, is_none
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+from linter import edits
+from linter.rules.base import Invalid, Rule, Valid
 
 _WHO_BATCHES = {
     DATASET: "its own `.batch(...)` decides the batch size",
@@ -118,7 +119,7 @@ class BatchSizeWithDataset(Rule):
             model.fit(train_ds, epochs=5)
             """,
         ),
-        # multi-line call: the removed argument's comment goes, the others' stay, the trailing comma stays
+        # multi-line call: every comment stays where it was (the removed argument's too), the trailing comma stays
         Invalid(
             """
             import keras
@@ -142,6 +143,7 @@ class BatchSizeWithDataset(Rule):
             history = model.fit(
                 train_ds,
                 epochs=10,  # long enough
+                # same as the dataset
             )
             """,
         ),
@@ -168,7 +170,7 @@ class BatchSizeWithDataset(Rule):
             line=13,
             column=21,
             also=((15, 16), (16, 59)),
-            message_contains="(Keras 2 and 3, silently)",
+            message_contains="` is ignored: `",
             fixed="""
             import keras
             from keras.preprocessing.image import ImageDataGenerator
@@ -206,7 +208,7 @@ class BatchSizeWithDataset(Rule):
             model = tf.keras.models.load_model("m.keras")
             ds = tf.data.TFRecordDataset(files).map(parse).batch(64)
             model.evaluate(ds  # held-out records
-            )
+                           )
             """,
         ),
         # given by position: reported, not fixed (the arguments after it would shift)
@@ -258,59 +260,11 @@ class BatchSizeWithDataset(Rule):
             self.report(
                 arg,
                 f"`batch_size={code(arg.value).strip()}` is ignored: `{code(x).strip()}` is {data.text} and "
-                f"{_WHO_BATCHES[data.kind]} (Keras 2 and 3, silently). Remove the argument and set the batch size "
-                f"where the batches are made.",
+                f"{_WHO_BATCHES[data.kind]}.",
                 fix,
             )
 
 
-def removal_fix(call: cst.Call, arg: cst.Arg) -> NodeFix:
-    """Remove `arg` from `call`, leaving the other arguments' commas and comments correct."""
-    args = list(call.args)
-    i = next(k for k, a in enumerate(args) if a is arg)
-    description = "remove the ignored `batch_size=` argument"
-    if i < len(args) - 1 or i == 0:
-        return NodeFix.replace(arg, None, "safe", description)
-    prev = args[i - 1]
-    prev_after = prev.comma.whitespace_after if isinstance(prev.comma, cst.Comma) else cst.SimpleWhitespace("")
-    if isinstance(arg.comma, cst.Comma):
-        # a trailing comma: `prev` keeps its comma (and comment); the closing line is the removed one's
-        tail = _join_whitespace(arg.whitespace_after_arg, arg.comma.whitespace_after)
-        new_prev = prev.with_changes(comma=prev.comma.with_changes(whitespace_after=_keep_comment(prev_after, tail)))
-    else:
-        # no trailing comma: `prev` loses its comma; what stood before `)` follows it
-        head = _join_whitespace(prev.whitespace_after_arg, prev_after)
-        new_prev = prev.with_changes(comma=cst.MaybeSentinel.DEFAULT,
-                                     whitespace_after_arg=_keep_comment(head, arg.whitespace_after_arg))
-    return NodeFix(
-        "safe",
-        ((arg, None), (prev, new_prev)),
-        description,
-    )
-
-
-def _join_whitespace(first: cst.BaseParenthesizableWhitespace, second: cst.BaseParenthesizableWhitespace):
-    """The one that carries a line break (and its comment) wins; else the second."""
-    if isinstance(first, cst.ParenthesizedWhitespace) and not isinstance(second, cst.ParenthesizedWhitespace):
-        return first
-    return second
-
-
-def _keep_comment(head: cst.BaseParenthesizableWhitespace, tail: cst.BaseParenthesizableWhitespace):
-    """Whitespace made of `head`'s first line (with its comment) and `tail`'s last line (the
-    indentation of the closing parenthesis); the removed argument's own comment goes."""
-    if not isinstance(head, cst.ParenthesizedWhitespace) or not _has_comment(head):
-        return tail
-    if isinstance(tail, cst.ParenthesizedWhitespace):
-        return cst.ParenthesizedWhitespace(
-            first_line=head.first_line,
-            empty_lines=[*head.empty_lines, *tail.empty_lines],
-            indent=tail.indent,
-            last_line=tail.last_line,
-        )
-    return cst.ParenthesizedWhitespace(first_line=head.first_line, empty_lines=head.empty_lines, indent=True,
-                                       last_line=cst.SimpleWhitespace(""))
-
-
-def _has_comment(ws: cst.ParenthesizedWhitespace) -> bool:
-    return ws.first_line.comment is not None or any(line.comment is not None for line in ws.empty_lines)
+def removal_fix(call: cst.Call, arg: cst.Arg) -> edits.EditFix:
+    """Remove `arg` from `call`; the other arguments' commas and every comment stay."""
+    return edits.remove_argument(call, arg, "safe", "remove the ignored `batch_size=` argument")

@@ -126,7 +126,7 @@ class ValidationSplitWithDataset(Rule):
             line=14,
             column=27,
             also=((15, 31), (16, 61)),
-            message_contains="`validation_split` only works with arrays/tensors",
+            message_contains=": `fit` raises ValueError. Pass `validation_data=`.",
         ),
         # a dataset returned by a same-module function and bound to a name
         Invalid(
@@ -145,7 +145,7 @@ class ValidationSplitWithDataset(Rule):
             """,
             line=11,
             column=43,
-            message_contains="`validation_split` only works with arrays/tensors, and `data` is a tf.data.Dataset",
+            message_contains="`validation_split` needs arrays, but `data` is a tf.data.Dataset",
         ),
     ]
 
@@ -184,9 +184,8 @@ class ValidationSplitWithDataset(Rule):
                 continue
             self.report(
                 arg,
-                f"`validation_split` only works with arrays/tensors, and `{code(x).strip()}` is {data.text}: "
-                f"`fit` raises ValueError (\"`validation_split` is only supported for Tensors or NumPy arrays\", "
-                f"Keras 2 and 3). Split the data beforehand and pass `validation_data=`.",
+                f"`validation_split` needs arrays, but `{code(x).strip()}` is {data.text}: `fit` raises ValueError. "
+                f"Pass `validation_data=`.",
             )
 
 
