@@ -33,9 +33,21 @@ SIGNATURES: dict[str, tuple[str, ...]] = {
     "test_on_batch": ("x", "y", "sample_weight"),
     "predict_on_batch": ("x",),
 }
+# Positional parameters of other calls the analyses read (by canonical name or role).
+GRADIENT = ("target", "sources")  # tape.gradient
+SEQUENTIAL = ("layers",)  # keras.Sequential
+FUNCTIONAL = ("inputs", "outputs")  # keras.Model(inputs, outputs) and functional-style subclasses
+CLONE_MODEL = ("model",)  # keras.models.clone_model
+TF_FUNCTION = ("func",)  # tf.function, and wrappers taking the function first
+RUN_EAGERLY = ("run_eagerly",)  # tf.config.run_functions_eagerly
+LOSS_FUNCTION = ("y_true", "y_pred")  # keras.losses.mean_squared_error & co.
+NN_LOSS = ("labels", "logits")  # tf.nn.*_cross_entropy_with_logits (keyword-only in TF 2, positional in TF 1)
+REDUCTION = ("input_tensor", "axis")  # tf.reduce_mean & co.; keras.ops.mean(x, axis)
+
 # The model methods that run a training/evaluation/prediction loop over data.
 TRAINING_METHODS = frozenset({"fit", "fit_generator", "evaluate", "evaluate_generator", "predict", "predict_generator"})
 BATCH_METHODS = frozenset({"train_on_batch", "test_on_batch", "predict_on_batch"})
+MODEL_METHODS = TRAINING_METHODS | BATCH_METHODS  # what `training_calls.TrainingCalls` collects
 DEFAULT_EPOCHS = 1
 
 # Keras 1 keyword -> (what replaced it, whether renaming is the whole fix)
@@ -85,8 +97,8 @@ def method_argument(call: cst.Call, method: str, name: str) -> tuple[Optional[cs
 
 
 def positional_count(call: cst.Call) -> int:
-    """How many arguments are passed by position (a `*args` counts as one)."""
-    return sum(1 for a in call.args if a.keyword is None and a.star != "**")
+    """How many arguments are passed by position, not counting `*args`."""
+    return sum(1 for a in call.args if a.keyword is None and not a.star)
 
 
 def method_name(call: cst.Call) -> Optional[str]:

@@ -17,6 +17,7 @@ from typing import Optional
 import libcst as cst
 
 from linter import names as N
+from linter.analysis.calls import find_argument
 from linter.semantic import Binding, Scope, SemanticModel
 
 # --------------------------------------------------------------------------- kinds
@@ -221,77 +222,6 @@ def _keras_last(q: Optional[str]) -> Optional[str]:
     if q is None or not N.is_keras_name(q):
         return None
     return q.rsplit(".", 1)[-1]
-
-
-# --------------------------------------------------------------------------- calls to fit & co.
-FIT_PARAMS = (
-    "x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-    "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
-    "validation_batch_size", "validation_freq",
-)
-POSITIONAL = {
-    "fit": FIT_PARAMS,
-    "evaluate": ("x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks"),
-    "predict": ("x", "batch_size", "verbose", "steps", "callbacks"),
-    # Keras 2's generator methods (removed in Keras 3)
-    "fit_generator": ("x", "steps_per_epoch", "epochs", "verbose", "callbacks", "validation_data",
-                      "validation_steps", "validation_freq", "class_weight"),
-    "evaluate_generator": ("x", "steps", "callbacks"),
-    "predict_generator": ("x", "steps", "callbacks"),
-}
-_KEYWORD_ALIASES = {"generator": "x"}  # fit_generator(generator=...)
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingCall:
-    """A `<receiver>.fit/evaluate/predict(...)` call seen during the walk."""
-
-    call: cst.Call
-    method: str
-    scope: Scope
-    ancestors: tuple  # of the call
-    seq: int = 0  # bindings made before the call have smaller numbers
-
-    @classmethod
-    def collect(cls, node: cst.Call, ctx, methods) -> Optional["TrainingCall"]:
-        func = node.func
-        if func.__class__ is cst.Attribute and func.attr.value in methods:  # (no ABC isinstance: hot path)
-            return cls(node, func.attr.value, ctx.scope, ctx.ancestors(), ctx.semantic.seq + 1)
-        return None
-
-    @property
-    def receiver(self) -> cst.BaseExpression:
-        return self.call.func.value  # type: ignore[attr-defined]
-
-    @property
-    def where(self) -> Where:
-        return Where(self.scope, self.ancestors + (self.call,), None, self.seq)
-
-    @property
-    def has_splat(self) -> bool:
-        """`*args`/`**kwargs`: which arguments were passed is unknown."""
-        return any(a.star for a in self.call.args)
-
-    def arg(self, name: str) -> Optional[cst.Arg]:
-        """The argument given for parameter `name`, by keyword or by position."""
-        params = POSITIONAL.get(self.method, ())
-        position = 0
-        for a in self.call.args:
-            if a.star:
-                position = -1
-                continue
-            if a.keyword is not None:
-                if _KEYWORD_ALIASES.get(a.keyword.value, a.keyword.value) == name:
-                    return a
-            elif position >= 0:
-                if position < len(params) and params[position] == name:
-                    return a
-                position += 1
-        return None
-
-    def value(self, name: str) -> Optional[cst.BaseExpression]:
-        a = self.arg(name)
-        return a.value if a is not None else None
 
 
 def is_none(node: Optional[cst.BaseExpression]) -> bool:
@@ -808,23 +738,14 @@ def _target_path(target: cst.BaseExpression, name: str) -> Optional[tuple]:
 
 
 def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == name:
-            return a
-    return None
+    return find_argument(call, name)[0]
 
 
 def _batch_size_ref(call: cst.Call, index: Optional[int], where: Where) -> Optional[Ref]:
-    kw = _keyword(call, "batch_size")
-    if kw is not None:
-        return (kw.value, where)
-    if index is not None:
-        positional = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in positional[: index + 1]):
-            return None
-        if len(positional) > index:
-            return (positional[index].value, where)
-    return None
+    """`batch_size=` of an iterator factory, by keyword or at position `index`."""
+    params = ("",) * index + ("batch_size",) if index is not None else ()
+    arg, _ = find_argument(call, "batch_size", params)
+    return (arg.value, where) if arg is not None else None
 
 
 def _int_literal(node: Optional[cst.CSTNode]) -> Optional[int]:

@@ -20,7 +20,8 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.analysis.tape import AFTER_ALL, Site, argument
+from linter.analysis.calls import LOSS_FUNCTION, NN_LOSS, REDUCTION, argument
+from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import SemanticModel, dotted
 
 PER_SAMPLE = "per-sample"
@@ -197,13 +198,13 @@ class LossShapes:
         if fn is not None:
             if self._rank_changed(call, site):
                 return _UNKNOWN
-            inputs = [argument(call, i, kw) for i, kw in ((0, "y_true"), (1, "y_pred"), (0, "labels"), (1, "logits"))]
+            inputs = [argument(call, name, params) for params in (LOSS_FUNCTION, NN_LOSS) for name in params]
             known = any(v is not None and self.at_least_2d(v, site, depth) for v in inputs)
             return Shape(PER_SAMPLE, call, fn, known)
         if qname in _SCALAR_RESULTS:
             return _SCALAR
         if qname in _REDUCTIONS:
-            return _UNKNOWN if argument(call, 1, "axis") is not None or argument(call, 1, "dim") is not None else _SCALAR
+            return _UNKNOWN if argument(call, "axis", REDUCTION) is not None or argument(call, "dim") is not None else _SCALAR
         if qname is not None and _elementwise(qname):
             shapes = []
             for arg in call.args:
@@ -323,10 +324,7 @@ class LossShapes:
             if not (isinstance(local, cst.ClassDef) and sem.class_derives_from(local, frozenset({"keras.losses.Loss"}))):
                 return None
             name = local.name.value
-        reduction = None
-        for arg in value.args:
-            if arg.keyword is not None and arg.keyword.value == "reduction":
-                reduction = arg.value
+        reduction = argument(value, "reduction")
         if reduction is None:
             return False, name
         verdict = self._reduction_is_none(reduction, site)

@@ -21,8 +21,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from linter import names as N
-from linter.analysis.calls import find_argument
-from linter.analysis.tape import AFTER_ALL, Site, argument
+from linter.analysis.calls import CLONE_MODEL, FUNCTIONAL, SEQUENTIAL, argument, find_argument
+from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import Scope, SemanticModel
 from linter.walker import child_fields
 
@@ -248,15 +248,15 @@ class ModelContents:
         if q in INPUTS:
             return Contents()  # `keras.Input(...)` as the first entry of a Sequential list
         if q == "keras.Sequential":
-            layers = argument(call, 0, "layers")
+            layers = argument(call, "layers", SEQUENTIAL)
             return self.component(layers, site, depth) if layers is not None else Contents()
         if q == "keras.Model":
-            outputs = argument(call, 1, "outputs")
+            outputs = argument(call, "outputs", FUNCTIONAL)
             return self.tensor(outputs, site, depth) if outputs is not None else _unknown()
         if q is not None and N.is_application(q):
             return _application(q.rsplit(".", 1)[1])
         if q == "keras.models.clone_model":
-            source = argument(call, 0, "model")
+            source = argument(call, "model", CLONE_MODEL)
             return self.component(source, site, depth) if source is not None else _unknown()
         name = layer_class(q)
         if name is not None:
@@ -265,7 +265,7 @@ class ModelContents:
         if isinstance(local, cst.ClassDef):
             out = self.of_class(local).copy()
             if sem.is_model_class(local) and not self._defines_call(local, set()):
-                outputs = argument(call, 1, "outputs")
+                outputs = argument(call, "outputs", FUNCTIONAL)
                 out.add(self.tensor(outputs, site, depth) if outputs is not None else _unknown())
             return out
         if isinstance(local, cst.FunctionDef):
@@ -568,7 +568,7 @@ class ModelContents:
                     if method == "add_loss":
                         index.add_loss = True
                     elif method == "add_weight":
-                        reg = next((a.value for a in n.args if a.keyword is not None and a.keyword.value == "regularizer"), None)
+                        reg = argument(n, "regularizer")
                         if reg is not None and not _is_none(reg, self.sem, Site(scope, AFTER_ALL, ())):
                             index.weight_regularizer = True
                     else:
@@ -592,7 +592,7 @@ class ModelContents:
         for call, scope in self._instances.get(cls.name.value, []):
             if self.sem.local_def(call.func, scope) is not cls:
                 continue
-            outputs = argument(call, 1, "outputs")
+            outputs = argument(call, "outputs", FUNCTIONAL)
             if outputs is None:
                 continue
             found = True

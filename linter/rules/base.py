@@ -104,13 +104,6 @@ class Rule:
 
     # helpers shared by many rules -------------------------------------------------
     @staticmethod
-    def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == name:
-                return arg
-        return None
-
-    @staticmethod
     def method_name(call: cst.Call) -> Optional[str]:
         return call.func.attr.value if isinstance(call.func, cst.Attribute) else None
 

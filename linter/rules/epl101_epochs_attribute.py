@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from linter.analysis.calls import find_argument
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -192,7 +193,7 @@ class EpochsAttribute(Rule):
         self._target(node, node.target, node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.method_name(node) == "fit" and self.keyword(node, "epochs") is not None:
+        if self.method_name(node) == "fit" and find_argument(node, "epochs")[0] is not None:
             self.fit_epochs = True
         if (
             isinstance(node.func, cst.Name)

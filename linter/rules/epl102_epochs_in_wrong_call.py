@@ -6,6 +6,7 @@ from typing import Optional
 import libcst as cst
 
 from linter import names as N
+from linter.analysis.calls import find_argument
 from linter.rules.base import Invalid, Rule, Valid
 
 METHODS = ("compile", "evaluate", "predict")
@@ -256,7 +257,7 @@ class EpochsInWrongCall(Rule):
         self.candidates: list[tuple[cst.Call, cst.Arg, object]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        arg = self.keyword(node, "epochs")
+        arg, _ = find_argument(node, "epochs")
         if arg is not None:
             self.candidates.append((node, arg, self.ctx.scope))
 

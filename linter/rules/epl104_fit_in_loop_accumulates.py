@@ -8,6 +8,7 @@ import libcst as cst
 from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
 from linter.analysis.loops import RESET_METHODS, SAVE_METHODS, LoopIndex
 from linter.analysis.numbers import linear_form
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Site
 
@@ -407,7 +408,7 @@ class FitInLoopAccumulates(Rule):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.fits: list[tuple[cst.Call, str, Site, tuple]] = []
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
         self.saves: dict[int, tuple] = {}  # id(call) -> ancestors, for calls that may save a model
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -418,17 +419,18 @@ class FitInLoopAccumulates(Rule):
             method = func.value
         else:
             return
-        if method in _FIT_METHODS and isinstance(func, cst.Attribute) and self.loops.current:
-            self.fits.append((node, method, Site.of(self.ctx), self.loops.current))
-        elif method in SAVE_METHODS or method == "save_model":
+        if method in SAVE_METHODS or method == "save_model":
             self.saves[id(node)] = self.ctx.ancestors()
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
         loops = self.loops
-        for call, method, site, around in self.fits:
-            scope, loop = site.scope, around[-1]
+        for tc in self.training.of(_FIT_METHODS):
+            if not tc.loops:
+                continue
+            call, method, site, loop = tc.call, tc.method, tc.site, tc.loops[-1]
+            scope = site.scope
             if _leaves_loop_after(call, site.ancestors, loop):
                 continue
             epochs_text = self._epochs_text(call, method, site)

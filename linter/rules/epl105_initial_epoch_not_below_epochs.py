@@ -7,6 +7,7 @@ import libcst as cst
 
 from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
 from linter.analysis.numbers import Linear, linear_form
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Site
 
@@ -216,17 +217,13 @@ class InitialEpochNotBelowEpochs(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, str, Site]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _FIT_METHODS:
-            self.candidates.append((node, func.attr.value, Site.of(self.ctx)))
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, method, site in self.candidates:
+        for tc in self.training.of(_FIT_METHODS):
+            call, method, site = tc.call, tc.method, tc.site
             scope = site.scope
             initial, _ = method_argument(call, method, "initial_epoch")
             if initial is None:

@@ -6,8 +6,9 @@ from typing import Optional
 import libcst as cst
 
 from linter import edits
+from linter.analysis.calls import KERAS1_ARGUMENTS
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
-from linter.rules.epl103_keras1_epoch_arguments import KERAS1_ARGUMENTS
 
 REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
 # Arguments the generator methods took that Keras 3's fit/evaluate/predict reject
@@ -253,20 +254,13 @@ class RemovedGeneratorMethods(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, object]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in REPLACEMENTS:
-            self.candidates.append((node, self.ctx.scope))
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, scope in self.candidates:
+        for tc in self.training.on_models(REPLACEMENTS, self.ctx.strict):
+            call = tc.call
             func: cst.Attribute = call.func  # type: ignore[assignment]
-            if not sem.is_keras_model(func.value, scope, self.ctx.strict):
-                continue
             old = func.attr.value
             new = REPLACEMENTS[old]
             receiver = code(func.value).strip()

@@ -7,7 +7,8 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
-from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
+from linter.analysis.calls import GRADIENT, argument
+from linter.analysis.tape import Site, trains_weights, watched_name, with_opens_tape
 from linter import edits
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import dotted
@@ -462,7 +463,7 @@ class MissingTrainingFlag(Rule):
         if func.__class__ is cst.Attribute and func.value.__class__ is cst.Name:
             method = func.attr.value
             if method == "gradient":  # what the tape differentiates for: weights (training) or inputs
-                self.gradients.append((func.value.value, argument(node, 1, "sources"), Site.of(self.ctx)))
+                self.gradients.append((func.value.value, argument(node, "sources", GRADIENT), Site.of(self.ctx)))
             elif method == "watch":
                 name = watched_name(node)
                 if name is not None:

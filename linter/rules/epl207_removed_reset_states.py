@@ -147,6 +147,28 @@ class RemovedResetStates(Rule):
             values.reset_states()
             """
         ),
+        # --strict: `self.reset_states()` in a Layer/RNN subclass is the layer's own method
+        Valid(
+            """
+            import tensorflow as tf
+
+            class StatefulModel(tf.keras.layers.Layer):
+                def __init__(self):
+                    super().__init__()
+                    self.lstm = tf.keras.layers.LSTM(8, stateful=True)
+
+                def call(self, x):
+                    return self.lstm(x)
+
+                def new_sequence(self):
+                    self.reset_states()
+
+            class Stacked(tf.keras.layers.LSTM):
+                def on_epoch(self):
+                    self.reset_states()
+            """,
+            strict=True,
+        ),
     ]
     INVALID = [
         Invalid(

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DATASET, DataFlow, is_none
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -221,30 +222,19 @@ class InfiniteDatasetWithoutSteps(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:
                 continue
             steps = tc.value("steps_per_epoch")
             if steps is not None and not is_none(steps):
                 continue
             x = tc.value("x")
-            if x is None or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+            if x is None:
                 continue
             data = flow.data(x, tc.where)
             if data is None or data.kind != DATASET or not data.infinite:

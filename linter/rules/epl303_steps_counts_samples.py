@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import ARRAY, IN_MEMORY, ITERATOR, DataFlow, TrainingCall
+from linter.analysis.datasets import ARRAY, IN_MEMORY, ITERATOR, DataFlow
+from linter.analysis.training_calls import TrainingCall, TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -205,25 +206,14 @@ class StepsCountsSamples(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and any(a.keyword is None or a.keyword.value in self.ARGUMENTS for a in node.args):
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
             args = [(name, a) for name, a in args if a is not None]
-            if not args or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+            if not args:
                 continue
             for name, arg in args:
                 count = flow.sample_count(arg.value, tc.where)

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, is_none
 from linter import edits
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 _WHO_BATCHES = {
@@ -230,28 +231,15 @@ class BatchSizeWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and len(node.args) > 1:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("batch_size")
             x = tc.value("x")
             if arg is None or x is None or is_none(arg.value):
-                continue
-            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
                 continue
             data = flow.data(x, tc.where)
             if data is None or not data.streamed:

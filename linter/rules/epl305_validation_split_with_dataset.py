@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DataFlow, is_none
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -153,23 +154,12 @@ class ValidationSplitWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and len(node.args) > 1:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("validation_split")
             x = tc.value("x")
             if arg is None or x is None or is_none(arg.value) or _is_zero(arg.value):
@@ -177,8 +167,6 @@ class ValidationSplitWithDataset(Rule):
             validation_data = tc.value("validation_data")
             if (validation_data is not None and not is_none(validation_data)) or tc.has_splat:
                 continue  # validation_data overrides validation_split (or may be in **kwargs)
-            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
-                continue
             data = flow.data(x, tc.where)
             if data is None or not data.streamed:
                 continue
