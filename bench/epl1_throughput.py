@@ -27,7 +27,7 @@ import libcst as cst  # noqa: E402
 from linter import runner  # noqa: E402
 from linter.config import Settings, split_codes, validate_codes  # noqa: E402
 from linter.discovery import FileFinder  # noqa: E402
-from linter.source import UnreadableSource, read_source  # noqa: E402
+from linter.source import UnreadableSource  # noqa: E402
 
 
 def parse_only(paths: list[str]) -> int:
@@ -35,7 +35,7 @@ def parse_only(paths: list[str]) -> int:
     parsed = 0
     for path in paths:
         try:
-            cst.parse_module(read_source(path).text)
+            cst.parse_module(runner.decode(runner.read_file(path), path).text)
             parsed += 1
         except (UnreadableSource, cst.ParserSyntaxError, RecursionError):
             pass
@@ -49,7 +49,7 @@ def parse_only_gc_off(paths: list[str]) -> int:
     for path in paths:
         gc.disable()
         try:
-            cst.parse_module(read_source(path).text)
+            cst.parse_module(runner.decode(runner.read_file(path), path).text)
             parsed += 1
         except (UnreadableSource, cst.ParserSyntaxError, RecursionError):
             pass

@@ -78,7 +78,7 @@ def _norm(line: str) -> str:
 
 
 def _hash(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:24]
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogateescape")).hexdigest()[:24]
 
 
 def _rel(path: str, base_dir: str) -> str:
@@ -98,22 +98,13 @@ def _lines(path: str, cell: Optional[int], lines_by_path: dict, cache: dict) -> 
 
 
 def _read_lines(path: str) -> dict:
-    from linter.source import UnreadableSource, read_source
+    from linter.runner import context_lines, decode, read_file
+    from linter.source import UnreadableSource
 
     try:
-        source = read_source(path)
+        return context_lines(decode(read_file(path), path))
     except UnreadableSource:
         return {}
-    from linter.suppression import source_lines
-
-    if not source.cells:
-        return {None: source_lines(source.text)}
-    per_cell: dict = {}
-    text_lines = source_lines(source.text)
-    for vline, (cell, _) in sorted(source.cells.items()):
-        if vline - 1 < len(text_lines):
-            per_cell.setdefault(cell, []).append(text_lines[vline - 1])
-    return per_cell
 
 
 def entries_for(findings: Iterable[Finding], lines_by_path: dict, base_dir: str) -> list[tuple[Finding, Entry]]:
@@ -158,7 +149,8 @@ def write(path: str, findings: list[Finding], lines_by_path: dict) -> int:
     entries = [e for _, e in entries_for(findings, lines_by_path, _base_dir(path))]
     entries.sort(key=lambda e: (e.path, e.cell or 0, e.line, e.code, e.fingerprint))
     doc = {"epochlint_baseline": FORMAT_VERSION, "epochlint_version": __version__, "findings": [e.to_json() for e in entries]}
-    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # a file name that is not valid UTF-8 keeps its bytes (surrogateescape), as the file system has them
+    data = (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "surrogateescape")
     try:
         atomic_write(path, data)
     except OSError as exc:
@@ -173,7 +165,7 @@ def read(path: str) -> list[Entry]:
     except OSError as exc:
         raise BaselineError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8", "surrogateescape"))
     except UnicodeDecodeError as exc:
         raise BaselineError(f"{path}: not UTF-8 ({exc.reason})") from None
     except json.JSONDecodeError as exc:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -34,7 +35,7 @@ from typing import Optional
 
 from linter import __version__
 from linter.engine import FileResult
-from linter.finding import Edit, Finding, Fix
+from linter.finding import Finding
 
 CACHE_DIR_NAME = ".epochlint_cache"
 FORMAT = 1  # bump when the entry layout changes
@@ -85,6 +86,7 @@ class Cache:
         self.config_key = config_key
         self._codes_keys: dict[frozenset, str] = {}
         self._ready = False
+        self._trusted: Optional[bool] = None  # the cache folders are real folders (not links)
 
     @classmethod
     def for_settings(cls, settings) -> "Cache":
@@ -102,12 +104,14 @@ class Cache:
         return self.folder / f"{name}.json", name
 
     # ------------------------------------------------------------------ read
-    def load(self, path: str, data: bytes, enabled: frozenset):
-        """The cached `FileOutcome` for `path` with this content, or None (miss, stale,
-        unreadable or corrupt entry)."""
-        from linter.runner import FileOutcome
-
+    def load(self, path: str, data: bytes, enabled: frozenset) -> Optional[tuple[FileResult, Optional[dict]]]:
+        """The cached (result, context lines) for `path` with this content, or None (miss,
+        stale, unreadable or corrupt entry). The one place an entry is read."""
         entry, key = self._entry(path, enabled)
+        if self._trusted is None:
+            self._trusted = _plain_folders(self.root, self.folder)
+        if not self._trusted:
+            return None
         try:
             raw = _read_entry(entry)
             if raw is None:
@@ -115,7 +119,7 @@ class Cache:
             stored = json.loads(raw)
             if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data):
                 return None
-            return FileOutcome(_result_from_json(stored["result"]), _lines_from_json(stored["lines"]))
+            return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
             return None
 
@@ -157,15 +161,19 @@ class Cache:
         """Create the folder (with its .gitignore and CACHEDIR.TAG) on the first store."""
         if self._ready:
             return
+        if not _plain_folders(self.root, self.folder):
+            raise OSError("the cache folder is a symbolic link or not a folder: not used")
         fresh = not self.folder.is_dir()
         self.folder.mkdir(parents=True, exist_ok=True)
+        if not _plain_folders(self.root, self.folder):
+            raise OSError("the cache folder is a symbolic link or not a folder: not used")
         for name, text in ((".gitignore", _GITIGNORE), ("CACHEDIR.TAG", _CACHEDIR_TAG)):
-            marker = self.root / name
-            if not marker.exists():
-                try:
-                    marker.write_text(text, encoding="utf-8")
-                except OSError:
-                    pass
+            try:  # created, never followed: a link planted under that name is left alone
+                fd = os.open(self.root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except OSError:
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
         if fresh:
             self._prune()
         self._ready = True
@@ -181,13 +189,36 @@ class Cache:
             return
         for e in siblings:
             try:
-                if e.is_dir(follow_symlinks=False) and e.name != self.fingerprint and now - e.stat().st_mtime > STALE_SECONDS:
+                if (
+                    _FINGERPRINT.fullmatch(e.name)  # only our own rule-set folders, never anything else
+                    and e.is_dir(follow_symlinks=False)
+                    and e.name != self.fingerprint
+                    and now - e.stat(follow_symlinks=False).st_mtime > STALE_SECONDS
+                ):
                     shutil.rmtree(e.path, ignore_errors=True)
             except OSError:
                 pass
 
 
 # ---------------------------------------------------------------------- entry validation
+_FINGERPRINT = re.compile(r"[0-9a-f]{32}")
+
+
+def _plain_folders(*folders: Path) -> bool:
+    """Each folder is missing or a real folder, not a symbolic link: a cache folder that came
+    with a repository as a link (to $HOME, say) is never read, written or pruned."""
+    for folder in folders:
+        try:
+            st = os.lstat(folder)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return False
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+    return True
+
+
 MAX_ENTRY_BYTES = 64 << 20  # an entry larger than this is not ours: a miss
 
 
@@ -277,29 +308,12 @@ def _finding_to_json(f: Finding) -> dict:
     return data
 
 
-def _finding_from_json(data: dict) -> Finding:
-    fix = data.get("fix")
-    return Finding(
-        code=data["code"],
-        name=data["name"],
-        message=data["message"],
-        path=data["path"],
-        line=data["line"],
-        column=data["column"],
-        end_line=data["end_line"],
-        end_column=data["end_column"],
-        severity=data.get("severity", "error"),
-        cell=data.get("cell"),
-        fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"]), fix.get("description", "")) if fix else None,
-    )
-
-
 def _result_to_json(result: FileResult) -> dict:
     return {"path": result.path, "skipped": result.skipped, "findings": [_finding_to_json(f) for f in result.findings]}
 
 
 def _result_from_json(data: dict) -> FileResult:
-    return FileResult(data["path"], [_finding_from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
+    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
 
 
 def _lines_to_json(lines: Optional[dict]) -> Optional[list]:

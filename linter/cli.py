@@ -10,8 +10,7 @@ import sys
 from typing import Optional, Sequence
 
 from linter import __version__
-
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from linter.commands import EXIT_ERROR
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,14 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--select", metavar="CODES", help="comma-separated codes or prefixes to enable (replaces the config's)")
     c.add_argument("--ignore", metavar="CODES", help="comma-separated codes or prefixes to disable")
     c.add_argument("--extend-select", metavar="CODES", help="codes or prefixes to enable in addition")
-    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument(
+        "--format", "--output-format", dest="format", choices=FORMATS, default="text", metavar="FORMAT",
+        help="report format: text (default: the source line and a caret), concise (one line each), json, "
+        "sarif (GitHub code scanning), github (workflow annotations)",
+    )
     c.add_argument("--output", metavar="FILE", help="write the report to FILE instead of stdout")
     c.add_argument("--fix", action="store_true", help="apply safe fixes")
     c.add_argument("--unsafe-fixes", action="store_true", help="also apply (or show) unsafe fixes")
+    c.add_argument("--fix-only", action="store_true", help="apply fixes and report only what was fixed; exit 0 even when findings remain")
     c.add_argument("--diff", action="store_true", help="print the fixes as a diff; write nothing")
     c.add_argument("--stdin-filename", metavar="NAME", help='path reported (and matched against the config) for "-"')
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    c.add_argument("--statistics", action="store_true", help="count findings per rule")
+    c.add_argument("--statistics", action="store_true", help="count findings per rule, with a total (text, concise, json)")
+    c.add_argument("--show-fixes", action="store_true", help="list the fixes: applied per file with --fix, else each finding's fix")
     c.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPUs; 1 = in-process)")
     c.add_argument("--no-cache", action="store_true", help="do not read or write .epochlint_cache/")
     c.add_argument("--strict", action="store_true", default=None, help="model rules also fire on receivers of unknown type")
@@ -52,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="prove every rule's claim on the installed TensorFlow/Keras", add_help=False)
     v.add_argument("rest", nargs=argparse.REMAINDER)
+
+    t = sub.add_parser("trace", help="RUN a training script instrumented and confirm findings on it (executes it)", add_help=False)
+    t.add_argument("rest", nargs=argparse.REMAINDER)
 
     r = sub.add_parser("rules", help="list the rules")
     r.add_argument("--format", choices=("text", "json"), default="text")
@@ -65,6 +73,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "verify":
         return _verify(argv[1:])
+    if argv and argv[0] == "trace":
+        return _trace(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -95,6 +105,15 @@ def _verify(argv: list[str]) -> int:
         print(f"epochlint verify: the runtime verifier is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
         return EXIT_ERROR
     return verify_main(argv)
+
+
+def _trace(argv: list[str]) -> int:
+    try:
+        from runtime_check.trace.cli import main as trace_main
+    except ImportError as exc:
+        print(f"epochlint trace: the runtime half is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
+        return EXIT_ERROR
+    return trace_main(argv)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ class FileFinder:
         self.exclude = _gitignore_spec(list(exclude)) if exclude else None
         self.force_exclude = force_exclude
         self.gitignore = _Ignores()
+        self.skipped_named: list[tuple[str, str]] = []  # (path named on the command line, why nothing was checked)
         self.warnings: list[str] = []  # directories that could not be read (the caller prints them)
 
     def _excluded(self, path: Path, is_dir: bool) -> bool:
@@ -132,9 +133,15 @@ class FileFinder:
         for raw in paths:
             p = Path(raw)
             if p.is_dir():
-                yield from self._walk(p, seen)
+                n = 0
+                for cand in self._walk(p, seen):
+                    n += 1
+                    yield cand
+                if n == 0:
+                    self.skipped_named.append((raw, self._why_empty(p)))
             elif p.exists() or p.is_symlink():
                 if self.force_exclude and self._excluded(p, False):
+                    self.skipped_named.append((raw, f"{self._why_excluded(p, False)} (--force-exclude)"))
                     continue
                 key = os.path.abspath(raw)
                 if key not in seen:
@@ -142,6 +149,25 @@ class FileFinder:
                     yield Candidate(raw, _link_error(raw))
             else:
                 yield Candidate(raw, "no such file or directory")
+
+    def _why_excluded(self, path: Path, is_dir: bool) -> str:
+        if self.exclude is not None:
+            try:
+                rel = path.resolve().relative_to(self.root).as_posix()
+            except ValueError:
+                rel = path.as_posix()
+            if self.exclude.match_file(rel + ("/" if is_dir else "")):
+                return "excluded by `exclude` in the configuration"
+        if self.gitignore.ignored(path.absolute(), is_dir):
+            return "ignored by .gitignore"
+        return ""
+
+    def _why_empty(self, top: Path) -> str:
+        """Why a directory named on the command line gave no file to check."""
+        why = self._why_excluded(top.absolute(), True)
+        if why:
+            return why
+        return "no *.py or *.ipynb file in it that is not ignored by .gitignore or `exclude`"
 
     def _walk(self, top: Path, seen: set[str]) -> Iterator[Candidate]:
         visited_dirs: set[tuple[int, int]] = set()

@@ -1,7 +1,8 @@
 """Edit builders for fixes, and the map from libcst positions to the file's own text.
 
-A rule describes a fix with one of the builders below (rename a keyword argument, an attribute
-or a callee, add or remove a keyword argument, wrap an expression). A builder records which
+A rule describes a fix with the builders below (`rename_keyword`, `rename_attribute`,
+`replace_callee`, `add_keyword`, `remove_argument`, `wrap`, `keep_inner`; `+`/`combine` join
+several into one all-or-nothing fix). A builder records which
 nodes it is anchored to and what to insert or delete next to them; the engine resolves it, once
 the positions of the anchors are known, into a few small text edits on the file's own text:
 
@@ -47,32 +48,46 @@ class Unaligned(Exception):
     """libcst's rendering holds text the file does not: positions cannot be carried over."""
 
 
-def _align(code: str, text: str, block: int = 4096) -> list[tuple[int, int]]:
+def _common_run(a: str, i: int, b: str, j: int) -> int:
+    """Length of the common run of a[i:] and b[j:] (doubling, then halving: compared in C)."""
+    limit = min(len(a) - i, len(b) - j)
+    step, k = 64, 0
+    while k < limit:  # doubling: find a slice that differs
+        size = min(step, limit - k)
+        if a[i + k:i + k + size] != b[j + k:j + k + size]:
+            break
+        k += size
+        step *= 2
+    else:
+        return limit
+    lo, hi = k, min(k + step, limit)  # the first difference is in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a[i + lo:i + mid] == b[j + lo:j + mid]:
+            lo = mid
+        else:
+            hi = mid
+    return lo if a[i + lo:i + lo + 1] != b[j + lo:j + lo + 1] else hi
+
+
+def _align(code: str, text: str) -> list[tuple[int, int]]:
     """Breakpoints (code offset, shift): from that code offset on, text offset = code offset +
-    shift. `code` must be `text` with some characters left out (what libcst drops)."""
+    shift. `code` must be `text` with some characters left out (what libcst drops); each run
+    of left-out characters is skipped up to the next occurrence of the expected character."""
     points: list[tuple[int, int]] = [(0, 0)]
     i = j = 0
-    n, m = len(code), len(text)
-    while i < n:
-        if code[i:i + block] == text[j:j + block] and i + block <= n:
-            i += block
-            j += block
-            continue
-        stop = min(n, i + block)
-        while i < stop:
-            if j >= m:
-                raise Unaligned()
-            if code[i] == text[j]:
-                i += 1
-                j += 1
-                continue
-            j += 1  # a character libcst left out
-            while j < m and text[j] != code[i]:
-                j += 1
-            if j >= m:
-                raise Unaligned()
-            points.append((i, j - i))
-    return points
+    n = len(code)
+    while True:
+        k = _common_run(code, i, text, j)
+        i += k
+        j += k
+        if i >= n:
+            return points
+        found = text.find(code[i], j + 1)
+        if found < 0:
+            raise Unaligned()
+        j = found
+        points.append((i, j - i))
 
 
 class TextMap:
@@ -248,6 +263,21 @@ def wrap(expr: cst.BaseExpression, func: str, applicability: str = "safe", descr
     return EditFix(applicability, (expr,), build, description or f"wrap in `{func}(...)`")
 
 
+def keep_inner(outer: cst.BaseExpression, inner: cst.BaseExpression, applicability: str = "safe", description: str = "") -> EditFix:
+    """`outer` -> the `inner` expression it contains (`loss.numpy()` -> `loss`): the text of
+    `outer` before and after `inner` goes. No fix when that text holds a comment."""
+    def build(text: str, position: Position) -> Resolved:
+        s, e = position(outer)
+        a, b = position(inner)
+        if not s <= a <= b <= e:
+            raise ValueError("inner expression outside the outer one")
+        if "#" in text[s:a] or "#" in text[b:e]:
+            raise ValueError("a comment would be deleted")
+        return [(s, a, ""), (b, e, "")] if s < a else [(b, e, "")]
+
+    return EditFix(applicability, (outer, inner), build, description or "keep the inner expression")
+
+
 def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "safe", description: str = "") -> EditFix:
     """Append `name=value` to the call's arguments. A call laid out one argument per line gets
     the new argument on a line of its own, after the last argument's comment."""
@@ -276,7 +306,11 @@ def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "saf
             indent += "    "
         end = _line_end(text, after)
         line = _nearest_break(text, end) + indent + new + ("," if comma else "")
-        return ([] if comma else [(e, e, ",")]) + [(end, end, line)]
+        if comma:
+            return [(end, end, line)]
+        if end == e:  # nothing between the argument and the line break: one insertion
+            return [(e, e, "," + line)]
+        return [(e, e, ","), (end, end, line)]
 
     return EditFix(applicability, anchors, build, description or f"add `{new}`")
 

@@ -1,8 +1,10 @@
-"""Check one source: pre-check, one libcst parse, one walk with every rule, findings.
+"""Check one source: pre-check, one guarded libcst parse, one walk with every rule, findings.
 
-`check_source` is the whole per-file pipeline: text -> (pre-check) -> parse -> walk (semantic
-model + rules) -> `finish` -> positions -> fixes as edits -> noqa -> sorted findings.
-Anything that goes wrong inside becomes an `EPL000` finding for that file only.
+`check_source` is the check step of the per-file pipeline (linter.runner): text -> (pre-check)
+-> parse -> walk (semantic model + rules) -> `finish` -> positions -> fixes as edits -> noqa ->
+sorted findings. Anything that goes wrong inside becomes an `EPL000` finding for that file only
+(`epl000` is the one constructor of EPL000 findings). `parses` is the same guarded parse for
+`--fix`'s check that a fixed text still parses.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from linter import suppression
 from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import Edit, Finding, Fix
 from linter.positions import node_positions
-from linter.rules import ALL_RULES, Rule, name_for
+from linter.rules import ALL_RULES, Rule
 from linter.rules.base import NodeFix
 from linter.semantic import SemanticModel, Scope
 from linter.source import SourceFile
@@ -177,21 +179,21 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
     try:
         module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", *_syntax_error(source.text, exc)))
+        return FileResult(source.path, _epl000(source, options, "syntax-error", *_syntax_error(source.text, exc)))
     except (RecursionError, MemoryError) as exc:
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
+        return FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
     try:
         with deep_recursion():  # walk, finish() and positions on trees nested up to CPython's limits
             findings = run_rules(source, module, options, rules)
     except RecursionError:
-        findings = _meta(
-            source, options, "EPL000", "internal-error",
+        findings = _epl000(
+            source, options, "internal-error",
             "cannot check this file: it is nested too deeply for the checker (RecursionError)", 1, 1,
             detail=traceback.format_exc(limit=-8),
         )
     except Exception as exc:  # a bug in a rule must not stop the run
-        findings = _meta(
-            source, options, "EPL000", "internal-error",
+        findings = _epl000(
+            source, options, "internal-error",
             f"internal error while checking this file: {type(exc).__name__}: {exc} (please report it)", 1, 1,
             detail=traceback.format_exc(),
         )
@@ -288,6 +290,24 @@ def parse_module(text: str) -> cst.Module:
     return on_big_stack(cst.parse_module, text)
 
 
+def parses(text: str) -> bool:
+    """Does `text` parse? The same guarded parse as a check (a deep-looking text is parsed by
+    the standard library first, libcst runs on the big-stack thread), so a fixed text that
+    nests too deeply is refused instead of crashing the process."""
+    if looks_too_deep(text):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    try:
+        parse_module(text)
+    except Exception:  # ParserSyntaxError, RecursionError, MemoryError
+        return False
+    return True
+
+
 def looks_too_deep(text: str) -> bool:
     """Could this text nest deeper than DEEP_NESTING? Cheap, and errs on the side of yes
     (brackets in strings count too): a yes only costs a parse by the standard library."""
@@ -312,12 +332,12 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
             ast.parse(source.text)
     except SyntaxError as err:
         line, col = err.lineno or 1, max(err.offset or 1, 1)
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {err.msg}", line, col))
+        return FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {err.msg}", line, col))
     except (RecursionError, MemoryError) as exc:
         message = f"cannot parse: nested too deeply (Python itself cannot compile it: {type(exc).__name__}: {exc})"
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", message, 1, 1))
+        return FileResult(source.path, _epl000(source, options, "syntax-error", message, 1, 1))
     except ValueError as exc:
-        return FileResult(source.path, _meta(source, options, "EPL000", "syntax-error", f"cannot parse: {exc}", 1, 1))
+        return FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {exc}", 1, 1))
     return None
 
 
@@ -332,14 +352,6 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
         rule.finish()
     findings = _to_findings(source, module, ctx.reports)
     return suppression.apply(source, findings, options.enabled)
-
-
-def check_and_map(source: SourceFile, options: CheckOptions) -> FileResult:
-    """`check_source` with notebook positions mapped to cells (what reports show)."""
-    result = check_source(source, options)
-    if source.cells:
-        result.findings = [map_cell(source, f) for f in result.findings]
-    return result
 
 
 def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
@@ -377,7 +389,6 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
             end_line=end_line,
             end_column=end_col,
             fix=_resolve_fix(source, module, rep.fix, positions, tmap, code) if rep.fix and tmap is not None else None,
-            node_fix=rep.fix,
         )
         findings.append(f)
     findings.sort(key=Finding.sort_key)
@@ -393,21 +404,6 @@ def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: T
             return None
     start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
     return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
-
-
-def map_cell(source: SourceFile, f: Finding) -> Finding:
-    """Notebook sources: turn virtual lines into (cell, line in cell)."""
-    if source.cells:
-        cell, line = source.cells.get(f.line, (None, f.line))
-        _, end_line = source.cells.get(f.end_line, (cell, f.end_line))
-        f.cell, f.line, f.end_line = cell, line, end_line
-        if f.fix:
-            f.fix = Fix(
-                f.fix.applicability,
-                tuple(Edit(source.cells.get(e.line, (0, e.line))[1], e.column, source.cells.get(e.end_line, (0, e.end_line))[1], e.end_column, e.content) for e in f.fix.edits),
-                f.fix.description,
-            )
-    return f
 
 
 class _Replacer(cst.CSTTransformer):
@@ -523,10 +519,16 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- EPL000
-def _meta(source: SourceFile, options: CheckOptions, code: str, name: str, message: str, line: int, column: int, detail: Optional[str] = None) -> list[Finding]:
-    if code not in options.enabled:
+def epl000(path: str, name: str, message: str, enabled: frozenset, line: int = 1, column: int = 1, detail: Optional[str] = None) -> list[Finding]:
+    """The EPL000 finding of a file that cannot be checked (`name`: syntax-error,
+    unreadable-file or internal-error), or none when EPL000 is not enabled for it."""
+    if "EPL000" not in enabled:
         return []
-    return [Finding(code, name, message, source.path, line, column, line, column + 1, detail=detail)]
+    return [Finding("EPL000", name, message, path, line, column, line, column + 1, detail=detail)]
+
+
+def _epl000(source: SourceFile, options: CheckOptions, name: str, message: str, line: int, column: int, detail: Optional[str] = None) -> list[Finding]:
+    return epl000(source.path, name, message, options.enabled, line, column, detail)
 
 
 def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]:
@@ -544,8 +546,3 @@ def _syntax_error(text: str, exc: cst.ParserSyntaxError) -> tuple[str, int, int]
     first = str(exc.message).splitlines()[0] if exc.message else "invalid syntax"
     return f"cannot parse: {first}", max(exc.raw_line, 1), max(exc.raw_column + 1, 1)
 
-
-def unreadable(path: str, message: str, line: int = 1, column: int = 1, enabled: Optional[frozenset] = None) -> FileResult:
-    if enabled is not None and "EPL000" not in enabled:
-        return FileResult(path, [])
-    return FileResult(path, [Finding("EPL000", "unreadable-file", message, path, line, column, line, column + 1)])

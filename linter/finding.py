@@ -52,8 +52,6 @@ class Finding:
     fix: Optional[Fix] = None
     # Not part of the JSON contract: traceback for internal errors (shown under --verbose).
     detail: Optional[str] = field(default=None, compare=False)
-    # Not part of the JSON contract: the rule's NodeFix, kept for `--fix` in the same process.
-    node_fix: Optional[object] = field(default=None, compare=False, repr=False)
 
     def sort_key(self) -> tuple:
         return (self.path, self.cell or 0, self.line, self.column, self.code)
@@ -87,5 +85,5 @@ class Finding:
             end_column=data["end_column"],
             severity=data.get("severity", "error"),
             cell=data.get("cell"),
-            fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"])) if fix else None,
+            fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"]), fix.get("description", "")) if fix else None,
         )

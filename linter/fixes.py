@@ -1,11 +1,15 @@
 """Applying fixes: `--fix`, `--unsafe-fixes`, `--diff`.
 
-Fixes are text edits computed from libcst node replacements (so comments and formatting
-around them survive). They are applied in rounds until nothing changes (overlapping fixes wait
-for the next round, so a second `--fix` finds nothing to do), kept only when the result still
+Fixes are small text edits on the file's own text, made by the builders of `linter.edits`
+(so comments and formatting around them survive). They are applied in rounds until nothing
+changes, as ruff does: a fix applies whole or not at all, and one whose edits collide with a
+fix already taken (overlapping ranges, or two insertions at one point) waits for the next
+round, which re-checks the fixed text (so a second `--fix` finds nothing to do, and the count
+of applied fixes is the number of fixes really made), kept only when the result still
 parses (a round that breaks the code is retried fix by fix), and written atomically: a
 temporary file in the same folder, the original mode (and owner, where allowed) copied, then
 `os.replace`; on any failure the temporary file is removed and the original is untouched.
+A read-only file is refused; a file with several hard links is written in place (same inode).
 The text is encoded back exactly as it was read (PEP 263 encoding, BOM, line endings), so the
 bytes outside an edit do not change. Notebooks are written back by `linter.notebook.render`.
 """
@@ -19,8 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-import libcst as cst
-
+from linter import engine, notebook
 from linter.edits import line_starts
 from linter.finding import Finding
 from linter.source import SourceFile
@@ -86,13 +89,9 @@ def apply_edits(text: str, findings: list[Finding], unsafe: bool) -> tuple[str, 
 
 def _acceptable(source: SourceFile, text: str) -> bool:
     """The fixed text still parses (and, for a notebook, still fits its cells)."""
-    try:
-        cst.parse_module(text)
-    except Exception:
+    if not engine.parses(text):  # the check's guarded parse (deep nesting, big stack)
         return False
     if source.notebook is not None:
-        from linter import notebook
-
         try:
             notebook.cell_texts(source, text)
         except notebook.NotebookError:
@@ -130,11 +129,9 @@ def fix_source(source: SourceFile, check: Callable[[SourceFile], list[Finding]],
 def unified_diff(path: str, old: str, new: str, label: Optional[str] = None) -> str:
     """A unified diff that `patch` and `git apply` accept: lines split only at \\n, \\r\\n and
     \\r (a form feed stays inside its line), and the "No newline at end of file" marker."""
-    from linter.notebook import lines_of
-
     label = label or path
     out = []
-    diff = difflib.unified_diff(lines_of(old), lines_of(new), fromfile=f"a/{label}", tofile=f"b/{label}")
+    diff = difflib.unified_diff(notebook.lines_of(old), notebook.lines_of(new), fromfile=f"a/{label}", tofile=f"b/{label}")
     for n, line in enumerate(diff):
         if n >= 2 and not line.startswith("@@") and not line.endswith(("\n", "\r")):
             line += "\n\\ No newline at end of file\n"
@@ -144,10 +141,12 @@ def unified_diff(path: str, old: str, new: str, label: Optional[str] = None) -> 
 
 def diff_for(source: SourceFile, new_text: str) -> str:
     """`--diff` output for one file (per changed cell for a notebook)."""
-    if source.notebook is not None:
-        from linter import notebook
-
-        return notebook.diff(source, new_text)
+    if source.notebook is not None:  # one diff per changed cell, labelled `a/nb.ipynb:cell N`
+        return "".join(
+            unified_diff(source.path, cell.original, text, label=f"{source.path}:cell {cell.index + 1}")
+            for cell, text in notebook.cell_texts(source, new_text)
+            if text != cell.original
+        )
     return unified_diff(source.path, source.text, new_text)
 
 
@@ -209,7 +208,5 @@ def _write_in_place(target: str, data: bytes) -> None:
 def render(source: SourceFile, new_text: str) -> bytes:
     """Bytes to write for the fixed text (notebooks keep outputs and metadata)."""
     if source.notebook is not None:
-        from linter import notebook
-
         return notebook.render(source, new_text)
     return source.encode(new_text)

@@ -36,6 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from linter.finding import Edit, Finding, Fix
 from linter.source import SourceFile, UnreadableSource
 
 CELL_BOUNDARY = "pass  # epochlint-cell-boundary"
@@ -322,12 +323,18 @@ def render(source: SourceFile, new_text: str) -> bytes:
     return nb.style.encode(data)
 
 
-def diff(source: SourceFile, new_text: str) -> str:
-    """Unified diffs of the changed cells, labelled `a/nb.ipynb:cell N`."""
-    from linter.fixes import unified_diff
 
-    return "".join(
-        unified_diff(source.path, cell.original, text, label=f"{source.path}:cell {cell.index + 1}")
-        for cell, text in cell_texts(source, new_text)
-        if text != cell.original
-    )
+# --------------------------------------------------------------------------- positions
+def map_finding(source: SourceFile, f: Finding) -> Finding:
+    """A finding (and its fix's edits) from virtual lines to (cell, line in cell)."""
+    cells = source.cells or {}
+    cell, line = cells.get(f.line, (None, f.line))
+    _, end_line = cells.get(f.end_line, (cell, f.end_line))
+    f.cell, f.line, f.end_line = cell, line, end_line
+    if f.fix:
+        f.fix = Fix(
+            f.fix.applicability,
+            tuple(Edit(cells.get(e.line, (0, e.line))[1], e.column, cells.get(e.end_line, (0, e.end_line))[1], e.end_column, e.content) for e in f.fix.edits),
+            f.fix.description,
+        )
+    return f

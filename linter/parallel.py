@@ -1,7 +1,9 @@
 """Checking many files: the result cache first, then the misses in-process or in a process pool.
 
 `check_files(files, settings, mode, jobs, use_cache)` returns one `runner.FileOutcome` per file,
-in the order of `files`, whatever the number of jobs. The pool is used only when it pays: more
+in the order of `files`, whatever the number of jobs. Every file goes through the one per-file
+pipeline, `runner.check_file`, here or in a worker; a file is read once: the bytes read to look
+up the cache are the bytes checked (and sent to the worker that checks them). The pool is used only when it pays: more
 than MIN_FILES_FOR_POOL files left after the cache and `jobs > 1` (default: the CPUs this
 process may use). A pre-commit hook that passes a handful of files stays in-process and starts
 no workers.
@@ -24,12 +26,11 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
-from linter import engine, runner
+from linter import runner
 from linter.cache import Cache
 from linter.config import Settings
-from linter.finding import Finding
-from linter.runner import FileOutcome, FixMode
-from linter.source import UnreadableSource, read_bytes, source_from_bytes
+from linter.runner import FileOutcome, FixMode, internal_error
+from linter.source import UnreadableSource
 
 if TYPE_CHECKING:  # imported when a pool is started: a few files never pay for them
     from concurrent.futures import ProcessPoolExecutor
@@ -58,52 +59,23 @@ def check_files(
     cache = _open_cache(settings) if use_cache and not mode.active else None
     outcomes: list[Optional[FileOutcome]] = [None] * len(files)
     todo: list[int] = []
+    data: dict[int, bytes] = {}  # bytes read for the cache lookup, checked as they are
     for i, path in enumerate(files):
-        hit = _cached(cache, path, settings) if cache is not None else None
-        if hit is not None:
-            outcomes[i] = hit
-        else:
-            todo.append(i)
+        if cache is not None:
+            got = _cached(cache, path, settings)
+            if isinstance(got, bytes):
+                data[i] = got
+            elif got is not None:
+                outcomes[i] = got
+                continue
+        todo.append(i)
     if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
-        done = _run_pool(files, todo, settings, mode, cache, jobs)
+        done = _run_pool(files, todo, data, settings, mode, cache, jobs)
     else:
         done = {}
     for i in todo:
-        outcomes[i] = done[i] if i in done else check_one(files[i], settings, mode, cache)
+        outcomes[i] = done[i] if i in done else runner.check_file(files[i], settings, mode, cache, data.get(i))
     return outcomes  # type: ignore[return-value]
-
-
-# --------------------------------------------------------------------------- one file
-def check_one(path: str, settings: Settings, mode: FixMode, cache: Optional[Cache] = None) -> FileOutcome:
-    """`runner.check_file`, reading the bytes once (for the cache key too), and never raising."""
-    enabled = settings.enabled_codes(path)
-    try:
-        data = read_bytes(path)
-    except UnreadableSource as exc:
-        return FileOutcome(engine.unreadable(path, str(exc), exc.line, exc.column, enabled))
-    try:
-        try:
-            source = source_from_bytes(data, path)
-        except UnreadableSource as exc:
-            outcome = FileOutcome(engine.unreadable(path, str(exc), exc.line, exc.column, enabled))
-        else:
-            try:
-                outcome = runner.check_source_text(source, settings, mode)
-            except OSError as exc:  # e.g. the fixed file cannot be written
-                return FileOutcome(engine.unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled=enabled))
-    except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
-        return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-    if cache is not None:
-        cache.store(path, data, enabled, outcome)
-    return outcome
-
-
-def internal_error(path: str, enabled: frozenset, what: str, detail: Optional[str]) -> FileOutcome:
-    findings = []
-    if "EPL000" in enabled:
-        message = f"internal error while checking this file: {what} (please report it)"
-        findings.append(Finding("EPL000", "internal-error", message, path, 1, 1, 1, 2, detail=detail))
-    return FileOutcome(engine.FileResult(path, findings))
 
 
 def _open_cache(settings: Settings) -> Optional[Cache]:
@@ -113,12 +85,15 @@ def _open_cache(settings: Settings) -> Optional[Cache]:
         return None
 
 
-def _cached(cache: Cache, path: str, settings: Settings) -> Optional[FileOutcome]:
+def _cached(cache: Cache, path: str, settings: Settings):
+    """The cached outcome, or (a miss) the bytes read for the lookup, or None (unreadable:
+    the check reports it)."""
     try:
-        data = read_bytes(path)
+        data = runner.read_file(path)
     except UnreadableSource:
         return None
-    return cache.load(path, data, settings.enabled_codes(path))
+    hit = cache.load(path, data, settings.enabled_codes(path))
+    return FileOutcome(*hit) if hit is not None else data
 
 
 # --------------------------------------------------------------------------- workers
@@ -130,15 +105,9 @@ def _init_worker(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> N
     _WORKER.update(settings=settings, mode=mode, cache=cache)
 
 
-def _check_chunk(chunk: Sequence[tuple[int, str]]) -> list[tuple[int, FileOutcome]]:
+def _check_chunk(chunk: Sequence[tuple[int, str, Optional[bytes]]]) -> list[tuple[int, FileOutcome]]:
     settings, mode, cache = _WORKER["settings"], _WORKER["mode"], _WORKER["cache"]
-    out = []
-    for i, path in chunk:
-        outcome = check_one(path, settings, mode, cache)
-        for f in outcome.result.findings:
-            f.node_fix = None  # libcst nodes: only useful in the process that parsed them
-        out.append((i, outcome))
-    return out
+    return [(i, runner.check_file(path, settings, mode, cache, data)) for i, path, data in chunk]
 
 
 def _mp_context():
@@ -151,22 +120,26 @@ def _mp_context():
     return multiprocessing.get_context()
 
 
-def _chunks(files: list[str], todo: list[int], jobs: int) -> list[list[tuple[int, str]]]:
+def _chunks(files: list[str], todo: list[int], jobs: int, data: Optional[dict] = None) -> list[list[tuple[int, str, Optional[bytes]]]]:
     """Largest files first; small files grouped so that there are about CHUNKS_PER_JOB
-    chunks per worker of similar size."""
+    chunks per worker of similar size. Each item is (index, path, bytes already read or None)."""
+    data = data or {}
     sizes = {}
     for i in todo:
+        if i in data:
+            sizes[i] = len(data[i])
+            continue
         try:
             sizes[i] = os.stat(files[i]).st_size
         except OSError:
             sizes[i] = 0
     order = sorted(todo, key=lambda i: -sizes[i])
     target = max(1, sum(sizes.values()) // (jobs * CHUNKS_PER_JOB))
-    chunks: list[list[tuple[int, str]]] = []
-    current: list[tuple[int, str]] = []
+    chunks: list[list[tuple[int, str, Optional[bytes]]]] = []
+    current: list[tuple[int, str, Optional[bytes]]] = []
     weight = 0
     for i in order:
-        current.append((i, files[i]))
+        current.append((i, files[i], data.get(i)))
         weight += sizes[i]
         if weight >= target or len(current) >= MAX_CHUNK_FILES:
             chunks.append(current)
@@ -182,19 +155,19 @@ def _new_pool(workers: int, settings: Settings, mode: FixMode, cache: Optional[C
     return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(settings, mode, cache))
 
 
-def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int) -> dict[int, FileOutcome]:
+def _run_pool(files: list[str], todo: list[int], data: dict[int, bytes], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int) -> dict[int, FileOutcome]:
     """Outcomes by index for the files the pool could check; the caller checks the rest."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    chunks = _chunks(files, todo, jobs)
+    chunks = _chunks(files, todo, jobs, data)
     done: dict[int, FileOutcome] = {}
     try:
         pool = _new_pool(min(jobs, len(chunks)), settings, mode, cache)
     except (OSError, ImportError, ValueError, NotImplementedError):
         return done  # no pool on this system: in-process
-    retry: list[tuple[int, str]] = []  # a chunk failed: check its files one by one
-    orphans: list[tuple[int, str]] = []  # the pool broke: check them one by one, isolated
+    retry: list[tuple[int, str, Optional[bytes]]] = []  # a chunk failed: check its files one by one
+    orphans: list[tuple[int, str, Optional[bytes]]] = []  # the pool broke: check them one by one, isolated
     worked = False  # did any chunk come back?
     try:
         try:
@@ -216,11 +189,12 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
                     retry.extend(chunk)
         if retry and not orphans:
             singles = {pool.submit(_check_chunk, [item]): item for item in retry}
-            for future, (i, path) in singles.items():
+            for future, item in singles.items():
+                i, path, _ = item
                 try:
                     done.update(future.result())
                 except BrokenProcessPool:
-                    orphans.append((i, path))
+                    orphans.append(item)
                 except Exception as exc:
                     done[i] = _failed(path, settings, exc)
         elif retry:
@@ -231,7 +205,7 @@ def _run_pool(files: list[str], todo: list[int], settings: Settings, mode: FixMo
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if orphans and (worked or _pool_works(settings, mode, cache)):
-        done.update(_isolate(sorted(orphans), settings, mode, cache))
+        done.update(_isolate(sorted(orphans, key=lambda item: item[0]), settings, mode, cache))
     return done  # (a pool that cannot run even an empty task: the caller checks in-process)
 
 
@@ -249,21 +223,21 @@ def _pool_works(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> bo
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolate(items: list[tuple[int, str]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
+def _isolate(items: list[tuple[int, str, Optional[bytes]]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
     """After a worker died: one file at a time in a one-worker pool, replaced when it dies."""
     from concurrent.futures.process import BrokenProcessPool
 
     done: dict[int, FileOutcome] = {}
     pool: Optional["ProcessPoolExecutor"] = None
     try:
-        for i, path in items:
+        for i, path, data in items:
             if pool is None:
                 try:
                     pool = _new_pool(1, settings, mode, cache)
                 except (OSError, ImportError, ValueError, NotImplementedError):
                     break  # the caller checks what is left in-process
             try:
-                done.update(pool.submit(_check_chunk, [(i, path)]).result())
+                done.update(pool.submit(_check_chunk, [(i, path, data)]).result())
             except BrokenProcessPool:
                 enabled = settings.enabled_codes(path)
                 done[i] = internal_error(path, enabled, "the worker process checking it crashed (native code or out of memory)", None)

@@ -1,18 +1,28 @@
-"""Running the engine over many files: per-file options, reading, fixing, collecting.
+"""The per-file pipeline: every way a file is checked goes through here.
 
-One function per file (`check_file`) that never raises: unreadable input becomes an EPL000
-finding. `check_files` runs it over the discovered files in order.
+`--jobs 1`, the pool's workers (`linter.parallel`), the cache, stdin, notebooks and `--fix` all
+take the same straight line, and each step is one function:
+
+    read_file     the file's bytes (the only place a file is read; the cache key is computed
+                  from the same bytes that are checked)
+    decode        bytes -> SourceFile (`.ipynb` through linter.notebook, else PEP 263 text)
+    check_source  (fix rounds, linter.fixes) -> engine.check_source: one guarded parse, one
+                  walk -> notebook positions mapped to cells -> context lines for the report
+
+`check_file(path, ...)` and `check_stdin(...)` never raise: unreadable input, an unwritable fix
+and any exception outside the engine's own guard become that file's EPL000 finding.
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from linter import engine, fixes
+from linter import engine, fixes, notebook
 from linter.config import Settings
 from linter.engine import CheckOptions, FileResult
-from linter.source import SourceFile, UnreadableSource, read_source, source_from_bytes
+from linter.source import SourceFile, UnreadableSource, decode_python, read_bytes, read_stream
 from linter.suppression import source_lines
 
 
@@ -40,24 +50,49 @@ def options_for(settings: Settings, path: str) -> CheckOptions:
     return CheckOptions(settings.enabled_codes(path), settings.strict, settings.rule_options)
 
 
-def _context_lines(source: SourceFile) -> dict:
-    if not source.cells:
-        return {None: source_lines(source.text)}
-    per_cell: dict = {}
+# --------------------------------------------------------------------------- steps
+def read_file(path: str) -> bytes:
+    """The bytes of a file to check, or UnreadableSource saying why not."""
+    return read_bytes(path)
+
+
+def decode(data: bytes, path: str) -> SourceFile:
+    """Bytes -> the SourceFile the engine checks (a notebook's code cells, or Python text)."""
+    if path.endswith(".ipynb"):
+        return notebook.notebook_source(data, path)
+    return decode_python(data, path)
+
+
+def context_lines(source: SourceFile) -> dict:
+    """{cell or None: source lines}: what text reports and baselines show around a finding."""
     lines = source_lines(source.text)
+    if not source.cells:
+        return {None: lines}
+    per_cell: dict = {}
     for vline, (cell, _) in sorted(source.cells.items()):
         if vline - 1 < len(lines):
             per_cell.setdefault(cell, []).append(lines[vline - 1])
     return per_cell
 
 
-def check_source_text(source: SourceFile, settings: Settings, mode: FixMode = FixMode(), write: bool = True) -> FileOutcome:
+def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode(), write: bool = True) -> FileOutcome:
+    """Check one decoded source; with `mode.active`, fix it first (and write it when `write`).
+
+    The fix rounds check the text anyway: the check of the final text is reused for the
+    report, so a file is not checked once more after fixing."""
     options = options_for(settings, source.path)
     fixed = 0
     diff = ""
     new_bytes = None
+    last: list = [None, None]  # text and FileResult of the last check
+
+    def check(current: SourceFile) -> FileResult:
+        result = engine.check_source(current, options)
+        last[0], last[1] = current.text, result
+        return result
+
     if mode.active:
-        outcome = fixes.fix_source(source, lambda s: engine.check_source(s, options).findings, mode.unsafe)
+        outcome = fixes.fix_source(source, lambda s: check(s).findings, mode.unsafe)
         if outcome.applied and outcome.new_text != source.text:
             if mode.diff:
                 diff = fixes.diff_for(source, outcome.new_text)
@@ -66,36 +101,69 @@ def check_source_text(source: SourceFile, settings: Settings, mode: FixMode = Fi
                 if write:
                     fixes.atomic_write(source.path, new_bytes)
                 if source.notebook is not None:  # cells may have moved: read the fixed notebook anew
-                    source = source_from_bytes(new_bytes, source.path)
+                    source = decode(new_bytes, source.path)
                 else:
                     source = SourceFile(source.path, outcome.new_text, source.encoding, source.bom, source.cells, source.notebook)
                 fixed = outcome.applied
-    result = engine.check_and_map(source, options)
-    return FileOutcome(result, _context_lines(source) if result.findings else None, fixed, diff, new_bytes)
+    result = last[1] if last[0] is not None and last[0] == source.text else check(source)
+    if source.cells:
+        result.findings = [notebook.map_finding(source, f) for f in result.findings]
+    return FileOutcome(result, context_lines(source) if result.findings else None, fixed, diff, new_bytes)
 
 
-def check_file(path: str, settings: Settings, mode: FixMode = FixMode()) -> FileOutcome:
+# --------------------------------------------------------------------------- one file
+def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=None, data: Optional[bytes] = None) -> FileOutcome:
+    """Read (unless `data` was read already), look up the cache (a linter.cache.Cache), check,
+    store. Never raises."""
     enabled = settings.enabled_codes(path)
-    try:
-        source = read_source(path)
-    except UnreadableSource as exc:
-        return FileOutcome(engine.unreadable(path, str(exc), exc.line, exc.column, enabled))
-    try:
-        return check_source_text(source, settings, mode)
-    except OSError as exc:  # e.g. the fixed file cannot be written
-        return FileOutcome(engine.unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled=enabled))
+    if data is None:
+        try:
+            data = read_file(path)
+        except UnreadableSource as exc:
+            return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
+    if cache is not None:
+        hit = cache.load(path, data, enabled)
+        if hit is not None:
+            return FileOutcome(*hit)
+    outcome = check_bytes(path, data, settings, mode, write=True)
+    if cache is not None:
+        cache.store(path, data, enabled, outcome)
+    return outcome
 
 
 def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
-    data = sys.stdin.buffer.read()
-    enabled = settings.enabled_codes(display)
+    """Standard input, reported as `display`; a fix is printed by the caller, never written."""
     try:
-        source = source_from_bytes(data, display)
+        data = read_stream(sys.stdin.buffer)
     except UnreadableSource as exc:
-        return FileOutcome(engine.unreadable(display, str(exc), exc.line, exc.column, enabled))
-    return check_source_text(source, settings, mode, write=False)
+        return FileOutcome(unreadable(display, str(exc), settings.enabled_codes(display), exc.line, exc.column))
+    return check_bytes(display, data, settings, mode, write=False)
+def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool) -> FileOutcome:
+    """decode -> check_source, never raising."""
+    enabled = settings.enabled_codes(path)
+    try:
+        try:
+            source = decode(data, path)
+        except UnreadableSource as exc:
+            return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
+        try:
+            return check_source(source, settings, mode, write)
+        except OSError as exc:  # e.g. the fixed file cannot be written
+            return FileOutcome(unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled))
+    except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
+        return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
-def check_files(paths: Iterable[str], settings: Settings, mode: FixMode = FixMode(), jobs: int = 1, cache: bool = True) -> list[FileOutcome]:
-    """Check files in the given order. (`jobs`/`cache` are honoured by linter.parallel/cache.)"""
+def check_files(paths: Iterable[str], settings: Settings, mode: FixMode = FixMode()) -> list[FileOutcome]:
+    """Check files in the given order, in this process, without the cache."""
     return [check_file(p, settings, mode) for p in paths]
+
+
+# --------------------------------------------------------------------------- EPL000 outcomes
+def unreadable(path: str, message: str, enabled: frozenset, line: int = 1, column: int = 1) -> FileResult:
+    return FileResult(path, engine.epl000(path, "unreadable-file", message, enabled, line, column))
+
+
+def internal_error(path: str, enabled: frozenset, what: str, detail: Optional[str]) -> FileOutcome:
+    message = f"internal error while checking this file: {what} (please report it)"
+    return FileOutcome(FileResult(path, engine.epl000(path, "internal-error", message, enabled, detail=detail)))

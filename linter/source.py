@@ -2,7 +2,8 @@
 
 A `SourceFile` is what the engine checks: the decoded text plus what is needed to write it
 back byte-for-byte in its original encoding. Notebooks are turned into a SourceFile by
-`linter.notebook` (the `cells` map sends a virtual line back to its cell and cell line).
+`linter.notebook` (the `cells` map sends a virtual line back to its cell and cell line);
+`linter.runner.decode` picks one or the other.
 """
 from __future__ import annotations
 
@@ -78,6 +79,12 @@ def read_bytes(path: str) -> bytes:
     from linter.discovery import special_file_error
 
     try:
+        problem = special_file_error(os.stat(path).st_mode)  # before opening: opening a device can act
+    except OSError as exc:
+        raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
+    if problem is not None:
+        raise UnreadableSource(problem)
+    try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None
@@ -85,7 +92,7 @@ def read_bytes(path: str) -> bytes:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
     try:
         st = os.fstat(fd)
-        problem = special_file_error(st.st_mode)
+        problem = special_file_error(st.st_mode)  # again on what was opened (it may have been swapped)
         if problem is not None:
             raise UnreadableSource(problem)
         if st.st_size > MAX_READ_BYTES:
@@ -106,15 +113,10 @@ def read_bytes(path: str) -> bytes:
         os.close(fd)
 
 
-def read_source(path: str, display_path: Optional[str] = None) -> SourceFile:
-    """Read a .py or .ipynb file from disk."""
-    shown = display_path if display_path is not None else path
-    return source_from_bytes(read_bytes(path), shown)
+def read_stream(stream) -> bytes:
+    """At most MAX_READ_BYTES of a binary stream (stdin), or UnreadableSource."""
+    data = stream.read(MAX_READ_BYTES + 1)
+    if len(data) > MAX_READ_BYTES:
+        raise UnreadableSource(f"input too large to check (over {MAX_READ_BYTES >> 20} MiB)")
+    return data
 
-
-def source_from_bytes(data: bytes, shown: str) -> SourceFile:
-    if shown.endswith(".ipynb"):
-        from linter import notebook
-
-        return notebook.notebook_source(data, shown)
-    return decode_python(data, shown)

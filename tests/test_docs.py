@@ -108,3 +108,25 @@ def test_readme_links_every_rule_page():
     for code in ALL_CODES:
         assert f"[{code}](docs/rules/{code}.md)" in readme
         assert (DOCS / f"{code}.md").is_file()
+
+
+def test_rules_md_tables_are_generated_from_the_rules(tmp_path):
+    """docs/RULES.md: hand-written prose around tables generated from ALL_RULES (claim, witness,
+    firing conditions); the default --check covers the committed file (test above)."""
+    from linter.docs import CATALOG_END, CATALOG_START, catalog_markdown
+
+    committed = (ROOT / "docs" / "RULES.md").read_text(encoding="utf-8")
+    assert f"{CATALOG_START}\n{catalog_markdown()}{CATALOG_END}" in committed
+    for rule in ALL_RULES:
+        row = next(ln for ln in committed.splitlines() if ln.startswith(f"| [{rule.code}]"))
+        assert " ".join(rule.claim.split()).replace("|", "\\|") in row
+    rules_md = tmp_path / "RULES.md"
+    rules_md.write_text("# Rule catalog\n\nprose\n" + committed[committed.index(CATALOG_START):].replace("| [EPL304]", "| [EPL3O4]"))
+    args = ("--readme", "", "--rules-md", str(rules_md))
+    pages = str(tmp_path / "rules")
+    assert run("-m", "linter.docs", "--write", pages, "--readme", "").returncode == 0
+    proc = run("-m", "linter.docs", "--check", pages, *args)
+    assert proc.returncode == 1 and "rule catalog tables out of date" in proc.stdout
+    run("-m", "linter.docs", "--write", pages, *args)
+    assert run("-m", "linter.docs", "--check", pages, *args).returncode == 0
+    assert rules_md.read_text().startswith("# Rule catalog\n\nprose\n")

@@ -13,7 +13,7 @@ import pytest
 
 from linter.engine import CheckOptions, check_source
 from linter.rules import ALL_CODES
-from linter.source import read_source
+from linter.runner import decode, read_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -32,7 +32,7 @@ def expected(text: str) -> set[tuple[int, str]]:
 
 @pytest.mark.parametrize("path", PY_FILES, ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_fixture_findings_match_markers(path):
-    source = read_source(str(path))
+    source = decode(read_file(str(path)), str(path))
     strict = "strict" in path.name
     findings = check_source(source, CheckOptions(frozenset(ALL_CODES), strict)).findings
     got = {(f.line, f.code) for f in findings}

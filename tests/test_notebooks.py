@@ -292,13 +292,48 @@ def test_sarif_and_github_formats_name_the_cell(tmp_path):
     schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
     jsonschema.Draft4Validator(schema).validate(log)
     results = log["runs"][0]["results"]
-    assert [(r["ruleId"], r["properties"]["cell"], r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results] == [
+    assert [(r["ruleId"], r["properties"]["cell"], r["properties"]["cellLine"]) for r in results] == [
         ("EPL101", 4, 10), ("EPL900", 4, 11), ("EPL101", 5, 2)
     ]
-    assert all(r["message"]["text"].startswith(f"cell {r['properties']['cell']}: ") for r in results)
+    assert all(r["message"]["text"].startswith(f"cell {r['properties']['cell']}, line {r['properties']['cellLine']}: ") for r in results)
     assert not any("fixes" in r for r in results)  # cell coordinates are not file coordinates
     gh = run_cli("check", "--format", "github", "--no-cache", "train.ipynb", cwd=tmp_path).stdout.decode()
-    assert "::error file=train.ipynb,line=10,col=1,endLine=10,endColumn=18,title=EPL101 (cell 4)::EPL101 " in gh
+    assert ",title=EPL101 (cell 4%2C line 10)::EPL101 " in gh  # "%2C" is an escaped comma
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_sarif_and_github_lines_are_lines_of_the_notebook_file(tmp_path, writer):
+    """GitHub places an annotation (workflow command or SARIF result) on a line of the file: for
+    a notebook, the line of the .ipynb JSON where the flagged source line is written."""
+    nb = sample()
+    raw = write(tmp_path / "train.ipynb", nb, writer).decode("utf-8")
+    file_lines = raw.replace("\r\n", "\n").split("\n")
+    data, _ = check_json("train.ipynb", tmp_path)
+    expected = []
+    for f in data["findings"]:
+        cell_source = nb["cells"][f["cell"] - 1]["source"]
+        cell_lines = ("".join(cell_source) if isinstance(cell_source, list) else cell_source).split("\n")
+        expected.append(cell_lines[f["line"] - 1])
+    sarif = json.loads(run_cli("check", "--format", "sarif", "--no-cache", "train.ipynb", cwd=tmp_path).stdout)
+    gh = run_cli("check", "--format", "github", "--no-cache", "train.ipynb", cwd=tmp_path).stdout.decode().splitlines()
+    sarif_lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in sarif["runs"][0]["results"]]
+    gh_lines = [int(line.split(",line=")[1].split(",")[0]) for line in gh]
+    assert sarif_lines == gh_lines and len(gh_lines) == len(expected) == 3
+    for n, text in zip(gh_lines, expected):
+        assert 1 <= n <= len(file_lines)
+        encoded = json.dumps(text, ensure_ascii="ascii" in writer)[1:-1]
+        assert encoded in file_lines[n - 1], (writer, n, file_lines[n - 1], text)
+        if writer != "minified":
+            assert '"cells"' not in file_lines[n - 1] and '"nbformat"' not in file_lines[n - 1]
+
+
+def test_github_annotation_for_a_source_string_cell(tmp_path):
+    write(tmp_path / "train.ipynb", source_as_strings(sample()))
+    gh = run_cli("check", "--format", "github", "--no-cache", "train.ipynb", cwd=tmp_path).stdout.decode()
+    raw_lines = (tmp_path / "train.ipynb").read_text(encoding="utf-8").split("\n")
+    for line in gh.splitlines():
+        n = int(line.split(",line=")[1].split(",")[0])
+        assert raw_lines[n - 1].lstrip().startswith('"source": ')
 
 
 # --------------------------------------------------------------------------- the IPython masker
@@ -358,7 +393,8 @@ def test_any_json_or_bytes_is_a_notebook_or_a_clear_error():
     from hypothesis import strategies as st
 
     from linter.notebook import render
-    from linter.source import UnreadableSource, source_from_bytes
+    from linter.runner import decode
+    from linter.source import UnreadableSource
 
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
     values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12)
@@ -374,7 +410,7 @@ def test_any_json_or_bytes_is_a_notebook_or_a_clear_error():
     def check(doc):
         data = doc.encode("utf-8", "surrogatepass")
         try:
-            source = source_from_bytes(data, "x.ipynb")
+            source = decode(data, "x.ipynb")
         except UnreadableSource as exc:
             assert str(exc) and exc.line >= 1 and exc.column >= 1
             return

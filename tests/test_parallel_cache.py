@@ -103,8 +103,11 @@ def test_largest_files_are_sent_first(tmp_path):
     files = make_tree(tmp_path / "src", 12)
     Path(files[5]).write_text(BAD * 200, encoding="utf-8")
     chunks = parallel._chunks(files, list(range(12)), jobs=2)
-    assert chunks[0][0] == (5, files[5])
-    assert sorted(i for chunk in chunks for i, _ in chunk) == list(range(12))
+    assert chunks[0][0] == (5, files[5], None)  # nothing read yet: the worker reads it
+    assert sorted(i for chunk in chunks for i, _, _ in chunk) == list(range(12))
+    data = {i: Path(files[i]).read_bytes() for i in range(12)}  # read for the cache lookup
+    chunks = parallel._chunks(files, list(range(12)), jobs=2, data=data)
+    assert chunks[0][0] == (5, files[5], data[5])
 
 
 def test_a_rule_crash_in_a_worker_is_that_files_internal_error(tmp_path, settings, monkeypatch):
@@ -130,14 +133,14 @@ def test_a_rule_crash_in_a_worker_is_that_files_internal_error(tmp_path, setting
 def test_a_dying_worker_costs_only_the_file_that_killed_it(tmp_path, settings, monkeypatch):
     files = make_tree(tmp_path / "src", 12)
     expected = comparable(parallel.check_files(files, settings, jobs=1, use_cache=False))
-    real = parallel.check_one
+    real = runner.check_file
 
     def deadly(path, *args, **kwargs):
         if path.endswith("m07.py"):
             os._exit(3)  # what a segfault in native code looks like to the pool
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(parallel, "check_one", deadly)
+    monkeypatch.setattr(runner, "check_file", deadly)
     pooled = parallel.check_files(files, settings, jobs=2, use_cache=False)
     assert codes(pooled[7]) == ["EPL000:internal-error"]
     assert "worker process checking it crashed" in pooled[7].result.findings[0].message
@@ -148,7 +151,7 @@ def test_a_dying_worker_costs_only_the_file_that_killed_it(tmp_path, settings, m
 def test_a_result_that_cannot_be_sent_back_is_an_internal_error(tmp_path, settings, monkeypatch):
     files = make_tree(tmp_path / "src", 12)
     expected = comparable(parallel.check_files(files, settings, jobs=1, use_cache=False))
-    real = parallel.check_one
+    real = runner.check_file
 
     def unpicklable(path, *args, **kwargs):
         outcome = real(path, *args, **kwargs)
@@ -156,7 +159,7 @@ def test_a_result_that_cannot_be_sent_back_is_an_internal_error(tmp_path, settin
             outcome.diff = lambda: None  # type: ignore[assignment]  # lambdas do not pickle
         return outcome
 
-    monkeypatch.setattr(parallel, "check_one", unpicklable)
+    monkeypatch.setattr(runner, "check_file", unpicklable)
     pooled = parallel.check_files(files, settings, jobs=2, use_cache=False)
     assert codes(pooled[8]) == ["EPL000:internal-error"]
     assert "pickle" in pooled[8].result.findings[0].message.lower()
@@ -181,7 +184,7 @@ def test_an_exception_outside_the_engine_is_an_internal_error(tmp_path, settings
     def broken(source, *args, **kwargs):
         raise KeyError("notebook cell")
 
-    monkeypatch.setattr(runner, "check_source_text", broken)
+    monkeypatch.setattr(runner, "check_source", broken)
     outcomes = parallel.check_files(files, settings, jobs=1, use_cache=False)
     assert [codes(o) for o in outcomes] == [["EPL000:internal-error"]] * 3
     assert "KeyError" in outcomes[0].result.findings[0].message
@@ -201,7 +204,7 @@ def test_warm_run_reads_the_cache_and_checks_nothing(tmp_path, settings, monkeyp
     def must_not_run(*args, **kwargs):
         raise AssertionError("a cache hit must not be checked again")
 
-    monkeypatch.setattr(runner, "check_source_text", must_not_run)
+    monkeypatch.setattr(runner, "check_source", must_not_run)
     warm = parallel.check_files(files, settings, jobs=1)
     assert comparable(warm) == comparable(cold)
 
@@ -233,8 +236,8 @@ def test_key_content_config_codes_and_rule_set(tmp_path, settings, monkeypatch):
     # rule set: a new fingerprint misses everything recorded so far
     monkeypatch.setattr(cache_mod, "_fingerprint", "0" * 32)
     seen = []
-    real = runner.check_source_text
-    monkeypatch.setattr(runner, "check_source_text", lambda source, *a, **k: seen.append(source.path) or real(source, *a, **k))
+    real = runner.check_source
+    monkeypatch.setattr(runner, "check_source", lambda source, *a, **k: seen.append(source.path) or real(source, *a, **k))
     parallel.check_files(files, settings, jobs=1)
     assert seen == files
 
@@ -308,7 +311,7 @@ def test_concurrent_writers_and_readers_never_see_half_an_entry(tmp_path, settin
     def reader():
         for _ in range(300):
             got = c.load(path, data, enabled)
-            if got is not None and comparable([got]) != comparable([reference]):
+            if got is not None and comparable([runner.FileOutcome(*got)]) != comparable([reference]):
                 problems.append("partial or wrong entry")
 
     threads = [threading.Thread(target=f) for f in (writer, writer, reader, reader)]

@@ -114,7 +114,8 @@ def test_hooks_fail_on_a_bad_file_fix_it_and_pass_once_it_is_fixed(tmp_path):
     assert status(out, "epochlint") == "Failed"
     assert status(out, "epochlint (fix)") == "Failed"
     assert "files were modified by this hook" in out
-    assert "train.py:5:1: EPL101" in out
+    assert out.count("train.py:5:1: EPL101") == 1, out  # reported once: by the epochlint hook, not by the fix hook
+    assert "Fixed 2 findings:" in out  # what the fix hook did (EPL900 in train.py, one in the notebook)
     assert "notes.txt" not in out
     fixed_py = (project / "train.py").read_text()
     assert "# noqa" not in fixed_py and "model.epochs = 3" in fixed_py  # EPL900 fixed, EPL101 left to the author
@@ -134,3 +135,58 @@ def test_hooks_fail_on_a_bad_file_fix_it_and_pass_once_it_is_fixed(tmp_path):
     assert status(out, "epochlint") == "Passed"
     assert status(out, "epochlint (fix)") == "Passed"
     assert (project / "train.py").read_text() == GOOD
+
+
+def readme_config(repo: Path, rev: str) -> str:
+    """The README's .pre-commit-config.yaml snippet, with the repository URL and rev filled in."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## pre-commit", 1)[1]
+    snippet = section.split("```yaml", 1)[1].split("```", 1)[0]
+    assert "<URL of the epochlint repository>" in snippet
+    rev_line = re.search(r"^\s*rev: (\S+)", snippet, re.MULTILINE)
+    assert rev_line and re.fullmatch(r"[0-9a-f]{40}", rev_line.group(1)), "rev must be a commit SHA placeholder"
+    return snippet.replace("<URL of the epochlint repository>", str(repo)).replace(rev_line.group(1), rev)
+
+
+def run_hooks(project: Path, files: list[str], home: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PRE_COMMIT_HOME=str(home), PIP_NO_COMPILE="1", NO_COLOR="1")
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--color", "never", "--files", *files],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.mark.skipif(subprocess.run([sys.executable, "-m", "pre_commit", "--version"], capture_output=True).returncode != 0, reason="pre-commit is not installed")
+def test_readme_config_as_pasted_fix_hook_fails_only_by_changing_files_and_baseline_on_both(tmp_path):
+    repo = tmp_path / "epochlint-snapshot"
+    rev = snapshot(repo)
+    project = tmp_path / "project"
+    project.mkdir()
+    git("init", "-q", cwd=project)
+    config = readme_config(repo, rev)
+    (project / ".pre-commit-config.yaml").write_text(config)
+    # nothing fixable: the fix hook passes, the epochlint hook fails and reports the finding once
+    (project / "train.py").write_text(BAD.replace("  # noqa: EPL101", ""))
+    git("add", "-A", cwd=project)
+    home = tmp_path / "pre-commit-home"
+    first = run_hooks(project, ["train.py"], home)
+    out = first.stdout + first.stderr
+    assert first.returncode == 1, out
+    assert status(out, "epochlint (fix)") == "Passed"
+    assert status(out, "epochlint") == "Failed"
+    assert out.count("train.py:5:1: EPL101") == 1, out
+
+    # a baseline given to both hooks (as the README shows): the recorded finding passes both
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, "-m", "epochlint", "check", "--write-baseline", ".epochlint-baseline.json", "train.py"], cwd=project, env=env, check=True, capture_output=True)
+    with_baseline = config.replace(
+        "      - id: epochlint-fix", "      - id: epochlint-fix\n        args: [--baseline, .epochlint-baseline.json]"
+    ).replace("      - id: epochlint  ", "      - id: epochlint\n        args: [--baseline, .epochlint-baseline.json]\n       ")
+    assert with_baseline.count("--baseline") == 2, with_baseline
+    (project / ".pre-commit-config.yaml").write_text(with_baseline)
+    git("add", "-A", cwd=project)
+    second = run_hooks(project, ["train.py"], home)
+    out = second.stdout + second.stderr
+    assert second.returncode == 0, out
+    assert status(out, "epochlint (fix)") == "Passed" and status(out, "epochlint") == "Passed"

@@ -182,9 +182,10 @@ def test_hostile_text_report_and_stdin(hostile):
 
 
 def test_notebook_inputs_when_notebooks_are_supported():
-    from linter.source import UnreadableSource, source_from_bytes
+    from linter.runner import decode
+    from linter.source import UnreadableSource
 
     with pytest.raises(UnreadableSource):
-        source_from_bytes(HOSTILE["broken_notebook.ipynb"], "nb.ipynb")
-    empty = source_from_bytes(HOSTILE["no_code_cells.ipynb"], "nb.ipynb")
+        decode(HOSTILE["broken_notebook.ipynb"], "nb.ipynb")
+    empty = decode(HOSTILE["no_code_cells.ipynb"], "nb.ipynb")
     assert check_source(empty, ALL).findings == []

@@ -8,21 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
-from linter.rules import ALL_RULES, META_CODES, code_for
-
-
-def rule_rows() -> list[dict]:
-    from linter.docs import rule_doc_path
-
-    rows = [
-        {"code": r.code, "name": r.name, "summary": r.summary, "fixable": r.fixable, "witness": r.witness, "doc": rule_doc_path(r.code)}
-        for r in ALL_RULES
-    ]
-    rows += [
-        {"code": c, "name": m["name"], "summary": m["summary"], "fixable": "safe" if c == "EPL900" else None, "witness": None, "doc": rule_doc_path(c)}
-        for c, m in META_CODES.items()
-    ]
-    return sorted(rows, key=lambda r: r["code"])
+from linter.docs import explain_markdown, rule_rows
+from linter.rules import code_for
 
 
 def run_rules(args) -> int:
@@ -39,8 +26,6 @@ def run_rules(args) -> int:
 
 
 def explain_text(code: str) -> str:
-    from linter.docs import explain_markdown
-
     return explain_markdown(code, with_evidence=True)
 
 

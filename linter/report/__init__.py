@@ -17,8 +17,10 @@ class RunResult:
     lines: dict = field(default_factory=dict)  # path -> {cell or None: list of source lines} for context
     statistics: bool = False
     color: bool = False
-    show_fixes: bool = True
+    show_fixes: bool = False  # --show-fixes: fixes applied per file (with --fix), else each finding's fix
     unsafe_fixes: bool = False
+    fixed_by_path: dict = field(default_factory=dict)  # path -> fixes applied by --fix
+    baseline_note: str = ""  # what --write-baseline recorded / --baseline hid, for the summary
 
 
 def _load() -> dict[str, Callable[[RunResult], str]]:

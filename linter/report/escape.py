@@ -16,7 +16,7 @@ import re
 
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_PATH_START = re.compile(r"[\w./~\\]")
+_PATH_START = re.compile(r"[\w./~\\-]")
 
 
 def _surrogate(ch: str) -> str:

@@ -15,9 +15,17 @@ def _escape_prop(s: str) -> str:
 
 
 def render(result) -> str:
+    from linter.report.nbpos import NotebookLines
+
+    notebooks = NotebookLines()
     out = []
     for f in result.findings:
-        where = f"file={_escape_prop(f.path)},line={f.line},col={f.column},endLine={f.end_line},endColumn={f.end_column}"
-        title = _escape_prop(f.code if f.cell is None else f"{f.code} (cell {f.cell})")
+        if f.cell is None:
+            where = f"file={_escape_prop(f.path)},line={f.line},col={f.column},endLine={f.end_line},endColumn={f.end_column}"
+        else:
+            # GitHub places an annotation on a line of the file: the .ipynb line holding that source line
+            file_line = notebooks.file_line(f.path, f.cell, f.line)
+            where = f"file={_escape_prop(f.path)}" + (f",line={file_line}" if file_line is not None else "")
+        title = _escape_prop(f.code if f.cell is None else f"{f.code} (cell {f.cell}, line {f.line})")
         out.append(f"::error {where},title={title}::{_escape_data(f.code + ' ' + f.message)}")
     return "".join(line + "\n" for line in out)

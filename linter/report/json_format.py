@@ -14,6 +14,10 @@ def _finding(f) -> dict:
 
 
 def render(result) -> str:
+    if result.statistics:
+        from linter.report.text import statistics_json
+
+        return json.dumps(statistics_json(result), indent=2) + "\n"
     return json.dumps(
         {
             "version": __version__,

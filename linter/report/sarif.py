@@ -12,9 +12,11 @@
   (`columnKind`), end positions are exclusive, as SARIF says.
 - `fixes` (artifactChanges -> replacements with `deletedRegion` + `insertedContent`) for safe
   fixes, and for unsafe ones with `--unsafe-fixes`.
-- Notebook findings: the region is the line/column inside the cell (`properties.cell`, and the
-  message starts with "cell N:"); they carry no `fixes`, whose regions would have to be in the
-  notebook's JSON text.
+- Notebook findings: the region is the line of the `.ipynb` file where the flagged source line is
+  written (linter/report/nbpos.py; GitHub shows results on lines of the file), with no columns;
+  the cell and the position inside it are in `properties` (`cell`, `cellLine`, `cellColumn`,
+  `cellEndLine`, `cellEndColumn`) and the message starts with "cell N, line L:". They carry no
+  `fixes`, whose regions would have to be in the notebook's JSON text.
 """
 from __future__ import annotations
 
@@ -85,19 +87,26 @@ def _region(line: int, column: int, end_line: int, end_column: int) -> dict:
     return {"startLine": line, "startColumn": column, "endLine": end_line, "endColumn": end_column}
 
 
-def _result(f, index: dict, unsafe_fixes: bool) -> dict:
+def _result(f, index: dict, unsafe_fixes: bool, notebooks=None) -> dict:
     location = artifact_location(f.path)
-    message = unicode(f.message if f.cell is None else f"cell {f.cell}: {f.message}")
+    message = unicode(f.message if f.cell is None else f"cell {f.cell}, line {f.line}: {f.message}")
+    if f.cell is None:
+        region = _region(f.line, f.column, f.end_line, f.end_column)
+    else:
+        file_line = notebooks.file_line(f.path, f.cell, f.line) if notebooks is not None else None
+        region = {"startLine": file_line if file_line is not None else 1}
     res = {
         "ruleId": f.code,
         "level": LEVELS.get(f.severity, "warning"),
         "message": {"text": message},
-        "locations": [{"physicalLocation": {"artifactLocation": location, "region": _region(f.line, f.column, f.end_line, f.end_column)}}],
+        "locations": [{"physicalLocation": {"artifactLocation": location, "region": region}}],
     }
     if f.code in index:
         res["ruleIndex"] = index[f.code]
     if f.cell is not None:
-        res["properties"] = {"cell": f.cell}
+        res["properties"] = {
+            "cell": f.cell, "cellLine": f.line, "cellColumn": f.column, "cellEndLine": f.end_line, "cellEndColumn": f.end_column,
+        }
     fix = f.fix
     if fix is not None and f.cell is None and (fix.applicability == "safe" or unsafe_fixes) and fix.edits:
         res["fixes"] = [
@@ -124,6 +133,9 @@ def sarif_log(result) -> dict:
     rules = _descriptors()
     index = {d["id"]: i for i, d in enumerate(rules)}
     from linter.docs import repository_url
+    from linter.report.nbpos import NotebookLines
+
+    notebooks = NotebookLines()
 
     driver = {"name": "epochlint", "version": __version__, "semanticVersion": __version__, "rules": rules}
     repo = repository_url()
@@ -131,9 +143,9 @@ def sarif_log(result) -> dict:
         driver["informationUri"] = repo
     run = {
         "tool": {"driver": driver},
-        "originalUriBaseIds": {SRCROOT: {"uri": Path.cwd().as_uri() + "/"}},
+        "originalUriBaseIds": {SRCROOT: {"uri": "file://" + quote(os.fsencode(Path.cwd().as_posix()), safe="/").rstrip("/") + "/"}},
         "columnKind": "unicodeCodePoints",
-        "results": [_result(f, index, result.unsafe_fixes) for f in result.findings],
+        "results": [_result(f, index, result.unsafe_fixes, notebooks) for f in result.findings],
         "invocations": [{"executionSuccessful": True}],
         "properties": {"filesChecked": result.files_checked, "filesSkipped": result.files_skipped},
     }

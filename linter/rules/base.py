@@ -12,14 +12,11 @@ from __future__ import annotations
 import inspect
 import textwrap
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Optional, Sequence, Union
+from typing import ClassVar, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 
 from linter.messages import bounded
-
-if TYPE_CHECKING:
-    from linter.engine import FileContext
 
 
 @dataclass(frozen=True)
@@ -90,11 +87,15 @@ class Rule:
     claim: ClassVar[str] = ""  # the measured claim (RULES.md), proven by the witness
     witness: ClassVar[str] = ""  # what runtime_check measures for this code
     fixable: ClassVar[Optional[str]] = None  # None | "safe" | "unsafe" | "sometimes"
+    # The conditions the rule fires on, per dimension: {"input": ("dataset", ...), "call": ("fit", ...)}.
+    # The witness must measure every one (`covers`, checked by tests/test_rule_contract.py). A
+    # `*_generator` method counts as the call it became (Keras 2 delegates to it; Keras 3 removed it: EPL106).
+    fires_on: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     VALID: ClassVar[Sequence[Example]] = ()
     INVALID: ClassVar[Sequence[Example]] = ()
 
-    def __init__(self, ctx: "FileContext") -> None:
-        self.ctx = ctx
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx  # the file's linter.engine.FileContext (not imported: the engine imports the rules)
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
         self.ctx.report(self, node, bounded(message), fix)

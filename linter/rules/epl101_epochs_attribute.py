@@ -43,6 +43,7 @@ class EpochsAttribute(Rule):
         "argument, default 1 (Keras 2 and 3). Measured: `model.epochs = 10; model.fit(x, y)` ran 1 epoch."
     )
     witness = "History has 1 epoch after `model.epochs = 10; model.fit(x, y)`"
+    fires_on = {"assignment": ("attribute", "setattr")}
 
     VALID = [
         # a callback, a config object, gensim: not Keras models

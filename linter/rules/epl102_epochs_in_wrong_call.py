@@ -62,11 +62,13 @@ class EpochsInWrongCall(Rule):
     name = "epochs-in-wrong-call"
     summary = "`epochs=` given to Model()/Sequential()/compile()/evaluate()/predict(): ignored or an error"
     claim = (
-        "Keras 3: `keras.Model(inputs, outputs, epochs=10)` is accepted silently and ignored (fit runs 1 epoch); "
-        "`Sequential(..., epochs=)`, `compile(..., epochs=)` and `predict(..., epochs=)` raise TypeError, "
-        "`evaluate(..., epochs=)` raises ValueError. Keras 2 (tf_keras): all of them raise TypeError."
+        "`epochs=` belongs to `fit` only. Keras 3: `keras.Model(inputs, outputs, epochs=10)` is accepted silently and "
+        "ignored (`fit()` runs 1 epoch); `Sequential(..., epochs=)`, `compile(..., epochs=)` and `predict(..., epochs=)` "
+        "raise TypeError; `evaluate(..., epochs=)` raises ValueError (\"Arguments not recognized\"). Keras 2 (tf_keras): all "
+        "five raise TypeError (`Model`: \"Keyword argument not understood\")."
     )
     witness = "Model(..., epochs=10) accepted and fit runs 1 epoch (Keras 3); the other calls raise"
+    fires_on = {"call": ("Model", "Sequential", "compile", "evaluate", "predict")}
 
     VALID = [
         # epochs where it belongs

@@ -42,10 +42,12 @@ class Keras1EpochArguments(Rule):
     name = "keras1-epoch-arguments"
     summary = "`nb_epoch=`/`samples_per_epoch=`/`nb_val_samples=` are Keras 1 names: TypeError in Keras 2 and 3"
     claim = (
-        "Keras 1 argument names (`nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=`) make `fit` raise "
-        "TypeError \"unexpected keyword argument\" in Keras 2 (tf.keras) and Keras 3."
+        "Keras 1 argument names (`nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=`, `val_samples=`) are errors in "
+        "Keras 2 and 3: `fit` and `predict` raise TypeError \"unexpected keyword argument\"; `evaluate` raises TypeError "
+        "\"Invalid keyword arguments\" (Keras 2, tf_keras) or ValueError \"Arguments not recognized\" (Keras 3)."
     )
-    witness = "fit(x, y, nb_epoch=2) / samples_per_epoch= / nb_val_samples= each raise TypeError"
+    witness = "fit/evaluate/predict with each of nb_epoch=, samples_per_epoch=, nb_val_samples=, val_samples= raise (TypeError; Keras 3 evaluate: ValueError)"
+    fires_on = {"argument": ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"), "call": ("fit", "evaluate", "predict")}
     fixable = "sometimes"
 
     VALID = [

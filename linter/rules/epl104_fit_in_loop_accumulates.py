@@ -60,6 +60,7 @@ class FitInLoopAccumulates(Rule):
         "3-turn loop = 9 epochs."
     )
     witness = "total epochs == turns x N; the second call starts from a lower loss than the first"
+    fires_on = {"call": ("fit",)}
 
     VALID = [
         # epochs=1 (explicit or default) in an epoch loop

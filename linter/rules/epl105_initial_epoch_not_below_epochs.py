@@ -49,6 +49,7 @@ class InitialEpochNotBelowEpochs(Rule):
         "Measured: `epochs=5, initial_epoch=5` -> 0 epochs."
     )
     witness = "fit(epochs=5, initial_epoch=5) runs 0 epochs and leaves the weights unchanged"
+    fires_on = {"call": ("fit",)}
 
     VALID = [
         # resuming correctly: epochs is the stop index

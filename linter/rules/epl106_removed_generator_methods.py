@@ -50,10 +50,11 @@ class RemovedGeneratorMethods(Rule):
     summary = "`fit_generator`/`evaluate_generator`/`predict_generator` are removed in Keras 3; use fit/evaluate/predict"
     claim = (
         "`fit_generator`, `evaluate_generator` and `predict_generator` are removed in Keras 3 (AttributeError); "
-        "`fit`/`evaluate`/`predict` take generators, tf.data and PyDataset. Keras 2 (tf_keras): they still exist, "
-        "deprecated."
+        "`fit`/`evaluate`/`predict` take generators, tf.data and PyDataset. Keras 2 (tf_keras): they still exist "
+        "(deprecated; `fit_generator` trains, with a deprecation warning)."
     )
     witness = "hasattr(model, 'fit_generator') is False in Keras 3 (True in Keras 2); fit(generator) trains"
+    fires_on = {"method": ("fit_generator", "evaluate_generator", "predict_generator")}
     fixable = "sometimes"
 
     VALID = [

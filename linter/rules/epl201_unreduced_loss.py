@@ -64,6 +64,7 @@ class UnreducedLoss(Rule):
         "reduced after 10 epochs."
     )
     witness = "gradient-norm ratio unreduced / reduced == batch size (rel. tol 1e-3); the loss has shape (batch,)"
+    fires_on = {"loss": ("loss function", "loss object with reduction=None")}
     fixable = "unsafe"
 
     VALID = [

@@ -61,10 +61,17 @@ class MissingTrainingFlag(Rule):
     name = "missing-training-flag"
     summary = "a model with Dropout/BatchNormalization called in a GradientTape without training=True"
     claim = (
-        "Without `training=True` the layers run in inference mode: dropout never drops, BatchNormalization "
-        "never updates its moving statistics. Measured: moving_mean stayed exactly 0 after 10 epochs."
+        "Without `training=True` the layers run in inference mode: dropout and noise layers and the `dropout=` of "
+        "recurrent/attention layers drop nothing, BatchNormalization (also synchronized) never updates its moving "
+        "statistics, SpectralNormalization never runs its power iteration (Keras 2 and 3). Measured: moving_mean "
+        "stayed exactly 0 after 10 epochs. Not random augmentation layers (RandomFlip, RandomRotation, ...): they "
+        "augment without `training=True` too."
     )
-    witness = "BN moving statistics unchanged; dropout output equals the no-dropout output"
+    witness = (
+        "BN moving statistics unchanged after 10 epochs; every dropout/noise layer, (synchronized) BatchNormalization, "
+        "SpectralNormalization and LSTM/MultiHeadAttention `dropout=` inactive in a model called without training=True"
+    )
+    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "augmentation layers", "dropout= arguments")}
     fixable = "safe"
 
     VALID = [

@@ -65,6 +65,7 @@ class TfFunctionInLoop(Rule):
         "Measured: 4 turns -> 4 traces in the loop, 1 hoisted."
     )
     witness = "trace count of a tf.function created inside a 4-turn loop == 4; created before the loop == 1"
+    fires_on = {"form": ("decorator", "call")}
 
     VALID = [
         # created once, called in the loop

@@ -94,6 +94,7 @@ class OptimizerInLoop(Rule):
         "creating variables on the first call) (Keras 2 and 3). Measured: `iterations` = 8 after 3 epochs of 8 steps."
     )
     witness = "optimizer.iterations after 3 epochs with the optimizer built in the loop == one epoch's steps; ValueError inside tf.function"
+    fires_on = {"where": ("loop", "tf.function step")}
 
     VALID = [
         # built once

@@ -82,6 +82,7 @@ class EagerCallInTfFunction(Rule):
         "1 trace, 1 print, 1 append."
     )
     witness = "AttributeError for .numpy() in a tf.function; print count == append count == trace count == 1 after 4 calls"
+    fires_on = {"call": ("numpy", "item", "print", "append", "extend", "insert")}
     fixable = "unsafe"
 
     VALID = [
@@ -504,7 +505,7 @@ class EagerCallInTfFunction(Rule):
         for arg in call.args:
             inner = _without_eager_conversion(arg.value)
             if inner is not arg.value:
-                fix = fix + _drop_tail(arg.value, inner)
+                fix = fix + edits.keep_inner(arg.value, inner, "unsafe")
         return fix
 
 
@@ -513,14 +514,6 @@ def _where(traced) -> str:
     if isinstance(target, cst.FunctionDef):
         return f"`{target.name.value}`"
     return "(a lambda)" if isinstance(target, cst.Lambda) else ""
-
-
-def _drop_tail(outer: cst.BaseExpression, inner: cst.BaseExpression) -> edits.EditFix:
-    """`loss.numpy()` -> `loss`: delete the text after `inner`, which starts `outer`."""
-    def build(text: str, position) -> list:
-        return [(position(inner)[1], position(outer)[1], "")]
-
-    return edits.EditFix("unsafe", (inner, outer), build)
 
 
 def _without_eager_conversion(node: cst.BaseExpression) -> cst.BaseExpression:

@@ -62,6 +62,7 @@ class PythonScalarRetrace(Rule):
         "5 tensors -> 1 trace."
     )
     witness = "trace count of a tf.function called with 5 Python ints == 5; with tensors == 1"
+    fires_on = {"value": ("int", "float")}
 
     VALID = [
         # the seed's Example 3: numpy slices, no Python numbers

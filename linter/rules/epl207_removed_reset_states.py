@@ -54,6 +54,7 @@ class RemovedResetStates(Rule):
         "Keras 2 (tf_keras): `reset_states()` still works (deprecated alias)."
     )
     witness = "AttributeError for Mean().reset_states() on Keras 3 (works on Keras 2); reset_state() resets on both"
+    fires_on = {"method": ("reset_states",)}
     fixable = "sometimes"
 
     VALID = [

@@ -79,6 +79,7 @@ class MetricNeverReset(Rule):
         "reports 1.5 after epoch 2."
     )
     witness = "after 2 epochs the never-reset Mean's result equals the mean over both epochs; reset each epoch it equals epoch 2's"
+    fires_on = {"update": ("update_state", "call")}
 
     VALID = [
         # reset each epoch

@@ -50,8 +50,13 @@ class RegularizationIgnored(Rule):
     code = "EPL209"
     name = "regularization-ignored"
     summary = "a custom loop never adds model.losses: the model's regularization penalties are dropped"
-    claim = "Regularization penalties are silently dropped in a custom loop whose loss never adds `model.losses` (fit() adds them)."
-    witness = "weight norm after the custom loop differs from fit() with the same seed; `model.losses` non-empty"
+    claim = (
+        "`fit()` adds `model.losses` (`kernel_`/`bias_`/`activity_regularizer=`, `ActivityRegularization`, `add_loss`, "
+        "`add_weight(regularizer=)`) to the loss; a custom loop whose loss never adds them silently trains without "
+        "regularization (Keras 2 and 3)."
+    )
+    witness = "weight norm after the custom loop differs from fit() with the same seed; for each kind of penalty, Keras's own loss == MSE + sum(model.losses) > MSE"
+    fires_on = {"penalty": ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "ActivityRegularization layer", "add_loss", "add_weight(regularizer=)")}
 
     VALID = [
         # the custom loop adds tf.add_n(model.losses)

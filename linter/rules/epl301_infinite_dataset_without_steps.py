@@ -47,6 +47,7 @@ class InfiniteDatasetWithoutSteps(Rule):
         "`fit` raises ValueError \"When providing an infinite dataset, you must specify the number of steps to run\"."
     )
     witness = "epoch 1 has not ended after several passes over a `.repeat()`ed dataset (Keras 3); ValueError (Keras 2)"
+    fires_on = {"call": ("fit",)}
 
     VALID = [
         # RULES.md "Not a finding": `ds.repeat()` with steps_per_epoch

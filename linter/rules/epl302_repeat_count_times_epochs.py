@@ -47,6 +47,7 @@ class RepeatCountTimesEpochs(Rule):
         "`epochs=3` = 9 passes."
     )
     witness = "passes over the data counted by a callback == E * E for `repeat(E)` + `epochs=E`"
+    fires_on = {"call": ("fit",)}
 
     VALID = [
         # RULES.md "Not a finding": `.repeat(n)` with steps_per_epoch

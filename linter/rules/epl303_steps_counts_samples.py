@@ -43,13 +43,15 @@ class StepsCountsSamples(Rule):
     name = "steps-counts-samples"
     summary = "`steps_per_epoch`/`validation_steps` set to a number of samples instead of batches"
     claim = (
-        "`steps_per_epoch` counts batches, not samples. Set to the sample count: with arrays and `batch_size`, or a "
-        "finite dataset, every epoch is cut short when the data runs out (\"Your input ran out of data\" warning; "
-        "Keras 3 goes on with the next epoch, tf.keras 2 stops training after 1 epoch); a repeated dataset runs the "
-        "full sample count of batches per epoch (batch_size times too long); Keras 3 with arrays and no "
-        "`batch_size` picks batch_size = ceil(n / steps) = 1, so an epoch is n single-sample steps, silently."
+        "`steps_per_epoch` counts batches, not samples. Set to the sample count N: with a repeated dataset every epoch "
+        "runs N batches (batch_size times too long); with a finite input the data runs out (\"Your input ran out of "
+        "data\") -- Keras 3 cuts every epoch short and goes on with the next, Keras 2 (tf_keras) stops training; with "
+        "arrays and no `batch_size`, Keras 2 and 3 derive batch_size = ceil(N / steps) = 1 (N steps of one sample each). "
+        "`validation_steps` likewise: a finite validation set runs out (same warning), a repeated one is validated for N "
+        "batches."
     )
-    witness = "batches per epoch with steps_per_epoch = the sample count, against the batches available"
+    witness = "batches per epoch with steps_per_epoch (and validation batches with validation_steps) = the sample count, against the batches available"
+    fires_on = {"argument": ("steps_per_epoch", "validation_steps")}
 
     VALID = [
         # RULES.md "Not a finding": len(generator) of an iterator / Sequence, samples // batch_size

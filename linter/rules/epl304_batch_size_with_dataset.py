@@ -48,10 +48,11 @@ class BatchSizeWithDataset(Rule):
     name = "batch-size-with-dataset"
     summary = "`batch_size=` with a dataset, generator, iterator or PyDataset is silently ignored"
     claim = (
-        "`batch_size=` given to `fit`/`evaluate`/`predict` with a tf.data dataset, generator or PyDataset is "
-        "silently ignored: the input's own batching wins (Keras 2 and 3)."
+        "`batch_size=` given to `fit`/`evaluate`/`predict` with a tf.data dataset, generator, ImageDataGenerator "
+        "iterator or PyDataset is silently ignored: the input's own batching wins (Keras 2 and 3)."
     )
-    witness = "batches per epoch unchanged by batch_size, no error and no warning"
+    witness = "batches run by fit/evaluate/predict unchanged by batch_size=4, no error and no warning, for a dataset, a generator, an ImageDataGenerator iterator and a PyDataset"
+    fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset"), "call": ("fit", "evaluate", "predict")}
     fixable = "safe"
 
     VALID = [

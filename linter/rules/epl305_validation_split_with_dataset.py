@@ -40,12 +40,13 @@ class ValidationSplitWithDataset(Rule):
 
     code = "EPL305"
     name = "validation-split-with-dataset"
-    summary = "`fit(validation_split=)` with a dataset or generator raises ValueError"
+    summary = "`fit(validation_split=)` with a dataset, generator, iterator or PyDataset raises ValueError"
     claim = (
-        "`validation_split=` with a tf.data dataset or generator raises ValueError: it is only supported for "
-        "arrays/tensors (Keras 2 and 3)."
+        "`validation_split=` with a tf.data dataset, generator, ImageDataGenerator iterator or PyDataset raises "
+        "ValueError: it is only supported for arrays/tensors (Keras 2 and 3)."
     )
-    witness = "`fit(dataset, validation_split=0.2)` raises ValueError"
+    witness = "`fit(input, validation_split=0.2)` raises ValueError for a dataset, a generator, an ImageDataGenerator iterator and a PyDataset"
+    fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset")}
 
     VALID = [
         # RULES.md "Not a finding": validation_split= with arrays

@@ -1,8 +1,11 @@
-"""The witness registry: `WITNESSES` maps each rule code to its `Witness` (code, claim, run).
+"""The witness registry: `WITNESSES` maps each rule code to its `Witness` (code, claim, run,
+covers).
 
-One module per rule family (`epl1`, `epl2`, `epl3`); each witness registers itself with the
-`@witness(code, claim)` decorator from `base`. Importing this package does not import
-TensorFlow; a witness imports nothing until it runs with a loaded `Env`.
+One module per rule family (`epl1`, `epl2`, `epl3`); each witness registers itself against its
+rule with the `@witness(code, covers=...)` decorator from `base`: the claim it proves is the
+rule's `claim`, and `covers` says which of the rule's firing conditions (`Rule.fires_on`) it
+measures. Importing this package does not import TensorFlow; a witness imports nothing until it
+runs with a loaded `Env`.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ and `epochlint explain`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 
 from runtime_check.env import Env
 
@@ -30,17 +30,27 @@ class Outcome:
 @dataclass(frozen=True)
 class Witness:
     code: str
-    claim: str  # what happens, in every Keras version where it differs
+    claim: str  # the rule's claim (`Rule.claim`): what happens, in every Keras version where it differs
     run: Callable[[Env], Outcome]
+    covers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the firing conditions it measures
 
 
-def witness(code: str, claim: str) -> Callable[[Callable[[Env], Outcome]], Callable[[Env], Outcome]]:
-    """Register `fn` as the witness of `code` (one per code)."""
+def witness(code: str, covers: Mapping[str, Sequence[str]]) -> Callable[[Callable[[Env], Outcome]], Callable[[Env], Outcome]]:
+    """Register `fn` as the witness of rule `code` (one per code). The claim it proves is the
+    rule's own (`Rule.claim`, never a copy); `covers` names, per dimension of the rule's
+    `fires_on`, the conditions the witness really measures (tests/test_rule_contract.py checks
+    that they include every condition the rule fires on)."""
+    from linter.rules import RULES_BY_CODE  # the linter never imports TensorFlow: neither does this
+
+    rule = RULES_BY_CODE.get(code)
+    if rule is None:
+        raise RuntimeError(f"a witness for {code}, which is not a rule")
 
     def register(fn: Callable[[Env], Outcome]) -> Callable[[Env], Outcome]:
         if code in REGISTRY:
             raise RuntimeError(f"two witnesses for {code}")
-        REGISTRY[code] = Witness(code=code, claim=" ".join(claim.split()), run=fn)
+        measured = {dim: tuple(values) for dim, values in covers.items()}
+        REGISTRY[code] = Witness(code=code, claim=" ".join(rule.claim.split()), run=fn, covers=measured)
         return fn
 
     return register

@@ -10,8 +10,7 @@ def _xy():
     return data.witness_data()
 
 
-@witness("EPL101", """Setting `model.epochs = N` is ignored: `fit()` runs its own `epochs` argument,
-default 1 (Keras 2 and 3).""")
+@witness("EPL101", covers={"assignment": ("attribute", "setattr")})
 def epl101(env: Env) -> Outcome:
     x, y = _xy()
     model = models.small(env)
@@ -29,10 +28,7 @@ def epl101(env: Env) -> Outcome:
                    f"(setattr: {ev['epochs_run_after_setattr']})")
 
 
-@witness("EPL102", """`epochs=` belongs to `fit` only. Keras 3: `keras.Model(inputs, outputs, epochs=10)` is
-accepted silently and ignored (`fit()` runs 1 epoch); `Sequential(..., epochs=)`, `compile(..., epochs=)` and
-`predict(..., epochs=)` raise TypeError; `evaluate(..., epochs=)` raises ValueError ("Arguments not
-recognized"). Keras 2 (tf_keras): all five raise TypeError (`Model`: "Keyword argument not understood").""")
+@witness("EPL102", covers={"call": ("Model", "Sequential", "compile", "evaluate", "predict")})
 def epl102(env: Env) -> Outcome:
     k = env.keras
     x, y = _xy()
@@ -80,23 +76,36 @@ def epl102(env: Env) -> Outcome:
     return Outcome(ev, ok, "; ".join(parts))
 
 
-@witness("EPL103", """Keras 1 arguments `nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=` make `fit` raise
-TypeError "unexpected keyword argument" (Keras 2 and 3).""")
+KERAS1_ARGUMENTS = ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples")
+KERAS1_CALLS = ("fit", "evaluate", "predict")
+
+
+@witness("EPL103", covers={"argument": KERAS1_ARGUMENTS, "call": KERAS1_CALLS})
 def epl103(env: Env) -> Outcome:
     x, y = _xy()
     model = models.small(env)
-    ev = {}
+    calls = {"fit": lambda **kw: model.fit(x, y, verbose=0, **kw),
+             "evaluate": lambda **kw: model.evaluate(x, y, verbose=0, **kw),
+             "predict": lambda **kw: model.predict(x, verbose=0, **kw)}
+    ev: dict = {call: {} for call in KERAS1_CALLS}
     with capture():
-        for kw in ("nb_epoch", "samples_per_epoch", "nb_val_samples"):
-            ev[kw] = raised(lambda kw=kw: model.fit(x, y, verbose=0, **{kw: 2}))
+        for call in KERAS1_CALLS:
+            for kw in KERAS1_ARGUMENTS:
+                ev[call][kw] = raised(lambda call=call, kw=kw: calls[call](**{kw: 2}))
     ok = Checks()
-    for kw, e in ev.items():
-        ok.add(kw, e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
-    return Outcome(ev, ok, "; ".join(f"fit({kw}=2): {e.get('type', 'accepted')}" for kw, e in ev.items()))
+    for call in KERAS1_CALLS:
+        for kw in KERAS1_ARGUMENTS:
+            e = ev[call][kw]
+            if call == "evaluate":  # evaluate checks its **kwargs itself
+                expected = ("ValueError", "Arguments not recognized") if env.keras_major >= 3 else ("TypeError", "Invalid keyword arguments")
+                ok.add(f"{call}({kw}=)", e.get("type") == expected[0] and expected[1] in e.get("message", ""))
+            else:
+                ok.add(f"{call}({kw}=)", e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
+    return Outcome(ev, ok, "; ".join(
+        f"{call}: " + "/".join(sorted({e.get("type", "accepted") for e in ev[call].values()})) for call in KERAS1_CALLS))
 
 
-@witness("EPL104", """Each `fit(epochs=N)` call continues training the same model: a loop of T turns trains
-T x N epochs, and weights leak from one turn ("trial", "fold") into the next (Keras 2 and 3).""")
+@witness("EPL104", covers={"call": ("fit",)})
 def epl104(env: Env) -> Outcome:
     x, y = _xy()
     model = models.small(env)
@@ -116,8 +125,7 @@ def epl104(env: Env) -> Outcome:
                    f"per call {first_losses[0]:.4g} -> {first_losses[1]:.4g} -> {first_losses[2]:.4g}")
 
 
-@witness("EPL105", """`epochs` is the index of the last epoch, not a count: `fit(epochs=E, initial_epoch=I)`
-runs E - I epochs, and I >= E trains nothing (empty History, weights unchanged) (Keras 2 and 3).""")
+@witness("EPL105", covers={"call": ("fit",)})
 def epl105(env: Env) -> Outcome:
     x, y = _xy()
     model = models.small(env)
@@ -138,9 +146,7 @@ def epl105(env: Env) -> Outcome:
                    f"{'unchanged' if unchanged else 'changed'}; epochs=5, initial_epoch=3: {ev['epochs_5_initial_3_epochs_run']} epochs")
 
 
-@witness("EPL106", """`fit_generator`, `evaluate_generator`, `predict_generator` are removed in Keras 3
-(AttributeError); `fit`/`evaluate`/`predict` take generators, tf.data and PyDataset. Keras 2 (tf_keras): they
-still exist (deprecated; `fit_generator` trains, with a deprecation warning).""")
+@witness("EPL106", covers={"method": ("fit_generator", "evaluate_generator", "predict_generator")})
 def epl106(env: Env) -> Outcome:
     x, y = _xy()
     model = models.small(env)

@@ -12,9 +12,7 @@ def _dataset(env: Env, x, y, batch_size: int = data.BATCH_SIZE):
     return env.tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
 
 
-@witness("EPL301", """Keras 3: `fit` on a `.repeat()`ed (infinite) dataset without `steps_per_epoch` never ends
-its first epoch. Keras 2 (tf_keras): `fit` raises ValueError ("When providing an infinite dataset, you must
-specify the number of steps to run").""")
+@witness("EPL301", covers={"call": ("fit",)})
 def epl301(env: Env) -> Outcome:
     x, y = data.witness_data()
     per_pass = data.num_batches(len(x))
@@ -40,8 +38,7 @@ def epl301(env: Env) -> Outcome:
     return Outcome(ev, ok, summary)
 
 
-@witness("EPL302", """`.repeat(E)` on a dataset plus `fit(..., epochs=E)` without `steps_per_epoch` makes
-E x E passes over the data: every epoch runs the whole repeated dataset (Keras 2 and 3).""")
+@witness("EPL302", covers={"call": ("fit",)})
 def epl302(env: Env) -> Outcome:
     x, y = data.witness_data()
     per_pass, e = data.num_batches(len(x)), 3
@@ -79,11 +76,40 @@ def _sample_counter(env: Env):
     return Samples()
 
 
-@witness("EPL303", """`steps_per_epoch` counts batches, not samples. Set to the sample count N: with a repeated
-dataset every epoch runs N batches (batch_size times too long); with a finite input the data runs out ("Your
-input ran out of data") -- Keras 3 cuts every epoch short and goes on with the next, Keras 2 (tf_keras) stops
-training; with arrays and no `batch_size`, Keras 2 and 3 derive batch_size = ceil(N / steps) = 1 (N steps of
-one sample each).""")
+def _validation_counter(env: Env):
+    class ValidationBatches(env.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.per_epoch: list[int] = []
+
+        def on_test_begin(self, logs=None):
+            self.per_epoch.append(0)
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.per_epoch[-1] += 1
+
+    return ValidationBatches()
+
+
+def _validation_steps_as_samples(env: Env, model) -> dict:
+    """`validation_steps=` set to the validation sample count: a finite validation set runs out,
+    a repeated one is validated for that many batches (batch_size times too long)."""
+    xv, yv = data.regression(n=64, seed=1)
+    x, y = data.witness_data()
+    n_val, per_pass = len(xv), data.num_batches(len(xv))
+    out: dict = {"validation_samples": n_val, "validation_batches_per_pass": per_pass}
+    for name, make in (("finite_validation_dataset", lambda: _dataset(env, xv, yv)),
+                       ("repeated_validation_dataset", lambda: _dataset(env, xv, yv).repeat())):
+        counter = _validation_counter(env)
+        with capture() as cap:
+            hist = model.fit(x, y, batch_size=32, epochs=2, validation_data=make(), validation_steps=n_val, verbose=0,
+                             callbacks=[counter])
+        out[name] = {"epochs_run": epochs_run(hist), "validation_batches_per_epoch": counter.per_epoch,
+                     "ran_out_warning": any(RAN_OUT in m for m in cap.all_messages())}
+    return out
+
+
+@witness("EPL303", covers={"argument": ("steps_per_epoch", "validation_steps")})
 def epl303(env: Env) -> Outcome:
     x, y = data.regression(n=64, seed=0)
     n, per_pass = len(x), data.num_batches(len(x))
@@ -104,6 +130,12 @@ def epl303(env: Env) -> Outcome:
         if name == "arrays_no_batch_size":
             ev[name]["samples_in_epoch"] = int(hist.history["samples"][-1])
     a, f, rep, nb = ev["arrays_batch_size_32"], ev["finite_dataset"], ev["repeated_dataset"], ev["arrays_no_batch_size"]
+    val = ev["validation_steps"] = _validation_steps_as_samples(env, model)
+    vf, vr = val["finite_validation_dataset"], val["repeated_validation_dataset"]
+    ok.add("validation_steps: a finite validation set runs out", vf["ran_out_warning"]
+           and all(b <= val["validation_batches_per_pass"] for b in vf["validation_batches_per_epoch"]))
+    ok.add("validation_steps: a repeated validation set is validated batch_size times too long",
+           vr["validation_batches_per_epoch"] == [val["validation_samples"]] * vr["epochs_run"] and not vr["ran_out_warning"])
     ok.add("finite input runs out", a["ran_out_warning"] and f["ran_out_warning"])
     ok.add("repeated: epoch is batch_size times too long", rep["batches_per_epoch"] == [n] and not rep["ran_out_warning"])
     ok.add("no batch_size: N steps of one sample", nb["batches_per_epoch"] == [n] and nb["samples_in_epoch"] == n)
@@ -114,49 +146,123 @@ def epl303(env: Env) -> Outcome:
                    f"{a['batches_per_epoch']} batches per epoch + 'ran out of data' warning; repeated dataset -> "
                    f"{rep['batches_per_epoch']} batches ({n // per_pass}+ passes) per epoch; arrays without batch_size -> "
                    f"{nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps (batch of 1)")
+        summary += (f"; validation_steps={val['validation_samples']} (samples), {val['validation_batches_per_pass']} validation batches: "
+                    f"finite -> {vf['validation_batches_per_epoch']} + warning, repeated -> {vr['validation_batches_per_epoch']}")
     else:
         ok.add("training stops when the input runs out", f["epochs_run"] == 1 and f["batches_per_epoch"] == [per_pass])
         summary = (f"steps_per_epoch={n} (samples), {per_pass} batches available: finite dataset -> "
                    f"{f['batches_per_epoch']} batches, then training stops ('ran out of data'); arrays -> "
                    f"{a['batches_per_epoch']}; repeated dataset -> {rep['batches_per_epoch']} batches per epoch; arrays "
                    f"without batch_size -> {nb['samples_in_epoch']} samples in {nb['batches_per_epoch'][-1]} steps")
+        summary += (f"; validation_steps={val['validation_samples']} (samples), {val['validation_batches_per_pass']} validation batches: "
+                    f"finite -> {vf['validation_batches_per_epoch']} + warning, repeated -> {vr['validation_batches_per_epoch']}")
     return Outcome(ev, ok, summary)
 
 
-@witness("EPL304", """`batch_size=` given to `fit`/`evaluate`/`predict` with a tf.data dataset is silently
-ignored: the dataset's own batching wins (Keras 2 and 3).""")
+INPUT_KINDS = ("dataset", "generator", "iterator", "PyDataset")  # inputs that deliver whole batches
+IMAGE_SHAPE = (data.N_FEATURES, 1, 1)  # ImageDataGenerator.flow takes rank-4 arrays: every kind gets these
+
+
+def _image_data():
+    x, y = data.witness_data()
+    return x.reshape((len(x), *IMAGE_SHAPE)), y
+
+
+def _image_model(env: Env):
+    """Input(10, 1, 1) -> Flatten -> Dense(8, relu) -> Dense(1), MSE: one model for every input kind."""
+    k = env.keras
+    env.seed(0)
+    inputs = k.Input(shape=IMAGE_SHAPE)
+    h = k.layers.Dense(8, activation="relu")(k.layers.Flatten()(inputs))
+    model = k.Model(inputs, k.layers.Dense(1)(h))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _streamed(env: Env, kind: str, x, y, batch_size: int = data.BATCH_SIZE):
+    """The same samples, in order, batched by `batch_size`, as a `kind` of input (a fresh one:
+    generators are used up)."""
+    k, tf = env.keras, env.tf
+    if kind == "dataset":
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
+    if kind == "generator":
+        return ((x[b:b + batch_size], y[b:b + batch_size]) for b in range(0, len(x), batch_size))
+    if kind == "iterator":  # what ImageDataGenerator().flow(...) returns (NumpyArrayIterator)
+        image = getattr(k, "preprocessing").image
+        return image.ImageDataGenerator().flow(x, y, batch_size=batch_size, shuffle=False)
+    if kind == "PyDataset":
+        base = getattr(k.utils, "PyDataset", None) or k.utils.Sequence
+
+        class Batches(base):
+            def __len__(self):
+                return data.num_batches(len(x), batch_size)
+
+            def __getitem__(self, i):
+                return x[i * batch_size:(i + 1) * batch_size], y[i * batch_size:(i + 1) * batch_size]
+
+        return Batches()
+    raise ValueError(kind)
+
+
+def _batch_counter(env: Env):
+    class Batches(env.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.train = self.test = self.predict = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.train += 1
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.test += 1
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.predict += 1
+
+    return Batches()
+
+
+@witness("EPL304", covers={"input": INPUT_KINDS, "call": ("fit", "evaluate", "predict")})
 def epl304(env: Env) -> Outcome:
-    x, y = data.witness_data()
+    x, y = _image_data()
     per_pass = data.num_batches(len(x))
-    results = {}
-    model = models.small(env)
-    for batch_size in (None, 4):
-        counter = counter_callback(env, hard_limit=100 * per_pass)
-        kwargs = {} if batch_size is None else {"batch_size": batch_size}
-        with capture() as cap:
-            call = raised(lambda: model.fit(_dataset(env, x, y), epochs=1, verbose=0, callbacks=[counter], **kwargs))
-            pred = model.predict(_dataset(env, x, y), verbose=0, **kwargs)
-        results[str(batch_size)] = {"fit": call, "batches_per_epoch": counter.per_epoch,
-                                    "predict_rows": int(pred.shape[0]),
-                                    "batch_size_warned": any("batch_size" in m for m in cap.all_messages())}
-    ev = {"dataset_batch_size": data.BATCH_SIZE, "without_batch_size": results["None"], "with_batch_size_4": results["4"]}
+    model = _image_model(env)
+    ev: dict = {"input_batch_size": data.BATCH_SIZE, "batches_per_pass": per_pass}
     ok = Checks()
-    ok.add("no error", not results["4"]["fit"]["raised"])
-    ok.add("batches unchanged", results["4"]["batches_per_epoch"] == results["None"]["batches_per_epoch"] == [per_pass])
-    ok.add("silently", not results["4"]["batch_size_warned"])
-    return Outcome(ev, ok, f"fit(dataset batched by 32): {results['None']['batches_per_epoch'][0]} batches; with "
-                   f"batch_size=4: {results['4']['batches_per_epoch'][0]} batches, no error, no warning")
+    for kind in INPUT_KINDS:
+        ev[kind] = {}
+        for call in ("fit", "evaluate", "predict"):
+            runs = {}
+            for batch_size in (None, 4):
+                kwargs = {} if batch_size is None else {"batch_size": batch_size}
+                counter = _batch_counter(env)
+                run = getattr(model, call)
+                extra = {"epochs": 1} if call == "fit" else {}
+                with capture() as cap:
+                    result = raised(lambda: run(_streamed(env, kind, x, y), verbose=0, callbacks=[counter], **extra, **kwargs))
+                batches = {"fit": counter.train, "evaluate": counter.test, "predict": counter.predict}[call]
+                runs[str(batch_size)] = {"call": result, "batches": batches,
+                                         "batch_size_warned": any("batch_size" in m for m in cap.all_messages())}
+            ev[kind][call] = runs
+            got = runs["4"]
+            ok.add(f"{kind} {call}: batch_size=4 ignored silently", not got["call"]["raised"] and not got["batch_size_warned"]
+                   and got["batches"] == runs["None"]["batches"] == per_pass)
+    failed = [name for name in ok.failed()]
+    summary = (f"inputs batched by {data.BATCH_SIZE} ({per_pass} batches): with batch_size=4, "
+               + ("every one of fit/evaluate/predict x dataset/generator/iterator/PyDataset still ran "
+                  f"{per_pass} batches, no error, no warning" if not failed else "NOT ignored: " + "; ".join(failed)))
+    return Outcome(ev, ok, summary)
 
 
-@witness("EPL305", """`validation_split=` with a tf.data dataset or generator raises ValueError: it is only
-supported for arrays/tensors (Keras 2 and 3).""")
+@witness("EPL305", covers={"input": INPUT_KINDS})
 def epl305(env: Env) -> Outcome:
-    x, y = data.witness_data()
-    model = models.small(env)
-    with capture():
-        call = raised(lambda: model.fit(_dataset(env, x, y), validation_split=0.2, verbose=0))
-    ev = {"fit": call}
+    x, y = _image_data()
+    model = _image_model(env)
+    ev: dict = {}
     ok = Checks()
-    ok.add("ValueError", call.get("type") == "ValueError" and "validation_split" in call.get("message", ""))
-    return Outcome(ev, ok, f"fit(dataset, validation_split=0.2): {call.get('type', 'accepted')}: "
-                   f"{call.get('message', '')[:100]}")
+    for kind in INPUT_KINDS:
+        with capture():
+            ev[kind] = raised(lambda: model.fit(_streamed(env, kind, x, y), validation_split=0.2, epochs=1, verbose=0))
+        ok.add(f"{kind}: ValueError", ev[kind].get("type") == "ValueError" and "validation_split" in ev[kind].get("message", ""))
+    return Outcome(ev, ok, "fit(input, validation_split=0.2): " + "; ".join(
+        f"{kind}: {ev[kind].get('type', 'accepted')}" for kind in INPUT_KINDS) + f" ({ev['dataset'].get('message', '')[:80]})")

@@ -9,17 +9,12 @@ import pytest
 from runtime_check import evidence
 from runtime_check.witnesses import WITNESSES
 
-CODES = [f"EPL10{i}" for i in range(1, 7)] + [f"EPL20{i}" for i in range(1, 10)] + [f"EPL30{i}" for i in range(1, 6)]
-
-
-def test_registry_covers_the_rule_catalog():
-    assert sorted(WITNESSES) == CODES
 
 
 def test_registry_matches_linter_rules():
     from linter.rules import ALL_RULES
 
-    assert {r.code for r in ALL_RULES} == set(WITNESSES)
+    assert sorted(WITNESSES) == [r.code for r in ALL_RULES]
 
 
 def test_exit_zero_and_every_claim_confirmed(verify_run):

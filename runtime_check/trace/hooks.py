@@ -1,0 +1,679 @@
+"""The instrumentation `epochlint trace` installs in the child process before the script runs.
+
+Small and removable: `Tracer.install()` returns after patching a handful of attributes, and
+`Tracer.uninstall()` puts every original back. A Keras callback (`_probe_class`) observes
+`fit`/`evaluate` epochs and batches; thin wrappers exist only where no documented hook does:
+
+  Model.fit/evaluate/predict     call site, epochs requested/run, initial_epoch, the callback
+  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102; model
+                                 constructors are not wrapped: Keras 3 reads their argspec)
+  Model.__setattr__("epochs")    the attribute fit() ignores (EPL101)
+  Model.__call__                 a model with Dropout/BatchNormalization/noise layers called
+                                 under an active GradientTape, and its `training` value (EPL202)
+  GradientTape.gradient          the target's shape (EPL201) and, eagerly, its mean per step
+  tf.function / Function.__call__  functions created per site, traces per function, Python
+                                 numbers among the arguments of a call that traced (EPL203/206)
+  Optimizer.__init__             optimizers created per site, their `iterations` and the
+                                 variables they update, read at the end (EPL204)
+  Metric update_state/result/    metric updates and reads from user code, and resets (EPL208)
+  reset_state, Metric.__call__
+
+Every wrapper calls the original with the same arguments and returns its result; the only
+change to what the script computes is `--max-steps` (the callback sets `stop_training` after N
+batches of an epoch and clears it at the epoch's end, so the number of epochs is unchanged;
+validation and `evaluate` are capped the same way; `predict` never is, its output is data).
+Facts are attributed to the user's frame (facts.Sites); calls Keras makes internally are not
+recorded.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import itertools
+import os
+import sys
+import threading
+from typing import Any, Callable, Optional
+
+from runtime_check.trace.facts import Classifier, Sink, Sites
+
+TRAINING_LAYER_CLASSES = frozenset({
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout",
+    "GaussianNoise", "BatchNormalization", "SyncBatchNormalization",
+})
+_MISSING = "missing"
+
+
+def _float(value: Any) -> Optional[float]:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        try:
+            import numpy as np
+
+            out = float(np.mean(np.asarray(value)))
+        except Exception:  # noqa: BLE001
+            return None
+    return out if out == out else None  # NaN -> None (JSON)
+
+
+class Tracer:
+    def __init__(self, sink: Sink, max_steps: int):
+        self.sink = sink
+        self.max_steps = max_steps
+        self.patches: list[tuple[Any, str, Any, bool]] = []
+        self.ids: dict[int, int] = {}
+        self.keep: list[Any] = []  # objects we hand ids to stay alive: ids never get reused
+        self.counter = itertools.count(1)
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.user_functions: dict[int, dict] = {}
+        self.optimizers: list[tuple[int, Any]] = []
+        self.training_layers: dict[int, list[str]] = {}
+        self.user_metrics: set[int] = set()
+        self.modules: dict[str, Any] = {}
+        self.sites: Optional[Sites] = None
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def ref(self, obj: Any) -> int:
+        key = id(obj)
+        with self.lock:
+            got = self.ids.get(key)
+            if got is None:
+                got = self.ids[key] = next(self.counter)
+                self.keep.append(obj)
+            return got
+
+    def site(self, immediate: bool = True) -> Optional[dict]:
+        return self.sites.user_site(skip=0, immediate=immediate)
+
+    def _patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
+        had = name in vars(owner)
+        original = vars(owner)[name] if had else getattr(owner, name)
+        wrapper = make(original)
+        setattr(owner, name, wrapper)
+        self.patches.append((owner, name, original, had))
+
+    def uninstall(self) -> None:
+        for owner, name, original, had in reversed(self.patches):
+            if had:
+                setattr(owner, name, original)
+            else:
+                try:
+                    delattr(owner, name)
+                except AttributeError:  # pragma: no cover
+                    pass
+        self.patches.clear()
+
+    # -- installation ------------------------------------------------------------------------
+    def install(self) -> dict:
+        """Import TensorFlow (and Keras), patch, and return version facts."""
+        import tensorflow as tf
+
+        self.modules["tf"] = tf
+        legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
+        keras_mods = []
+        info = {"tensorflow_version": tf.__version__, "legacy_keras": legacy}
+        if legacy:
+            try:
+                import tf_keras
+
+                keras_mods.append(("tf_keras", tf_keras))
+                info["keras_version"] = tf_keras.__version__
+            except ImportError:
+                pass
+        if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+            try:
+                import keras
+
+                keras_mods.append(("keras", keras))
+                info.setdefault("keras_version", keras.__version__)
+            except ImportError:  # pragma: no cover
+                pass
+        framework_dirs = tuple(os.path.dirname(m.__file__) for _, m in keras_mods) + (os.path.dirname(tf.__file__),)
+        self.sites = Sites(Classifier(framework_dirs))
+        self._install_tf(tf)
+        for name, mod in keras_mods:
+            self._install_keras(name, mod)
+        return info
+
+    def _install_tf(self, tf) -> None:
+        self._patch(tf.GradientTape, "gradient", self._wrap_gradient)
+        from tensorflow.python.eager.polymorphic_function import polymorphic_function as pf
+
+        self._patch(pf.Function, "__call__", self._wrap_function_call)
+        for module_name in ("tensorflow", "tensorflow.compat.v2"):
+            module = sys.modules.get(module_name)
+            if module is not None and "function" in vars(module):
+                self._patch(module, "function", self._wrap_tf_function)
+        from tensorflow.python.eager import record
+
+        self.modules["record"] = record
+
+    def _install_keras(self, name: str, keras) -> None:
+        Model = keras.Model
+        callback_base = keras.callbacks.Callback
+        self.modules[f"{name}.probe"] = _probe_class(callback_base)
+        for method in ("fit", "evaluate", "predict"):
+            self._patch(Model, method, lambda orig, m=method, n=name: self._wrap_fit(orig, m, n))
+        self._patch(Model, "compile", lambda orig: self._wrap_epochs_kwarg(orig, "compile"))
+        self._patch(Model, "__call__", lambda orig, n=name: self._wrap_model_call(orig, n))
+        self._patch(Model, "__setattr__", self._wrap_setattr)
+        opt = getattr(keras.optimizers, "Optimizer", None)
+        if opt is not None:
+            self._patch(opt, "__init__", self._wrap_optimizer_init)
+        self._install_metrics(keras.metrics.Metric)
+        if name == "keras":
+            try:
+                from keras.src.trainers.epoch_iterator import EpochIterator
+
+                self._patch(EpochIterator, "_interrupted_warning", self._wrap_ran_out)
+            except ImportError:  # pragma: no cover
+                pass
+
+    # -- fit / evaluate / predict ------------------------------------------------------------
+    def _wrap_fit(self, orig, method: str, framework: str):
+        tracer = self
+        signature = inspect.signature(orig)
+
+        @functools.wraps(orig)
+
+        def wrapper(model, *args, **kwargs):
+            site = tracer.site()
+            if site is None:
+                return orig(model, *args, **kwargs)
+            try:
+                bound = signature.bind(model, *args, **kwargs)
+            except TypeError:  # Keras raises its own error; record the `epochs=` that caused it
+                try:
+                    return orig(model, *args, **kwargs)
+                except BaseException as exc:
+                    tracer._epochs_kwarg(model, method, kwargs, site, _error(exc))
+                    raise
+            arguments = bound.arguments
+            extra = arguments.get("kwargs", {}) if "kwargs" in signature.parameters else {}
+            call_id = next(tracer.counter)
+            model_id = tracer.ref(model)
+            fields = {"call": call_id, "method": method, "model": model_id, "model_class": type(model).__name__,
+                      **site, "data": type(arguments.get("x")).__name__, "max_steps": tracer.max_steps}
+            if method == "fit":
+                fields.update(epochs=arguments.get("epochs", 1), initial_epoch=arguments.get("initial_epoch", 0),
+                              steps_per_epoch=arguments.get("steps_per_epoch"),
+                              validation=arguments.get("validation_data") is not None
+                              or bool(arguments.get("validation_split")),
+                              weights=_fingerprint(model), trainable=_trainable_count(model),
+                              model_epochs_attr=_epochs_attr(model))
+            else:
+                fields.update(steps=arguments.get("steps"))
+            if method != "fit" and ("epochs" in kwargs or "epochs" in extra):
+                fields["epochs_kwarg"] = kwargs.get("epochs", extra.get("epochs"))
+            tracer.sink.emit("call_begin", **fields)
+            probe = tracer.modules[f"{framework}.probe"](tracer, call_id, method)
+            callbacks = arguments.get("callbacks")
+            if callbacks is None or isinstance(callbacks, (list, tuple)):
+                arguments["callbacks"] = [probe, *(callbacks or [])]
+            stack = getattr(tracer.local, "calls", None)
+            if stack is None:
+                stack = tracer.local.calls = []
+            stack.append(call_id)
+            error = None
+            try:
+                return orig(*bound.args, **bound.kwargs)
+            except BaseException as exc:
+                error = _error(exc)
+                raise
+            finally:
+                stack.pop()
+                if "epochs_kwarg" in fields:
+                    tracer._epochs_kwarg(model, method, {"epochs": fields["epochs_kwarg"]}, site, error)
+                end = {"call": call_id, "epochs_run": probe.epochs_run, "batches": probe.batches_total,
+                       "error": error}
+                if method == "fit":
+                    end["weights"] = _fingerprint(model)
+                tracer.sink.emit("call_end", **end)
+
+        return wrapper
+
+    def _wrap_ran_out(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(iterator, *args, **kwargs):
+            calls = getattr(tracer.local, "calls", None)
+            if calls:
+                tracer.sink.emit("ran_out_of_data", call=calls[-1])
+            return orig(iterator, *args, **kwargs)
+
+        return wrapper
+
+    # -- EPL101 / EPL102 ---------------------------------------------------------------------
+    def _epochs_kwarg(self, model, method: str, kwargs: dict, site: dict, error: Optional[dict] = None) -> None:
+        if "epochs" in kwargs:
+            self.sink.emit("epochs_kwarg", method=method, model=self.ref(model), value=_float(kwargs["epochs"]),
+                           error=error, **site)
+
+    def _wrap_epochs_kwarg(self, orig, method: str):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(model, *args, **kwargs):
+            if "epochs" not in kwargs:
+                return orig(model, *args, **kwargs)
+            site = tracer.site()
+            if site is None:
+                return orig(model, *args, **kwargs)
+            try:
+                result = orig(model, *args, **kwargs)
+            except BaseException as exc:
+                tracer._epochs_kwarg(model, method, kwargs, site, _error(exc))
+                raise
+            tracer._epochs_kwarg(model, method, kwargs, site)
+            return result
+
+        return wrapper
+
+    def _wrap_setattr(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(model, name, value):
+            if name == "epochs":
+                site = tracer.site()
+                if site is not None:
+                    tracer.sink.emit("epochs_attr", model=tracer.ref(model), value=_float(value), **site)
+            return orig(model, name, value)
+
+        return wrapper
+
+    # -- EPL202 ------------------------------------------------------------------------------
+    def _wrap_model_call(self, orig, framework: str):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(model, *args, **kwargs):
+            if tracer.modules["record"].could_possibly_record():
+                try:
+                    tracer._model_under_tape(model, framework, kwargs)
+                except Exception as exc:  # noqa: BLE001 - never break the user's call
+                    tracer.sink.emit("internal_warning", where="model_call", message=repr(exc)[:300])
+            return orig(model, *args, **kwargs)
+
+        return wrapper
+
+    def _model_under_tape(self, model, framework: str, kwargs: dict) -> None:
+        site = self.sites.user_site(skip=0, immediate=True)
+        if site is None:
+            return
+        outer = _outer_training(framework)
+        if outer is not _MISSING and outer is not None:
+            return  # nested in another model's call: that call decided
+        explicit = kwargs.get("training", _MISSING)
+        default = _MISSING
+        try:
+            param = inspect.signature(model.call).parameters.get("training")
+            if param is not None and param.default is not inspect.Parameter.empty:
+                default = param.default
+        except (TypeError, ValueError):
+            pass
+        if explicit not in (_MISSING, None):
+            effective = explicit
+        elif default not in (_MISSING, None):
+            effective = default
+        else:
+            effective = None
+        model_id = self.ref(model)
+        layers = self.training_layers.get(model_id)
+        if layers is None:
+            layers = self.training_layers[model_id] = _training_layers(model)
+        self.sink.emit("model_under_tape", model=model_id, model_class=type(model).__name__, layers=layers,
+                       training=_jsonable_flag(explicit), default=_jsonable_flag(default),
+                       effective=_jsonable_flag(effective), graph=not _executing_eagerly(self.modules["tf"]), **site)
+
+    # -- EPL201 ------------------------------------------------------------------------------
+    def _wrap_gradient(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(tape, target, *args, **kwargs):
+            try:
+                tracer._gradient(target)
+            except Exception as exc:  # noqa: BLE001
+                tracer.sink.emit("internal_warning", where="gradient", message=repr(exc)[:300])
+            return orig(tape, target, *args, **kwargs)
+
+        return wrapper
+
+    def _gradient(self, target) -> None:
+        site = self.sites.user_site(skip=0, immediate=True)
+        if site is None:
+            return
+        tf = self.modules["tf"]
+        shapes, per_sample, value = [], False, None
+        flat = tf.nest.flatten(target)
+        for t in flat:
+            shape = getattr(t, "shape", None)
+            dims = None if shape is None or shape.rank is None else [d for d in shape.as_list()]
+            shapes.append(dims)
+            if dims is None or (len(dims) >= 1 and not all(d == 1 for d in dims)):
+                per_sample = True
+        eager = _executing_eagerly(tf)
+        if eager and len(flat) == 1 and hasattr(flat[0], "numpy"):
+            try:
+                value = _float(flat[0].numpy())
+            except Exception:  # noqa: BLE001
+                value = None
+        self.sink.emit("gradient", shapes=shapes, per_sample=per_sample, graph=not eager, value=value, **site)
+
+    # -- EPL203 / EPL206 ---------------------------------------------------------------------
+    def _wrap_tf_function(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+        def function(func=None, *args, **kwargs):
+            site = tracer.site()
+            result = orig(func, *args, **kwargs)
+            if site is None:
+                return result
+            if func is None:  # @tf.function(...) : a decorator comes back
+                def decorator(f):
+                    made = result(f)
+                    tracer._function_created(made, f, site)
+                    return made
+
+                return decorator
+            tracer._function_created(result, func, site)
+            return result
+
+        return function
+
+    def _function_created(self, fn, python_function, site: dict) -> None:
+        fn_id = self.ref(fn)
+        self.user_functions[id(fn)] = {"id": fn_id, "seen": set(), "obj": fn}
+        self.sink.emit("function_created", fn=fn_id, name=getattr(python_function, "__name__", "?"),
+                       python_function=self.ref(python_function), context=_context_ids(self, python_function), **site)
+
+    def _wrap_function_call(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(fn, *args, **kwargs):
+            entry = tracer.user_functions.get(id(fn))
+            if entry is None:
+                return orig(fn, *args, **kwargs)
+            before = fn.experimental_get_tracing_count()
+            result = orig(fn, *args, **kwargs)
+            try:
+                after = fn.experimental_get_tracing_count()
+                scalars = [(i, a) for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
+                scalars += [(k, v) for k, v in kwargs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                if after > before:
+                    site = tracer.sites.user_site(skip=0, immediate=True) or {}
+                    tracer.sink.emit("function_traced", fn=entry["id"], traces=after,
+                                     python_numbers=[[str(k), v] for k, v in scalars], **site)
+                value = _float(result) if hasattr(result, "numpy") and _small(result) else None
+                if value is not None:
+                    tracer.sink.emit("function_value", fn=entry["id"], value=value)
+            except Exception as exc:  # noqa: BLE001
+                tracer.sink.emit("internal_warning", where="function_call", message=repr(exc)[:300])
+            return result
+
+        return wrapper
+
+    # -- EPL204 ------------------------------------------------------------------------------
+    def _wrap_optimizer_init(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+
+        def wrapper(opt, *args, **kwargs):
+            result = orig(opt, *args, **kwargs)
+            if id(opt) not in tracer.ids:
+                site = tracer.site(immediate=False)
+                if site is not None:
+                    opt_id = tracer.ref(opt)
+                    tracer.optimizers.append((opt_id, opt))
+                    tracer.sink.emit("optimizer_created", optimizer=opt_id, optimizer_class=type(opt).__name__,
+                                     graph=not _executing_eagerly(tracer.modules["tf"]), **site)
+            return result
+
+        return wrapper
+
+    # -- EPL208 ------------------------------------------------------------------------------
+    def _install_metrics(self, base) -> None:
+        """update_state/result/reset_state of every metric class Keras defines (subclasses override
+        them), and Metric.__call__ (an update from user code)."""
+        classes, todo = [], [base]
+        while todo:
+            cls = todo.pop()
+            if cls not in classes:
+                classes.append(cls)
+                todo.extend(cls.__subclasses__())
+        for cls in classes:
+            for attr, kind in (("update_state", "update"), ("result", "result"), ("reset_state", "reset"),
+                               ("reset_states", "reset")):
+                if attr in vars(cls):
+                    self._patch(cls, attr, lambda orig, kind=kind: self._wrap_metric(orig, kind))
+        self._patch(base, "__call__", lambda orig: self._wrap_metric(orig, "update"))
+
+    def _wrap_metric(self, orig, kind: str):
+        tracer = self
+
+        @functools.wraps(orig)
+        def wrapper(metric, *args, **kwargs):
+            try:
+                if kind == "reset":
+                    if id(metric) in tracer.user_metrics:
+                        tracer.sink.emit("metric_reset", metric=tracer.ids.get(id(metric)))
+                else:
+                    site = tracer.sites.user_site(skip=0, immediate=True)
+                    if site is not None:
+                        tracer.user_metrics.add(id(metric))
+                        tracer.sink.emit(f"metric_{kind}", metric=tracer.ref(metric), metric_class=type(metric).__name__,
+                                         graph=not _executing_eagerly(tracer.modules["tf"]), **site)
+            except Exception as exc:  # noqa: BLE001
+                tracer.sink.emit("internal_warning", where="metric", message=repr(exc)[:300])
+            return orig(metric, *args, **kwargs)
+
+        return wrapper
+
+    # -- end of run --------------------------------------------------------------------------
+    def finalize(self) -> None:
+        """Trace counts and optimizer states, read once the script stopped (or was stopped)."""
+        for entry in list(self.user_functions.values()):
+            try:
+                self.sink.emit("function_final", fn=entry["id"], traces=entry["obj"].experimental_get_tracing_count())
+            except Exception:  # noqa: BLE001
+                pass
+        for opt_id, opt in list(self.optimizers):
+            try:
+                iterations = int(opt.iterations.numpy())
+            except Exception:  # noqa: BLE001
+                iterations = None
+            variables = getattr(opt, "_trainable_variables", None) or []
+            keys = sorted({self.ref(v) for v in variables})
+            if not keys:  # tf_keras: variables are known by their key in _index_dict
+                keys = sorted(str(k) for k in (getattr(opt, "_index_dict", None) or {}))
+            self.sink.emit("optimizer_final", optimizer=opt_id, iterations=iterations, variables=keys[:1000])
+
+
+def _probe_class(base):
+    class EpochlintProbe(base):
+        """Counts batches per epoch, records epoch logs, and applies --max-steps."""
+
+        def __init__(self, tracer: Tracer, call_id: int, method: str):
+            super().__init__()
+            self._tracer, self._call, self._method = tracer, call_id, method
+            self._cap = tracer.max_steps
+            self.epochs_run = 0
+            self.batches_total = 0
+            self._steps = self._val_steps = 0
+            self._capped = self._we_stopped = self._val_capped = False
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._steps = self._val_steps = 0
+            self._capped = self._val_capped = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._steps += 1
+            self.batches_total += 1
+            if self._cap and self._steps >= self._cap and not self.model.stop_training:
+                expected = (self.params or {}).get("steps")
+                if expected is None or expected > self._steps:
+                    self.model.stop_training = True
+                    self._we_stopped = self._capped = True
+
+        def on_test_batch_end(self, batch, logs=None):
+            if self._method == "evaluate":
+                self.batches_total += 1
+            self._val_steps += 1
+            if self._cap and self._val_steps >= self._cap and hasattr(self.model, "stop_evaluating"):
+                if not self.model.stop_evaluating:
+                    self.model.stop_evaluating = True
+                    self._val_capped = True
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.batches_total += 1
+
+        def on_test_end(self, logs=None):
+            if self._method == "evaluate":
+                self._tracer.sink.emit("evaluate_end", call=self._call, batches=self._val_steps,
+                                       capped=self._val_capped, logs=_logs(logs))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self._we_stopped:
+                self.model.stop_training = False
+                self._we_stopped = False
+            self.epochs_run += 1
+            expected = (self.params or {}).get("steps")
+            self._tracer.sink.emit("epoch_end", call=self._call, epoch=epoch, batches=self._steps,
+                                   expected=expected, capped=self._capped, val_batches=self._val_steps,
+                                   val_capped=self._val_capped, logs=_logs(logs))
+
+    return EpochlintProbe
+
+
+def _error(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "message": str(exc)[:500]}
+
+
+def _logs(logs) -> dict:
+    out = {}
+    for key, value in (logs or {}).items():
+        number = _float(value)
+        if number is not None:
+            out[str(key)] = number
+    return out
+
+
+def _small(value) -> bool:
+    try:
+        return int(value.shape.num_elements() or 0) <= 100_000
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _executing_eagerly(tf) -> bool:
+    try:
+        return bool(tf.executing_eagerly())
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _jsonable_flag(value):
+    if value is _MISSING or value is None or isinstance(value, bool):
+        return value
+    try:
+        return bool(value)
+    except Exception:  # noqa: BLE001 - a symbolic tensor
+        return "tensor"
+
+
+def _outer_training(framework: str):
+    """The `training` value of the layer call we are nested in; _MISSING at the top level."""
+    try:
+        if framework == "keras":
+            from keras.src.backend.common import global_state
+
+            ctx = global_state.get_global_attribute("current_call_ctx")
+            return _MISSING if ctx is None else ctx.training
+        from tf_keras.src.engine import base_layer_utils
+
+        ctx = base_layer_utils.call_context()
+        return ctx.training if ctx.in_call else _MISSING
+    except Exception:  # noqa: BLE001
+        return _MISSING
+
+
+def _training_layers(model) -> list[str]:
+    found = []
+    try:
+        layers = list(model._flatten_layers(include_self=False, recursive=True))  # noqa: SLF001
+    except Exception:  # noqa: BLE001
+        layers = list(getattr(model, "layers", []))
+    for layer in layers:
+        names = {c.__name__ for c in type(layer).__mro__}
+        cls = type(layer).__name__
+        if names & TRAINING_LAYER_CLASSES or cls.startswith("Random"):
+            found.append(cls)
+    return found
+
+
+def _fingerprint(model) -> Optional[str]:
+    """A hash of (at most 8 of) the model's weights: equal before and after means untouched."""
+    try:
+        weights = list(model.weights)
+        if not weights:
+            return None
+        picked = weights[:4] + weights[-4:] if len(weights) > 8 else weights
+        digest = hashlib.blake2b(digest_size=8)
+        for w in picked:
+            digest.update(memoryview(w.numpy()).tobytes())
+        return digest.hexdigest()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _trainable_count(model) -> Optional[int]:
+    try:
+        return len(model.trainable_weights)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _epochs_attr(model):
+    value = vars(model).get("epochs") if hasattr(model, "__dict__") else None
+    return _float(value) if value is not None else None
+
+
+def _context_ids(tracer: Tracer, func) -> dict:
+    """Identity of the objects a function reads (globals it names, closure cells): a function
+    re-created with the same context is the same graph traced again (EPL203)."""
+    out = {}
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return out
+    names, stack = set(), [code]
+    while stack:
+        c = stack.pop()
+        names.update(c.co_names)
+        stack.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    glb = getattr(func, "__globals__", {})
+    for name in sorted(names):
+        if name in glb:
+            value = glb[name]
+            if inspect.ismodule(value):
+                continue
+            out[name] = tracer.ref(value)
+    for name, cell in zip(code.co_freevars, getattr(func, "__closure__", None) or ()):
+        try:
+            out[name] = tracer.ref(cell.cell_contents)
+        except ValueError:  # empty cell
+            continue
+    return out

@@ -1,0 +1,268 @@
+"""`epochlint trace` end to end. Every trace starts a child Python that imports TensorFlow
+(~5-10 s CPU), so each script below is traced ONCE (module-scoped fixtures) and several tests
+assert on its report: the per-rule bad/good drivers, the seed's three examples (through
+`python -m epochlint trace`, with --plot), the multi-module script (SARIF), and the scripts
+that crash, call sys.exit, spawn threads or never end."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+pytest.importorskip("tensorflow", reason="the runtime extra is not installed")
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "fixtures" / "trace"
+SEED = ROOT / "fixtures" / "seed"
+RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208")
+
+
+def _trace(argv: list[str]) -> tuple[int, str]:
+    from runtime_check.trace.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue()
+
+
+def _trace_json(*argv: str) -> tuple[int, dict]:
+    code, out = _trace(["--format", "json", *argv])
+    return code, json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def bad():
+    return _trace_json(str(FIX / "rules" / "all_bad.py"))
+
+
+@pytest.fixture(scope="module")
+def good():
+    return _trace_json(str(FIX / "rules" / "all_good.py"))
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    plots = tmp_path_factory.mktemp("trace-plots")
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-m", "epochlint", "trace", "--format", "json", "--plot", str(plots),
+                           str(FIX / "seed_examples.py")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    return proc.returncode, json.loads(proc.stdout), plots
+
+
+def _by_file(doc: dict, name: str, code: str | None = None) -> list[dict]:
+    return [f for f in doc["findings"] if Path(f["path"]).name == name and (code is None or f["code"] == code)]
+
+
+# -- every covered rule: confirmed on its bad script, silent on its good one ------------------
+@pytest.mark.parametrize("code", RULES)
+def test_bad_fixture_finding_is_confirmed(bad, code):
+    exit_code, doc = bad
+    rows = _by_file(doc, f"bad_{code.lower()}.py", code)
+    assert rows, f"no static {code} finding in bad_{code.lower()}.py"
+    assert all(r["status"] == "confirmed" for r in rows), rows
+    assert all(r["runtime"] and r["runtime"][0]["evidence"] for r in rows)
+    assert exit_code == 1
+
+
+def test_bad_fixtures_have_no_runtime_only_and_no_refuted(bad):
+    _, doc = bad
+    assert doc["runtime_only"] == []
+    assert doc["summary"]["refuted"] == 0 and doc["summary"]["not_reached"] == 0
+    assert doc["summary"]["confirmed"] == 10
+    assert doc["outcome"]["reason"] == "finished"
+
+
+def test_bad_fixture_evidence_says_what_happened(bad):
+    _, doc = bad
+
+    def evidence(name, code):
+        return _by_file(doc, name, code)[0]["runtime"][0]["evidence"]
+
+    assert evidence("bad_epl101.py", "EPL101")["fit_calls"] == [{"line": 10, "epochs_run": 1}]
+    e104 = evidence("bad_epl104.py", "EPL104")
+    assert e104["epochs_per_call"] == [2, 2, 2] and e104["epochs_total"] == 6
+    assert e104["continued_from_previous_call"] == [True, True]
+    assert evidence("bad_epl201.py", "EPL201")["shapes"] == [[16]]
+    e202 = evidence("bad_epl202.py", "EPL202")
+    assert e202["layers"] == ["Dropout"] and e202["training"] == "missing"
+    e203 = evidence("bad_epl203.py", "EPL203")
+    assert e203["functions_created"] == 3 and all(n >= 1 for n in e203["traces_per_function"])
+    e204 = evidence("bad_epl204.py", "EPL204")
+    assert e204["optimizers_created"] == 3 and e204["iterations_per_optimizer"] == [4, 4, 4]
+    assert evidence("bad_epl206.py", "EPL206")["python_numbers"] == [[0], [1], [2]]
+    e208 = evidence("bad_epl208.py", "EPL208")
+    assert e208["updates"] == 12 and e208["reads_after_updates"] == 3 and e208["resets"] == 0
+    errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
+              for r in _by_file(doc, "bad_epl102.py", "EPL102")}
+    assert errors == {"compile": "TypeError", "evaluate": "ValueError"}
+
+
+def test_good_fixtures_report_no_problem(good):
+    exit_code, doc = good
+    assert doc["findings"] == [] and doc["runtime_only"] == []
+    assert [o for o in doc["observations"] if o["problem"]] == []
+    assert exit_code == 0
+    assert doc["outcome"]["reason"] == "finished"
+
+
+def test_good_fixtures_show_what_ran(good):
+    _, doc = good
+    obs = {(Path(o["file"]).name, o["code"]): o for o in doc["observations"]}
+    assert obs[("good_epl201.py", "EPL201")]["evidence"]["shapes"] == [[]]
+    assert obs[("good_epl203.py", "EPL203")]["evidence"]["functions_created"] == 1
+    # one epoch per call on a kept model: 3 calls, not accumulating
+    resumed = [c for c in doc["calls"] if Path(c["file"]).name == "good_epl104.py" and c["line"] == 21]
+    assert [c["epochs_run"] for c in resumed] == [1, 1, 1]
+    assert [c["initial_epoch"] for c in resumed] == [0, 1, 2]
+    assert obs[("good_epl104.py", "EPL104")]["problem"] is False
+    assert obs[("good_epl208.py", "EPL208")]["problem"] is False  # reset between the epochs' reads
+    assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 2  # the first reset precedes any update
+
+
+def test_every_kind_of_input_is_counted(good):
+    _, doc = good
+    calls = {c["line"]: c for c in doc["calls"] if Path(c["file"]).name == "good_data_kinds.py"}
+    arrays, dataset, generator, pydataset = calls[13], calls[18], calls[27], calls[41]
+    # arrays: 9 batches available, --max-steps 5 capped each epoch (epochs unchanged); 3 validation batches
+    assert arrays["epochs_run"] == 2 and arrays["batches_per_epoch"] == [5, 5] and arrays["batches_available"] == 9
+    assert arrays["capped_epochs"] == 2 and arrays["validation_batches"] == [3, 3]
+    assert dataset["batches_per_epoch"] == [3, 3] and dataset["validation_batches"] == [2, 2]
+    assert dataset["capped_epochs"] == 0
+    # a finite generator of 2 batches: Keras says the input ran out of data
+    assert generator["data"] == "generator" and generator["ran_out_of_data"] is True
+    assert max(generator["batches_per_epoch"]) == 2
+    assert pydataset["batches_per_epoch"] == [4, 4] and not pydataset["ran_out_of_data"]
+
+
+# -- the seed's examples ---------------------------------------------------------------------
+def test_seed_example1_fit_runs_ten_epochs_on_the_functional_model(seed):
+    _, doc, _ = seed
+    fit = [c for c in doc["calls"] if Path(c["file"]).name == "example1_functional_fit.py"]
+    assert len(fit) == 1
+    fit = fit[0]
+    assert fit["model_class"] == "Functional"
+    assert fit["epochs_requested"] == 10 and fit["epochs_run"] == 10
+    # --max-steps 5 (default) capped each of the 10 epochs, it did not cut epochs
+    assert fit["batches_per_epoch"] == [5] * 10 and fit["batches_available"] == 32
+    assert len(fit["losses"]) == 10
+    assert _by_file(doc, "example1_functional_fit.py") == []
+
+
+@pytest.mark.parametrize("name", ["example2_gradient_tape.py", "example3_tf_function.py"])
+def test_seed_examples_2_and_3_confirm_epl201_with_the_32_vector(seed, name):
+    exit_code, doc, _ = seed
+    rows = _by_file(doc, name, "EPL201")
+    assert len(rows) == 1 and rows[0]["status"] == "confirmed"
+    evidence = rows[0]["runtime"][0]["evidence"]
+    assert [32] in evidence["shapes"]
+    assert evidence["in_tf_function"] is (name == "example3_tf_function.py")
+    assert exit_code == 1
+
+
+def test_seed_custom_loop_losses_per_step_and_plots(seed):
+    _, doc, plots = seed
+    steps = {Path(s["file"]).name: s for s in doc["steps"]}
+    assert steps["example2_gradient_tape.py"]["steps"] == 320  # 10 epochs x 32 batches, custom loops uncapped
+    assert steps["example3_tf_function.py"]["steps"] == 320
+    pngs = sorted(p.name for p in plots.glob("*.png"))
+    assert len(pngs) == 3 and doc["plots"]
+    assert all((plots / p).stat().st_size > 1000 for p in pngs)
+
+
+# -- a model built in another module -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def multimodule():
+    code, out = _trace(["--format", "sarif", str(FIX / "multimodule" / "train.py")])
+    return code, json.loads(out)
+
+
+def test_multimodule_runtime_finds_what_the_static_half_missed(multimodule):
+    code, log = multimodule
+    results = log["runs"][0]["results"]
+    found = {(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"]): r for r in results}
+    assert set(found) == {("EPL202", 19), ("EPL104", 24)}
+    assert all(r["properties"]["traceStatus"] == "runtime-only" for r in results)
+    assert found[("EPL202", 19)]["properties"]["runtimeEvidence"][0]["evidence"]["layers"] == ["Dropout"]
+    assert found[("EPL104", 24)]["properties"]["runtimeEvidence"][0]["evidence"]["epochs_total"] == 4
+    assert code == 1
+
+
+def test_multimodule_sarif_validates(multimodule):
+    _, log = multimodule
+    schema = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(schema).validate(log)
+
+
+# -- scripts that crash, exit, spawn threads or never end --------------------------------------
+@pytest.fixture(scope="module")
+def crash():
+    return _trace_json(str(FIX / "ends" / "crash_after_thread.py"))
+
+
+@pytest.fixture(scope="module")
+def early_exit():
+    return _trace_json(str(FIX / "ends" / "exit_early.py"))
+
+
+@pytest.fixture(scope="module")
+def hang():
+    return _trace_json("--timeout", "3", str(FIX / "ends" / "never_ends.py"))
+
+
+def test_crash_reports_the_line_and_the_facts_so_far(crash):
+    code, doc = crash
+    assert code == 3
+    exc = doc["outcome"]["exception"]
+    assert doc["outcome"]["reason"] == "exception"
+    assert exc["type"] == "KeyError" and Path(exc["path"]).name == "crash_after_thread.py" and exc["line"] == 22
+    thread_fit = [c for c in doc["calls"] if c["line"] == 15]  # fit() ran in the "trainer" thread
+    assert thread_fit and thread_fit[0]["epochs_run"] == 2
+
+
+def test_sys_exit_is_reported_with_its_status(early_exit):
+    code, doc = early_exit
+    assert code == 3
+    assert doc["outcome"]["reason"] == "exit" and doc["outcome"]["exit_status"] == 4
+    assert [c["epochs_run"] for c in doc["calls"]] == [3]  # the fit() after sys.exit never ran
+
+
+def test_timeout_stops_a_script_that_never_ends(hang):
+    code, doc = hang
+    assert code == 3
+    assert doc["outcome"]["reason"] == "timeout"
+    assert doc["outcome"]["threads_alive_at_end"] == ["poller"]
+    assert [c["epochs_run"] for c in doc["calls"]] == [2]
+    assert doc["outcome"]["seconds"] < 120
+
+
+# -- the instrumentation is removable ----------------------------------------------------------
+def test_install_and_uninstall_restore_every_attribute(tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from runtime_check.trace.facts import Sink
+    from runtime_check.trace.hooks import Tracer
+
+    before = {name: vars(keras.Model).get(name) for name in ("fit", "evaluate", "predict", "compile", "__call__",
+                                                              "__setattr__")}
+    gradient, function = tf.GradientTape.gradient, tf.function
+    sink = Sink(str(tmp_path / "facts.jsonl"))
+    tracer = Tracer(sink, 5)
+    tracer.install()
+    try:
+        assert keras.Model.fit is not before["fit"] and tf.function is not function
+    finally:
+        tracer.uninstall()
+        sink.close()
+    assert {name: vars(keras.Model).get(name) for name in before} == before
+    assert tf.GradientTape.gradient is gradient and tf.function is function
