@@ -153,6 +153,28 @@ class RemovedResetStates(Rule):
             values.reset_states()
             """
         ),
+        # --strict: `self.reset_states()` in a Layer/RNN subclass is the layer's own method
+        Valid(
+            """
+            import tensorflow as tf
+
+            class StatefulModel(tf.keras.layers.Layer):
+                def __init__(self):
+                    super().__init__()
+                    self.lstm = tf.keras.layers.LSTM(8, stateful=True)
+
+                def call(self, x):
+                    return self.lstm(x)
+
+                def new_sequence(self):
+                    self.reset_states()
+
+            class Stacked(tf.keras.layers.LSTM):
+                def on_epoch(self):
+                    self.reset_states()
+            """,
+            strict=True,
+        ),
     ]
     INVALID = [
         Invalid(
@@ -187,6 +209,7 @@ class RemovedResetStates(Rule):
             """,
             line=8,
             column=9,
+            message_contains="`self.acc` is a Keras metric",
             fixed="""
             from keras.metrics import SparseCategoricalAccuracy
 
@@ -212,7 +235,9 @@ class RemovedResetStates(Rule):
                 m.reset_states()
             """,
             line=7,
-            count=2,
+            column=5,
+            also=((9, 5),),
+            message_contains="` is a Keras metric: `reset_states()` raises AttributeError in Keras 3. Use",
         ),
         # a same-module Metric subclass, tf_keras spelling
         Invalid(
@@ -227,6 +252,7 @@ class RemovedResetStates(Rule):
             f1.reset_states()
             """,
             line=8,
+            column=1,
             message_contains="reset_state()",
         ),
         Invalid(
@@ -236,6 +262,7 @@ class RemovedResetStates(Rule):
             """,
             line=2,
             column=1,
+            message_contains="`keras.metrics.AUC()` is a Keras metric",
         ),
         # --strict: a receiver of unknown type that is not known to be a layer or model
         Invalid(
@@ -245,9 +272,10 @@ class RemovedResetStates(Rule):
             def end_of_epoch(tracker):
                 tracker.reset_states()
             """,
-            strict=True,
             line=4,
+            column=5,
             message_contains="--strict",
+            strict=True,
             unsafe=True,  # the receiver's type is unknown: the rename is not a safe fix
             fixed="""
             import keras
