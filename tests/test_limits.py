@@ -79,7 +79,8 @@ def test_predicted_too_large_names_limit_and_size():
     assert "64.0 MiB limit (--max-memory)" in message and "KiB" in message and len(message) <= 200
 
 
-def test_time_limit_kills_the_check_and_reports_too_large():
+def test_time_limit_kills_the_check_and_reports_too_large(monkeypatch):
+    monkeypatch.setattr(limits, "GUARD_FROM_BYTES", 16 * 1024)
     limits.configure(seconds=0.3)
     text = "import keras\n" + "model.fit(x, epochs=3)\n" * 4000  # ~90 KB: guarded, parse >> 0.3 s
     started = time.perf_counter()
@@ -91,6 +92,7 @@ def test_time_limit_kills_the_check_and_reports_too_large():
 
 
 def test_memory_limit_in_the_guarded_child(monkeypatch):
+    monkeypatch.setattr(limits, "GUARD_FROM_BYTES", 16 * 1024)
     monkeypatch.setattr(limits, "BYTES_PER_TOKEN", 1)  # no prediction: the child meets the limit
     limits.configure(memory=48 << 20)
     text = "import keras\n" + "model.fit(x, epochs=3)\n" * 6000
@@ -99,7 +101,8 @@ def test_memory_limit_in_the_guarded_child(monkeypatch):
     assert "48.0 MiB limit (--max-memory)" in result.findings[0].message
 
 
-def test_guarded_check_gives_the_same_findings_as_in_process():
+def test_guarded_check_gives_the_same_findings_as_in_process(monkeypatch):
+    monkeypatch.setattr(limits, "GUARD_FROM_BYTES", 16 * 1024)
     text = "import keras\nmodel = keras.Sequential()\nmodel.epochs = 3\n" + "y = model.predict(x)\n" * 4000
     assert len(text) >= limits.GUARD_FROM_BYTES
     guarded = check_source(SourceFile("t.py", text), ALL)
@@ -114,7 +117,7 @@ def _epochlint(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_cli_limits_flags(tmp_path):
-    (tmp_path / "slow.py").write_text("import keras\n" + "model.fit(x, epochs=3)\n" * 4000)
+    (tmp_path / "slow.py").write_text("import keras\n" + "model.fit(x, epochs=3)\n" * 12000)  # 276 KB: guarded
     proc = _epochlint("check", "--no-cache", "--max-seconds", "0.2", "slow.py", cwd=tmp_path)
     assert proc.returncode == 1 and "EPL000" in proc.stdout and "--max-seconds" in proc.stdout
     bad = _epochlint("check", "--max-memory", "0", "slow.py", cwd=tmp_path)
@@ -149,8 +152,8 @@ def _alive(pid: int) -> bool:
 
 
 def _slow_project(tmp_path: Path) -> Path:
-    for i in range(10):  # enough files for the pool; each a slow parse, guarded (>= 64 KB)
-        (tmp_path / f"slow_{i}.py").write_text(f"import keras\n# {i}\n" + "model.fit(x, epochs=3)\n" * 6000)
+    for i in range(10):  # enough files for the pool; each a slow parse, guarded (>= 256 KiB)
+        (tmp_path / f"slow_{i}.py").write_text(f"import keras\n# {i}\n" + "model.fit(x, epochs=3)\n" * 12000)
     return tmp_path
 
 
