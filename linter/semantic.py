@@ -17,6 +17,7 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 
 from linter import names as N
+from linter.walker import child_fields
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -27,8 +28,10 @@ class Scope:
     node: cst.CSTNode
     parent: Optional["Scope"]
     names: dict = field(default_factory=dict)  # name -> list[Binding]
+    aliases: dict = field(default_factory=dict)  # name -> its import and `x = a.b` bindings (qualified_name)
     globals: set = field(default_factory=set)
     returns: list = field(default_factory=list)  # function scopes: returned expressions
+    return_sites: list = field(default_factory=list)  # (returned expression, seq, ancestors) per `return`
     yields: bool = False
 
     def function(self) -> Optional["Scope"]:
@@ -62,6 +65,36 @@ class Binding:
 
 
 Provenance = Optional[bool]  # True: known Keras model; False: known not; None: unknown
+AFTER_ALL = 1 << 60  # a `Site.seq` after every binding (e.g. the end of a scope)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a node was seen: its scope, the semantic binding counter then, its ancestors
+    (what `SemanticModel.reaching` needs to place a use)."""
+
+    scope: Scope
+    seq: int
+    ancestors: tuple
+
+    @classmethod
+    def of(cls, ctx) -> "Site":
+        """The node being visited (every binding made so far precedes it)."""
+        return cls.here(ctx.semantic)
+
+    @classmethod
+    def here(cls, sem: "SemanticModel") -> "Site":
+        return cls(sem.scope, sem.seq + 1, tuple(sem.stack))
+
+    @classmethod
+    def of_binding(cls, b: "Binding") -> "Site":
+        """The site of the expressions inside binding `b`'s value (evaluated before `b`)."""
+        return cls(b.scope, b.seq, b.ancestors)
+
+    @classmethod
+    def end_of(cls, scope: Scope) -> "Site":
+        """After every binding of `scope` (outside all its branches)."""
+        return cls(scope, AFTER_ALL, ())
 
 
 def dotted(node: cst.CSTNode) -> Optional[str]:
@@ -91,7 +124,9 @@ class SemanticModel:
         self.class_attrs: dict[int, dict[str, list[Binding]]] = {}  # id(ClassDef) -> attr -> bindings
         self.classes: list[cst.ClassDef] = []
         self.seq = 0  # counts bindings; snapshot it to know which bindings precede a node
+        self.module_calls: dict[str, list] = {}  # name -> (seq, ancestors) of module-level calls `name(...)`
         self._memo: dict = {}
+        self._name_counts: Optional[dict] = None
 
     # ------------------------------------------------------------------ building
     def _bind(self, name: str, kind: str, value, stmt, qname=None, annotation=None, scope=None) -> None:
@@ -101,6 +136,8 @@ class SemanticModel:
         self.seq += 1
         b = Binding(name, kind, value, scope, stmt, tuple(self.stack), qname, annotation, self.seq)
         scope.names.setdefault(name, []).append(b)
+        if kind == "import" or (kind in ("assign", "annassign") and value.__class__ in (cst.Name, cst.Attribute)):
+            scope.aliases.setdefault(name, []).append(b)
 
     def _bind_target(self, target: cst.BaseExpression, kind: str, value, stmt, annotation=None) -> None:
         if isinstance(target, cst.Name):
@@ -230,6 +267,12 @@ class SemanticModel:
         fn = self.scope.function()
         if fn is not None and node.value is not None:
             fn.returns.append(node.value)
+            fn.return_sites.append((node.value, self.seq + 1, (*self.stack, node)))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        # calls of plain names made at module level: where a module-level function runs (`reaching`)
+        if self.scope is self.module_scope and node.func.__class__ is cst.Name:
+            self.module_calls.setdefault(node.func.value, []).append((self.seq + 1, tuple(self.stack)))
 
     def visit_Yield(self, node: cst.Yield) -> None:
         fn = self.scope.function()
@@ -253,15 +296,21 @@ class SemanticModel:
         return []
 
     def reaching(self, name: str, scope: Scope, before: int, at: tuple) -> list[Binding]:
-        """The bindings of `name` that may reach a use (an approximation of reaching definitions).
+        """The bindings of `name` that may reach a use: the one reaching-definitions model every
+        rule and analysis uses (in source order).
 
-        Bindings with `seq < before` precede the use: pass `self.seq + 1` snapshotted when the use
-        is visited (or a binding's `seq` for a use inside that binding's value); `at` holds the
-        use's ancestors. In the use's own frame,
-        the last preceding binding is taken, plus earlier ones while it is conditional (under an
-        `if`/`try`/`match` the use is not in); bindings in a branch exclusive of the use's are
-        skipped, and loops are assumed to run. Names from an enclosing frame (closures, globals
-        read by a function) give all their bindings.
+        The use is placed by `before` (bindings with `seq < before` precede it: pass
+        `self.seq + 1` snapshotted when the use is visited, or a binding's `seq` for a use inside
+        that binding's value) and `at`, its ancestors. In the use's own frame the branch tree
+        decides: walking back from the use, a binding that runs whenever the use runs ends the
+        search; one under a condition the use is not under (an `if`/`elif`/`else` arm, `try`
+        body, `except`/`else` clause, `match` case, a loop body: loops may run zero times) is
+        kept and the search goes on; one in an arm exclusive of the use's is skipped. Inside a
+        loop, bindings later in the loop body reach the use through the next turn unless a
+        binding in that loop's body already precedes the use on every path. A module-level name
+        read inside a module-level function resolves to the bindings that reach the places the
+        function is called from, when every reference to the function is a call at module
+        level; otherwise (closures, other callers) to all its bindings.
         """
         bindings = self.lookup(name, scope)
         if not bindings:
@@ -269,21 +318,50 @@ class SemanticModel:
         frame = scope
         while frame.kind == "comprehension" and frame.parent is not None:
             frame = frame.parent
-        if bindings[0].scope is not frame and bindings[0].scope is not scope:
-            return list(bindings)
-        end = bisect.bisect_left(bindings, before, key=_seq_of)  # a scope's bindings are in walk order
-        if end == 0:
-            return list(bindings)
-        out: list[Binding] = []
-        for i in range(end - 1, -1, -1):
-            b = bindings[i]
-            relation = _branch_relation(b.ancestors, at)
-            if relation == "exclusive":
-                continue
-            out.append(b)
-            if relation == "always":
-                break
-        return out
+        owner = bindings[0].scope
+        if owner is frame or owner is scope:
+            return _reaching_in_frame(bindings, before, at)
+        if owner is self.module_scope:
+            sites = self._call_sites(frame)
+            if sites:
+                found: dict[int, Binding] = {}
+                for seq, anc in sites:
+                    for b in _reaching_in_frame(bindings, seq, anc):
+                        found[id(b)] = b
+                return sorted(found.values(), key=_seq_of)
+        return list(bindings)
+
+    def reaching_at(self, name: str, site: Site) -> list[Binding]:
+        """`reaching` for a use at `site`."""
+        return self.reaching(name, site.scope, site.seq, site.ancestors)
+
+    def single_value(self, name: str, site: Site) -> Optional[Binding]:
+        """The one assignment (`name = value`) reaching a use at `site`, when exactly one reaches it."""
+        found = self.reaching(name, site.scope, site.seq, site.ancestors)
+        if len(found) == 1 and found[0].kind in ("assign", "annassign") and found[0].value is not None:
+            return found[0]
+        return None
+
+    def _call_sites(self, frame: Scope) -> Optional[list]:
+        """(seq, ancestors) of every call of a module-level function, when all references to it
+        are calls at module level (None otherwise: it may run from anywhere, at any time)."""
+        fn = frame.node
+        if frame.kind != "function" or frame.parent is not self.module_scope or not isinstance(fn, cst.FunctionDef):
+            return None
+        key = ("call_sites", id(fn))
+        if key in self._memo:
+            return self._memo[key]
+        name = fn.name.value
+        calls = self.module_calls.get(name, [])
+        result = None
+        defs = self.module_scope.names.get(name, [])
+        if calls and len(defs) == 1 and defs[0].value is fn and not frame.globals:
+            if self._name_counts is None:
+                self._name_counts = _count_names(self.module_scope.node)
+            if self._name_counts.get(name, 0) == len(calls):
+                result = calls
+        self._memo[key] = result
+        return result
 
     def qualified_name(self, node: cst.CSTNode, scope: Scope, _depth: int = 0) -> Optional[str]:
         """Canonical dotted name an expression refers to, resolved through imports/aliases."""
@@ -293,13 +371,14 @@ class SemanticModel:
             bindings = self.lookup(node.value, scope)
             if not bindings:
                 return f"builtins.{node.value}" if node.value in _BUILTINS else None
-            for b in reversed(bindings):
+            # only imports and aliases (`Dense = layers.Dense`) name something: a scope keeps them
+            # apart, so a name bound n times (`model = ...` per cell) is not scanned n times per use
+            for b in reversed(bindings[0].scope.aliases.get(node.value, ())):
                 if b.kind == "import":
                     return b.qname
-                if b.kind in ("assign", "annassign") and isinstance(b.value, (cst.Name, cst.Attribute)):
-                    q = self.qualified_name(b.value, b.scope, _depth + 1)
-                    if q:
-                        return q
+                q = self.qualified_name(b.value, b.scope, _depth + 1)
+                if q:
+                    return q
             return None
         if isinstance(node, cst.Attribute):
             base = self.qualified_name(node.value, scope, _depth + 1)
@@ -409,12 +488,19 @@ class SemanticModel:
             bindings = self.lookup(node.value, scope)
             if not bindings:
                 return False if node.value in _BUILTINS else None
+            key = ("name_prov", node.value, id(bindings), len(bindings))  # once per name and scope, not per use
+            if key in self._memo:
+                return self._memo[key]
+            self._memo[key] = None  # recursion guard
             verdicts = [self._binding_provenance(b, depth) for b in bindings]
             if any(v is True for v in verdicts):
-                return True
-            if all(v is False for v in verdicts):
-                return False
-            return None
+                result: Provenance = True
+            elif all(v is False for v in verdicts):
+                result = False
+            else:
+                result = None
+            self._memo[key] = result
+            return result
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
             cls_scope = scope.class_scope()
             if cls_scope is not None and self.is_self_param(node.value.value, scope):
@@ -469,13 +555,73 @@ def _seq_of(b: Binding) -> int:
 
 
 _EXCLUSIVE_BRANCHES = (cst.If, cst.Match)
-_CONDITIONAL = (cst.If, cst.Else, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Match, cst.MatchCase)
+_CONDITIONAL = (
+    cst.If, cst.Else, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Match, cst.MatchCase,
+    cst.For, cst.While, cst.IfExp, cst.BooleanOperation,
+)
+_FRAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_LOOPS = (cst.For, cst.While)
+
+
+def _reaching_in_frame(bindings: list, before: int, at: tuple) -> list:
+    """`SemanticModel.reaching` within the frame that owns `bindings` (walk order = seq order)."""
+    end = bisect.bisect_left(bindings, before, key=_seq_of)
+    out: list[Binding] = []
+    kill: Optional[Binding] = None
+    for i in range(end - 1, -1, -1):
+        b = bindings[i]
+        relation = _branch_relation(b.ancestors, at)
+        if relation == "exclusive":
+            continue
+        out.append(b)
+        if relation == "always":
+            kill = b
+            break
+    if end < len(bindings):
+        start = max((k + 1 for k, a in enumerate(at) if isinstance(a, _FRAMES)), default=0)
+        for k in range(start, len(at) - 1):
+            loop = at[k]
+            if not (isinstance(loop, _LOOPS) and at[k + 1] is loop.body):
+                continue
+            if kill is not None and kill.inside(loop.body):
+                continue  # each turn of this loop binds the name again before the use: look further in
+            # the outermost loop whose turns carry bindings over to the next one; its body holds the
+            # inner loops', and is one stretch of the walk: its bindings are consecutive
+            for b in bindings[end:]:
+                if not b.inside(loop.body):
+                    break
+                out.append(b)
+            break
+    out.sort(key=_seq_of)
+    return out
+
+
+def _count_names(module: cst.CSTNode) -> dict:
+    """How often each name is referenced in the module (not counting def/class names)."""
+    counts: dict[str, int] = {}
+    stack = [module]
+    Name, Node = cst.Name, cst.CSTNode
+    while stack:
+        n = stack.pop()
+        if n.__class__ is Name:
+            counts[n.value] = counts.get(n.value, 0) + 1
+            continue
+        for fname in child_fields(type(n)):
+            if fname == "name" and isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            v = getattr(n, fname)
+            if v.__class__ is tuple or v.__class__ is list:
+                stack.extend(c for c in v if isinstance(c, Node))
+            elif isinstance(v, Node):
+                stack.append(v)
+    return counts
 
 
 def _branch_relation(binding_at: tuple, use_at: tuple) -> str:
     """"always" when a binding (its ancestors) runs whenever the use does, "maybe" when it
-    sits under a condition the use is not under, "exclusive" when they are in different
-    branches of one `if`/`match` (loops are taken to run at least once)."""
+    sits under a condition the use is not under (an `if`/`else` arm, `try` body, handler, a
+    `match` case, a loop body), "exclusive" when they are in different arms of one
+    `if`/`match`. A `finally` block and a `with` body always run."""
     common = 0
     for a, b in zip(binding_at, use_at):
         if a is not b:
@@ -486,6 +632,10 @@ def _branch_relation(binding_at: tuple, use_at: tuple) -> str:
         first_b, first_u = binding_at[common], use_at[common]
         if first_b is not first_u:
             return "exclusive"
-    if any(isinstance(n, _CONDITIONAL) for n in binding_at[common:]):
-        return "maybe"
+    rest = binding_at[common:]
+    for k, n in enumerate(rest):
+        if isinstance(n, _CONDITIONAL):
+            if isinstance(n, (cst.Try, cst.TryStar)) and k + 1 < len(rest) and rest[k + 1] is n.finalbody:
+                continue  # `finally:` runs whatever happens in the `try`
+            return "maybe"
     return "always"

@@ -506,3 +506,19 @@ def test_epl103_and_epl106_together_then_fix_rounds_converge():
     enabled = frozenset(c for c in ALL_CODES if c.startswith("EPL1"))
     outcome = fix_source(SourceFile("t.py", text), lambda s: check_source(s, CheckOptions(enabled)).findings, unsafe=False)
     assert outcome.new_text.splitlines()[2] == "model.fit(gen, epochs=3)  # legacy"
+
+
+def test_epl103_no_safe_fix_with_a_keras1_positional_sample_count():
+    """`fit_generator(gen, 1720, nb_epoch=1)`: 1720 is Keras 1's samples_per_epoch; renaming
+    nb_epoch alone would leave it as 1720 *steps* per epoch in Keras 2+, so no fix is offered."""
+    from linter.engine import CheckOptions, check_source
+    from linter.source import SourceFile
+
+    code = "import keras\nmodel = keras.Sequential()\nmodel.fit_generator(gen, 1720, nb_epoch=1)\n"
+    findings = check_source(SourceFile("x.py", code), CheckOptions(frozenset({"EPL103"}))).findings
+    assert [f.code for f in findings] == ["EPL103"]
+    assert findings[0].fix is None
+    # without the positional count the rename is the whole fix
+    code = "import keras\nmodel = keras.Sequential()\nmodel.fit_generator(gen, steps_per_epoch=10, nb_epoch=1)\n"
+    findings = check_source(SourceFile("x.py", code), CheckOptions(frozenset({"EPL103"}))).findings
+    assert findings[0].fix is not None and findings[0].fix.applicability == "safe"

@@ -9,11 +9,12 @@ import libcst as cst
 import pytest
 
 from linter.analysis.datasets import (
-    ARRAY, DATASET, GENERATOR, ITERATOR, LIST, PYDATASET, DataFlow, TrainingCall, Where,
+    ARRAY, DATASET, GENERATOR, ITERATOR, LIST, PYDATASET, DataFlow, Where,
 )
+from linter.analysis.training_calls import TrainingCall
 from linter.engine import CheckOptions, _dispatch, check_source
 from linter.fixes import apply_edits
-from linter.semantic import SemanticModel
+from linter.semantic import SemanticModel, Site
 from linter.source import SourceFile
 from linter.walker import Walker
 
@@ -30,19 +31,10 @@ class _Probes:
 
     def visit_Call(self, node: cst.Call) -> None:
         if isinstance(node.func, cst.Name) and node.func.value == "probe":
-            self.found.append((node.args[0].value, Where(self.semantic.scope, tuple(self.semantic.stack) + (node,))))
-        tc = TrainingCall.collect(node, _Ctx(self.semantic), ("fit", "evaluate", "predict", "fit_generator"))
-        if tc is not None:
-            self.calls.append(tc)
-
-
-class _Ctx:
-    def __init__(self, semantic: SemanticModel) -> None:
-        self.semantic = semantic
-        self.scope = semantic.scope
-
-    def ancestors(self) -> tuple:
-        return tuple(self.semantic.stack)
+            self.found.append((node.args[0].value, Where(self.semantic.scope, tuple(self.semantic.stack) + (node,), None, self.semantic.seq + 1)))
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in ("fit", "evaluate", "predict", "fit_generator"):
+            self.calls.append(TrainingCall(node, func.attr.value, Site.here(self.semantic)))
 
 
 def analyse(code: str):

@@ -17,8 +17,8 @@ from typing import Optional
 import libcst as cst
 
 from linter import names as N
+from linter.analysis.calls import find_argument
 from linter.semantic import Binding, Scope, SemanticModel
-from linter.walker import child_fields
 
 # --------------------------------------------------------------------------- kinds
 DATASET = "dataset"  # tf.data.Dataset
@@ -51,6 +51,7 @@ class Where:
     scope: Scope
     ancestors: tuple
     env: Optional["ParamEnv"] = None
+    seq: int = 0  # the semantic binding counter there (`SemanticModel.reaching`)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -223,76 +224,6 @@ def _keras_last(q: Optional[str]) -> Optional[str]:
     return q.rsplit(".", 1)[-1]
 
 
-# --------------------------------------------------------------------------- calls to fit & co.
-FIT_PARAMS = (
-    "x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split", "validation_data",
-    "shuffle", "class_weight", "sample_weight", "initial_epoch", "steps_per_epoch", "validation_steps",
-    "validation_batch_size", "validation_freq",
-)
-POSITIONAL = {
-    "fit": FIT_PARAMS,
-    "evaluate": ("x", "y", "batch_size", "verbose", "sample_weight", "steps", "callbacks"),
-    "predict": ("x", "batch_size", "verbose", "steps", "callbacks"),
-    # Keras 2's generator methods (removed in Keras 3)
-    "fit_generator": ("x", "steps_per_epoch", "epochs", "verbose", "callbacks", "validation_data",
-                      "validation_steps", "validation_freq", "class_weight"),
-    "evaluate_generator": ("x", "steps", "callbacks"),
-    "predict_generator": ("x", "steps", "callbacks"),
-}
-_KEYWORD_ALIASES = {"generator": "x"}  # fit_generator(generator=...)
-
-
-@dataclass(frozen=True, eq=False)
-class TrainingCall:
-    """A `<receiver>.fit/evaluate/predict(...)` call seen during the walk."""
-
-    call: cst.Call
-    method: str
-    scope: Scope
-    ancestors: tuple  # of the call
-
-    @classmethod
-    def collect(cls, node: cst.Call, ctx, methods) -> Optional["TrainingCall"]:
-        func = node.func
-        if func.__class__ is cst.Attribute and func.attr.value in methods:  # (no ABC isinstance: hot path)
-            return cls(node, func.attr.value, ctx.scope, ctx.ancestors())
-        return None
-
-    @property
-    def receiver(self) -> cst.BaseExpression:
-        return self.call.func.value  # type: ignore[attr-defined]
-
-    @property
-    def where(self) -> Where:
-        return Where(self.scope, self.ancestors + (self.call,))
-
-    @property
-    def has_splat(self) -> bool:
-        """`*args`/`**kwargs`: which arguments were passed is unknown."""
-        return any(a.star for a in self.call.args)
-
-    def arg(self, name: str) -> Optional[cst.Arg]:
-        """The argument given for parameter `name`, by keyword or by position."""
-        params = POSITIONAL.get(self.method, ())
-        position = 0
-        for a in self.call.args:
-            if a.star:
-                position = -1
-                continue
-            if a.keyword is not None:
-                if _KEYWORD_ALIASES.get(a.keyword.value, a.keyword.value) == name:
-                    return a
-            elif position >= 0:
-                if position < len(params) and params[position] == name:
-                    return a
-                position += 1
-        return None
-
-    def value(self, name: str) -> Optional[cst.BaseExpression]:
-        a = self.arg(name)
-        return a.value if a is not None else None
-
-
 def is_none(node: Optional[cst.BaseExpression]) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
@@ -309,8 +240,6 @@ class DataFlow:
     def __init__(self, semantic: SemanticModel) -> None:
         self.sem = semantic
         self._memo: dict = {}
-        self._child_index: dict[int, dict[int, int]] = {}
-        self._returns: dict[int, list] = {}
         self._depth = 0
 
     @classmethod
@@ -320,67 +249,14 @@ class DataFlow:
             found = _ANALYSES[ctx] = cls(ctx.semantic)
         return found
 
-    # ------------------------------------------------------------------ order & reach
-    def _index(self, parent: cst.CSTNode, child: cst.CSTNode) -> int:
-        table = self._child_index.get(id(parent))
-        if table is None:
-            table = {}
-            i = 0
-            for name in child_fields(type(parent)):
-                v = getattr(parent, name)
-                for c in (v if isinstance(v, (list, tuple)) else (v,)):
-                    if isinstance(c, cst.CSTNode):
-                        table[id(c)] = i
-                        i += 1
-            self._child_index[id(parent)] = table
-        return table.get(id(child), -1)
-
-    def _before(self, b: Binding, use: tuple) -> bool:
-        """Is binding `b` made before the point whose ancestors (outermost first) are `use`?"""
-        path = b.ancestors + (b.stmt,)
-        n = min(len(path), len(use))
-        i = 0
-        while i < n and path[i] is use[i]:
-            i += 1
-        if i == len(path):  # the use is inside the binding statement
-            return b.kind not in ("assign", "annassign", "augassign")  # params, for, with: bound first
-        if i == len(use) or i == 0:
-            return False
-        parent = path[i - 1]
-        return self._index(parent, path[i]) < self._index(parent, use[i])
-
-    @staticmethod
-    def _dominates(b: Binding, use: tuple) -> bool:
-        """Does `b` run on every path to `use` (its statement list encloses the use)?"""
-        anc = b.ancestors
-        for k in range(len(anc) - 1, -1, -1):
-            node = anc[k]
-            if isinstance(node, cst.IndentedBlock) and k > 0 and isinstance(anc[k - 1], cst.With):
-                continue  # a `with` body always runs
-            if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-                return any(u is node for u in use)
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Module, cst.Lambda)):
-                return True
-        return True
-
+    # ------------------------------------------------------------------ reach
     def reaching(self, name: str, where: Where) -> list[Binding]:
-        """The bindings of `name` that can reach `where` (all of them for an enclosing scope)."""
-        bindings = self.sem.lookup(name, where.scope)
-        if not bindings:
-            return []
-        if bindings[0].scope is not where.scope:
-            return list(bindings)  # a function reads an outer name whenever it is called
-        before = [b for b in bindings if self._before(b, where.ancestors)]
-        found = []
-        for b in reversed(before):
-            found.append(b)
-            if self._dominates(b, where.ancestors):
-                break
-        return found
+        """The bindings of `name` that can reach `where` (`SemanticModel.reaching`)."""
+        return self.sem.reaching(name, where.scope, where.seq, where.ancestors)
 
     def _binding_where(self, b: Binding, where: Where) -> Where:
         env = where.env if where.env is not None and where.env.scope is b.scope else None
-        return Where(b.scope, b.ancestors + (b.stmt,), env)
+        return Where(b.scope, b.ancestors + (b.stmt,), env, b.seq)
 
     # ------------------------------------------------------------------ data of an expression
     def data(self, node: cst.BaseExpression, where: Where) -> Optional[Data]:
@@ -466,7 +342,7 @@ class DataFlow:
             param = b.value
             if env is not None and env.scope is b.scope and env.complete and isinstance(param, cst.Param) and param.default is not None:
                 outer = b.scope.parent or self.sem.module_scope
-                return self.data_at(param.default, Where(outer, b.ancestors), path)
+                return self.data_at(param.default, Where(outer, b.ancestors, None, b.seq), path)
             return None
         bw = self._binding_where(b, where)
         if b.kind in ("assign", "annassign"):
@@ -494,7 +370,7 @@ class DataFlow:
             bindings = self.sem.class_attrs.get(id(cls.node), {}).get(node.attr.value) if cls else None
             if bindings:
                 return merge([
-                    self.data(b.value, Where(b.scope, b.ancestors + (b.stmt,))) if b.value is not None else None
+                    self.data(b.value, Where(b.scope, b.ancestors + (b.stmt,), None, b.seq)) if b.value is not None else None
                     for b in bindings
                 ])
         return None
@@ -653,7 +529,7 @@ class DataFlow:
         if fn_scope.yields:
             return None if path else Data(GENERATOR)
         env = self._param_env(node, fn, fn_scope, where)
-        results = [self.data_at(value, Where(fn_scope, anc, env), path) for value, anc in self._return_sites(fn)]
+        results = [self.data_at(value, Where(fn_scope, anc, env, seq), path) for value, seq, anc in fn_scope.return_sites]
         return merge(results)
 
     def _plain_function(self, fn: cst.FunctionDef, fn_scope: Scope) -> bool:
@@ -679,38 +555,6 @@ class DataFlow:
                 args[params[position].name.value] = (a.value, where)
                 position += 1
         return ParamEnv(fn_scope, args, complete)
-
-    def _return_sites(self, fn: cst.FunctionDef) -> list:
-        """(returned expression, its ancestors) for every `return` of `fn` (not nested defs)."""
-        found = self._returns.get(id(fn))
-        if found is not None:
-            return found
-        found = []
-        start = ()
-        for b in self.sem.lookup(fn.name.value, self.sem.scope_for(fn).parent or self.sem.module_scope):
-            if b.value is fn:
-                start = b.ancestors
-                break
-
-        def walk(node: cst.CSTNode, anc: tuple) -> None:
-            if isinstance(node, cst.Return):
-                if node.value is not None:
-                    found.append((node.value, anc + (node,)))
-                return
-            if node is not fn and isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                return
-            if isinstance(node, cst.BaseExpression):
-                return
-            inner = anc + (node,)
-            for name in child_fields(type(node)):
-                v = getattr(node, name)
-                for c in (v if isinstance(v, (list, tuple)) else (v,)):
-                    if isinstance(c, cst.CSTNode):
-                        walk(c, inner)
-
-        walk(fn, start)
-        self._returns[id(fn)] = found
-        return found
 
     # ------------------------------------------------------------------ values
     def int_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> Optional[int]:
@@ -894,23 +738,14 @@ def _target_path(target: cst.BaseExpression, name: str) -> Optional[tuple]:
 
 
 def _keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-    for a in call.args:
-        if a.keyword is not None and a.keyword.value == name:
-            return a
-    return None
+    return find_argument(call, name)[0]
 
 
 def _batch_size_ref(call: cst.Call, index: Optional[int], where: Where) -> Optional[Ref]:
-    kw = _keyword(call, "batch_size")
-    if kw is not None:
-        return (kw.value, where)
-    if index is not None:
-        positional = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in positional[: index + 1]):
-            return None
-        if len(positional) > index:
-            return (positional[index].value, where)
-    return None
+    """`batch_size=` of an iterator factory, by keyword or at position `index`."""
+    params = ("",) * index + ("batch_size",) if index is not None else ()
+    arg, _ = find_argument(call, "batch_size", params)
+    return (arg.value, where) if arg is not None else None
 
 
 def _int_literal(node: Optional[cst.CSTNode]) -> Optional[int]:

@@ -1,5 +1,8 @@
 """Loops: which `for`/`while` bodies enclose a node in its own function, the calls made inside
-loops, the Python numbers a loop changes every turn, and which loop is "the epoch loop".
+loops, the Python numbers a loop changes every turn, which loop is "the epoch loop", and what a
+loop does each turn to a model: rebinds it, resets, grows or snapshots it, changes what trains
+(`.trainable`, also through `setattr`), loads new data; `kind` names the loop for messages
+(epochs, batches, folds, stages).
 
 `LoopIndex` is a shared walk-time collector (`ctx.analysis(LoopIndex)`): it keeps, per function
 frame, the stack of loops whose *body* is being walked (a loop's `iter`, `else` and the test of
@@ -14,10 +17,18 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import Binding, Scope, SemanticModel
+from linter.semantic import Binding, Scope, SemanticModel, Site
 from linter.walker import child_fields
 
 LOOPS = (cst.For, cst.While)
+_BRANCHES = (cst.If, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Match, cst.IfExp, cst.BooleanOperation)
+# Calls on a model that keep a snapshot of it (a checkpoint per turn is a deliberate continuation).
+SAVE_METHODS = frozenset({"save", "save_weights", "export"})
+SAVE_FUNCTIONS = frozenset({"keras.models.save_model", "keras.saving.save_model", "tensorflow.saved_model.save"})
+# Calls on a model that put its weights back: each turn starts afresh.
+RESET_METHODS = frozenset({"set_weights", "load_weights"})
+# Calls on a model that change what it trains (a growing model: progressive training).
+GROW_METHODS = frozenset({"add", "pop"})
 FRAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 
 # Calls that build or reset a model: a loop containing one is a fold/trial loop.
@@ -64,6 +75,7 @@ class LoopIndex:
         self.calls: list[LoopCall] = []
         self.def_loops: dict[int, tuple] = {}  # id(FunctionDef/Lambda/ClassDef) -> loops around it
         self.loop_scope: dict[int, Scope] = {}  # id(loop) -> the scope its body runs in
+        self.loop_sites: dict[int, Site] = {}  # id(loop) -> where its header is evaluated
         self.outer_loops: dict[int, tuple] = {}  # id(loop) -> the loops around it (same frame)
         self._calls_by_loop: Optional[dict[int, list[LoopCall]]] = None
 
@@ -86,6 +98,7 @@ class LoopIndex:
         if isinstance(parent, LOOPS) and parent.body is node:
             self.outer_loops[id(parent)] = self.current
             self.loop_scope[id(parent)] = self.sem.scope
+            self.loop_sites[id(parent)] = Site(self.sem.scope, self.sem.seq + 1, tuple(stack))
             self._frames[-1].append(parent)
             self.current = self.current + (parent,)
 
@@ -147,6 +160,101 @@ class LoopIndex:
                     return True
         return False
 
+    def rebinds(self, receiver: cst.BaseExpression, scope: Scope, loop: cst.CSTNode) -> bool:
+        """Is `receiver` (a name, or `self.<attr>`) bound inside `loop`, or its own target?"""
+        sem = self.sem
+        bindings: list = []
+        if isinstance(receiver, cst.Name):
+            bindings = sem.lookup(receiver.value, scope)
+        elif isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
+            cls_scope = scope.class_scope()
+            if cls_scope is not None and sem.is_self_param(receiver.value.value, scope):
+                bindings = sem.class_attrs.get(id(cls_scope.node), {}).get(receiver.attr.value, [])
+        return any(b.stmt is loop or b.inside(loop) for b in bindings)
+
+    def method_calls_on(self, receiver: cst.BaseExpression, loop: cst.CSTNode, methods: frozenset) -> list[LoopCall]:
+        """Calls `<receiver>.<method>(...)` (or on an attribute/item of it) in `loop`'s body."""
+        target = _text(receiver)
+        out = []
+        for c in self.calls_in(loop):
+            func = c.call.func
+            if isinstance(func, cst.Attribute) and func.attr.value in methods:
+                owner = _text(func.value)
+                if owner == target or owner.startswith((target + ".", target + "[")):
+                    out.append(c)
+        return out
+
+    def changes_what_trains(self, loop: cst.CSTNode, model: Optional[cst.BaseExpression] = None, scope: Optional[Scope] = None) -> bool:
+        """Does each turn of `loop` change what is trained: a `.trainable` flag (staged
+        fine-tuning), or `model` rebound (`model = grow(model, res)`) or grown (`model.add`)
+        inside it (progressive training)? EPL104 and EPL204 share this."""
+        if self.sets_trainable(loop):
+            return True
+        if model is None:
+            return False
+        return self.rebinds(model, scope or self.sem.module_scope, loop) or bool(self.method_calls_on(model, loop, GROW_METHODS))
+
+    def snapshots_each_turn(self, model: cst.BaseExpression, loop: cst.CSTNode, ancestors_of) -> bool:
+        """Does every turn of `loop` save `model` (`model.save(...)`, `save_weights`, `keras.models.save_model(model, ...)`)
+        outside any condition? `ancestors_of(call)` gives a call's ancestors (recorded while walking)."""
+        target = _text(model)
+        saves = list(self.method_calls_on(model, loop, SAVE_METHODS))
+        for c in self.calls_in(loop):
+            if c.call.args and self.sem.qualified_name(c.call.func, c.scope) in SAVE_FUNCTIONS and _text(c.call.args[0].value) == target:
+                saves.append(c)
+        for c in saves:
+            anc = ancestors_of(c.call)
+            if anc is None:
+                continue
+            inside = anc[next((i for i, a in enumerate(anc) if a is loop), len(anc)):]
+            if not any(isinstance(a, _BRANCHES) for a in inside):
+                return True
+        return False
+
+    def loads_each_turn(self, expr: cst.BaseExpression, scope: Scope, loop: cst.CSTNode) -> bool:
+        """Is `expr` new data each turn: a call made in the loop that reads the loop's own names
+        (`*load_chunk(i)`) or calls a function of the project (`make_data_set()`: not a library
+        function, not a method of data bound outside the loop such as `ds.shuffle(100)`), inline
+        or through a name bound to it in the loop body (`x, y = make_data_set()`)? Subscripts of
+        fixed arrays (`x[train_idx]`, a fold) are not new data."""
+        if isinstance(expr, cst.Name):
+            return any(
+                b.inside(loop) and _in_body(b, loop) and isinstance(b.stmt, (cst.Assign, cst.AnnAssign))
+                and isinstance(b.stmt.value, cst.Call) and self.loads_each_turn(b.stmt.value, b.scope, loop)
+                for b in self.sem.lookup(expr.value, scope)
+            )
+        if not isinstance(expr, cst.Call):
+            return False
+        inner = loop_bound_names(loop)
+        if any(n.value in inner for n in _names_in(expr)):
+            return True
+        return isinstance(expr.func, cst.Name) and self.sem.qualified_name(expr.func, scope) is None
+
+    def header_site(self, loop: cst.CSTNode) -> Site:
+        """Where `loop`'s iterable (or test) is evaluated."""
+        return self.loop_sites.get(id(loop)) or Site.end_of(self.loop_scope.get(id(loop)) or self.sem.module_scope)
+
+    def kind(self, loop: cst.CSTNode) -> str:
+        """What the loop walks, for messages: "epochs" (it counts turns and holds another loop
+        or is the loop around one), "batches" (a loop over data inside a counting loop),
+        "folds" (it builds a model each turn), "stages" (it changes what trains), else "turns"."""
+        if self.rebuilds_model(loop):
+            return "folds"
+        if self.sets_trainable(loop):
+            return "stages"
+        outer = self.outer_loops.get(id(loop), ())
+        if not self.is_counting_loop(loop) and outer and self.is_counting_loop(outer[-1]):
+            return "batches"
+        if self.is_counting_loop(loop) and isinstance(loop, cst.For) and any(lc.loops[-1] is not loop for lc in self.calls_in(loop)):
+            return "epochs"
+        return "turns"
+
+    def header(self, loop: cst.CSTNode) -> str:
+        """`for res in resolutions` / `while not done`, as written (for messages)."""
+        if isinstance(loop, cst.For):
+            return f"for {_text(loop.target, spaced=True)} in {_text(loop.iter, spaced=True)}"
+        return f"while {_text(loop.test, spaced=True)}" if isinstance(loop, cst.While) else "loop"
+
     def is_counting_loop(self, loop: cst.CSTNode) -> bool:
         """A loop that counts turns rather than walking data: `while ...`, `for e in range(...)`
         (also through `tqdm`, `enumerate`, `reversed`, a name bound to a range), `itertools.count()`.
@@ -155,24 +263,24 @@ class LoopIndex:
             return True
         if not isinstance(loop, cst.For):
             return False
-        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
-        return self._counts(loop.iter, scope, 0)
+        return self._counts(loop.iter, self.header_site(loop), 0)
 
-    def _counts(self, it: cst.BaseExpression, scope: Scope, depth: int) -> bool:
+    def _counts(self, it: cst.BaseExpression, site: Site, depth: int) -> bool:
         if depth > _MAX_DEPTH:
             return False
+        scope = site.scope
         if isinstance(it, cst.Call):
             q = self.sem.qualified_name(it.func, scope)
             if q in _RANGES or q == "itertools.count":
                 return True
             args = [a.value for a in it.args if a.keyword is None and not a.star]
             if (q in _PASS_THROUGH or q == "builtins.enumerate") and args:
-                return self._counts(args[0], scope, depth + 1)
+                return self._counts(args[0], site, depth + 1)
             return False
         if isinstance(it, cst.Name):
-            bindings = self.sem.lookup(it.value, scope)
-            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
-                return self._counts(bindings[0].value, bindings[0].scope, depth + 1)
+            b = self.sem.single_value(it.value, site)
+            if b is not None:
+                return self._counts(b.value, Site.of_binding(b), depth + 1)
         return False
 
     def loop_targets(self, loop: cst.CSTNode) -> set[str]:
@@ -186,30 +294,30 @@ class LoopIndex:
         `range(...)`/`trange`, the index of `enumerate(...)`, elements of a literal list of numbers."""
         if not isinstance(loop, cst.For):
             return set()
-        scope = self.loop_scope.get(id(loop)) or self.sem.module_scope
-        return set(self._number_targets(loop.target, loop.iter, scope, 0))
+        return set(self._number_targets(loop.target, loop.iter, self.header_site(loop), 0))
 
-    def _number_targets(self, target: cst.BaseExpression, it: cst.BaseExpression, scope: Scope, depth: int) -> list[str]:
+    def _number_targets(self, target: cst.BaseExpression, it: cst.BaseExpression, site: Site, depth: int) -> list[str]:
         if depth > _MAX_DEPTH:
             return []
+        scope = site.scope
         if isinstance(it, cst.Call):
             q = self.sem.qualified_name(it.func, scope)
             args = [a.value for a in it.args if a.keyword is None and not a.star]
             if q in _RANGES:
                 return _target_names(target) if isinstance(target, cst.Name) else []
             if q in _PASS_THROUGH and args:
-                return self._number_targets(target, args[0], scope, depth + 1)
+                return self._number_targets(target, args[0], site, depth + 1)
             if q == "builtins.enumerate" and args and isinstance(target, (cst.Tuple, cst.List)):
                 els = [e.value for e in target.elements]
                 if len(els) == 2:
                     out = _target_names(els[0]) if isinstance(els[0], cst.Name) else []
-                    return out + self._number_targets(els[1], args[0], scope, depth + 1)
+                    return out + self._number_targets(els[1], args[0], site, depth + 1)
             if q == "builtins.zip" and isinstance(target, (cst.Tuple, cst.List)):
                 els = [e.value for e in target.elements]
                 out: list[str] = []
                 if len(els) == len(args):
                     for el, arg in zip(els, args):
-                        out += self._number_targets(el, arg, scope, depth + 1)
+                        out += self._number_targets(el, arg, site, depth + 1)
                 return out
             return []
         if isinstance(it, (cst.List, cst.Tuple)) and it.elements and isinstance(target, cst.Name):
@@ -218,9 +326,9 @@ class LoopIndex:
                 return [target.value] if len(values) > 1 else []
             return []
         if isinstance(it, cst.Name):
-            bindings = self.sem.lookup(it.value, scope)
-            if len(bindings) == 1 and bindings[0].kind == "assign" and bindings[0].value is not None:
-                return self._number_targets(target, bindings[0].value, bindings[0].scope, depth + 1)
+            b = self.sem.single_value(it.value, site)
+            if b is not None:
+                return self._number_targets(target, b.value, Site.of_binding(b), depth + 1)
         return []
 
     def changes_per_turn(self, expr: cst.BaseExpression, loops: tuple, scope: Scope, _depth: int = 0) -> Optional[str]:
@@ -337,6 +445,42 @@ def _statements_in(node: cst.CSTNode):
                 todo.extend(c for c in v if isinstance(c, cst.CSTNode))
             elif isinstance(v, cst.CSTNode):
                 todo.append(v)
+
+
+def loop_bound_names(loop: cst.CSTNode) -> set[str]:
+    """Names bound by `loop` itself or in its body (they may differ from one turn to the next)."""
+    out = set(_target_names(loop.target)) if isinstance(loop, cst.For) else set()
+    for node in _statements_in(loop.body):
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                out.update(_target_names(t.target))
+    return out
+
+
+def _names_in(expr: cst.CSTNode):
+    todo = [expr]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, cst.Name):
+            yield n
+            continue
+        if isinstance(n, (cst.Lambda, *FRAMES)):
+            continue
+        for name in child_fields(type(n)):
+            v = getattr(n, name)
+            if isinstance(v, (list, tuple)):
+                todo.extend(c for c in v if isinstance(c, cst.CSTNode))
+            elif isinstance(v, cst.CSTNode):
+                todo.append(v)
+
+
+_EMPTY = cst.Module(body=[])
+
+
+def _text(node: cst.CSTNode, spaced: bool = False) -> str:
+    """Source text of a node; whitespace removed (for comparing) unless `spaced`."""
+    code = _EMPTY.code_for_node(node)
+    return " ".join(code.split()) if spaced else "".join(code.split())
 
 
 def _target_names(target: cst.BaseExpression) -> list[str]:

@@ -4,8 +4,11 @@ which terms it adds up.
 `LossShapes.shape(expr, site)` says whether an expression holds a per-sample loss vector (the
 result of `keras.losses.mean_squared_error` & co., `tf.nn.*_cross_entropy_with_logits`, or a loss
 object built with `reduction=None`/`"none"`), a scalar (a full reduction, a default-reduction loss
-object, arithmetic on scalars), or something unknown. Names are followed through their reaching
-bindings (`SemanticModel.reaching`): `loss = mse(...); loss = tf.reduce_mean(loss)` is scalar.
+object, arithmetic on scalars), or something unknown. A loss *function* returns a vector only
+when its inputs have rank >= 2 (it averages over the last axis: rank-1 inputs give the batch
+mean), so its `Shape.known` is True only when an input is known to be of rank >= 2 (a model's
+output, followed through names and element-wise arithmetic); `known=False` is for `--strict`.
+Names are followed through their reaching bindings (`SemanticModel.reaching`): `loss = mse(...); loss = tf.reduce_mean(loss)` is scalar.
 
 `LossShapes.terms(expr, site)` lists what a loss is made of, for EPL209: whether it includes
 `model.losses` (the regularization penalties) and whether anything in it is unknown.
@@ -17,8 +20,9 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.analysis.tape import AFTER_ALL, Site, argument
-from linter.semantic import SemanticModel
+from linter.analysis.calls import LOSS_FUNCTION, NN_LOSS, REDUCTION, argument
+from linter.analysis.tape import AFTER_ALL, Site
+from linter.semantic import SemanticModel, dotted
 
 PER_SAMPLE = "per-sample"
 SCALAR = "scalar"
@@ -87,6 +91,7 @@ class Shape:
     kind: str
     origin: Optional[cst.Call] = None
     origin_name: str = ""
+    known: bool = True  # PER_SAMPLE: the vector's rank is known (False: a guess, for --strict)
 
 
 _UNKNOWN = Shape(UNKNOWN)
@@ -136,9 +141,11 @@ def _elementwise(qname: str) -> bool:
 class LossShapes:
     """Shape and terms of loss expressions in one module (memoised)."""
 
-    def __init__(self, sem: SemanticModel) -> None:
+    def __init__(self, sem: SemanticModel, models: frozenset = frozenset()) -> None:
         self.sem = sem
+        self.models = models  # dotted names of the objects whose weights the module differentiates
         self._shapes: dict = {}
+        self._ranks: dict = {}
         self._terms: dict = {}
 
     # ------------------------------------------------------------------ shape
@@ -191,11 +198,13 @@ class LossShapes:
         if fn is not None:
             if self._rank_changed(call, site):
                 return _UNKNOWN
-            return Shape(PER_SAMPLE, call, fn)
+            inputs = [argument(call, name, params) for params in (LOSS_FUNCTION, NN_LOSS) for name in params]
+            known = any(v is not None and self.at_least_2d(v, site, depth) for v in inputs)
+            return Shape(PER_SAMPLE, call, fn, known)
         if qname in _SCALAR_RESULTS:
             return _SCALAR
         if qname in _REDUCTIONS:
-            return _UNKNOWN if argument(call, 1, "axis") is not None or argument(call, 1, "dim") is not None else _SCALAR
+            return _UNKNOWN if argument(call, "axis", REDUCTION) is not None or argument(call, "dim") is not None else _SCALAR
         if qname is not None and _elementwise(qname):
             shapes = []
             for arg in call.args:
@@ -214,7 +223,7 @@ class LossShapes:
             reduction_none, name = obj
             if reduction_none is None:
                 return _UNKNOWN
-            return Shape(PER_SAMPLE, call, name) if reduction_none else _SCALAR
+            return Shape(PER_SAMPLE, call, name) if reduction_none else _SCALAR  # a loss object keeps the batch axis
         local = sem.local_def(func, site.scope)
         if isinstance(local, cst.FunctionDef):
             fn_scope = sem.scope_for(local)
@@ -223,6 +232,38 @@ class LossShapes:
             inner = Site(fn_scope, AFTER_ALL, ())
             return _join([self.shape(r, inner, depth) for r in fn_scope.returns])
         return _UNKNOWN
+
+    def at_least_2d(self, expr: cst.CSTNode, site: Site, depth: int = 0) -> bool:
+        """Is `expr` known to have rank >= 2: a model's output (a call of a known Keras model, or
+        of an object whose weights the module differentiates), through names and element-wise
+        arithmetic (broadcasting never lowers the rank)? False means unknown."""
+        if depth > _MAX_DEPTH:
+            return False
+        key = (id(expr), site.seq)
+        if key not in self._ranks:
+            self._ranks[key] = False  # recursion guard
+            self._ranks[key] = self._at_least_2d(expr, site, depth + 1)
+        return self._ranks[key]
+
+    def _at_least_2d(self, expr: cst.CSTNode, site: Site, depth: int) -> bool:
+        sem = self.sem
+        if isinstance(expr, cst.Name):
+            bindings = sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
+            return bool(bindings) and all(
+                b.kind in ("assign", "annassign") and b.value is not None and self.at_least_2d(b.value, Site.of_binding(b), depth)
+                for b in bindings
+            )
+        if isinstance(expr, cst.BinaryOperation):
+            return isinstance(expr.operator, _ARITHMETIC) and (self.at_least_2d(expr.left, site, depth) or self.at_least_2d(expr.right, site, depth))
+        if isinstance(expr, cst.Call):
+            func = expr.func
+            if isinstance(func, (cst.Name, cst.Attribute)):
+                if dotted(func) in self.models or sem.model_provenance(func, site.scope) is True:
+                    return True
+                qname = sem.qualified_name(func, site.scope)
+                if qname is not None and _elementwise(qname) and not qname.endswith("add_n"):
+                    return any(arg.keyword is None and self.at_least_2d(arg.value, site, depth) for arg in expr.args)
+        return False
 
     def _rank_changed(self, call: cst.Call, site: Site) -> bool:
         """A loss function fed 1-D values (`tf.squeeze(pred)`, `pred[:, 0]`) reduces to a scalar."""
@@ -283,10 +324,7 @@ class LossShapes:
             if not (isinstance(local, cst.ClassDef) and sem.class_derives_from(local, frozenset({"keras.losses.Loss"}))):
                 return None
             name = local.name.value
-        reduction = None
-        for arg in value.args:
-            if arg.keyword is not None and arg.keyword.value == "reduction":
-                reduction = arg.value
+        reduction = argument(value, "reduction")
         if reduction is None:
             return False, name
         verdict = self._reduction_is_none(reduction, site)
@@ -382,9 +420,9 @@ class LossShapes:
 def _combine(shapes: list[Shape]) -> Shape:
     """Arithmetic / element-wise: a vector operand keeps the result a vector (broadcasting
     never reduces); scalars with scalars stay scalar; anything else is unknown."""
-    for s in shapes:
-        if s.kind == PER_SAMPLE:
-            return s
+    vectors = [s for s in shapes if s.kind == PER_SAMPLE]
+    if vectors:
+        return next((s for s in vectors if s.known), vectors[0])
     if shapes and all(s.kind == SCALAR for s in shapes):
         return _SCALAR
     return _UNKNOWN
@@ -396,7 +434,7 @@ def _join(shapes: list[Shape]) -> Shape:
         return _UNKNOWN
     kinds = {s.kind for s in shapes}
     if kinds == {PER_SAMPLE}:
-        return shapes[0]
+        return shapes[0] if all(s.known for s in shapes) else next(s for s in shapes if not s.known)
     if kinds == {SCALAR}:
         return _SCALAR
     return _UNKNOWN

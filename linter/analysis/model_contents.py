@@ -21,7 +21,8 @@ from typing import Iterator, Optional
 import libcst as cst
 
 from linter import names as N
-from linter.analysis.tape import AFTER_ALL, Site, argument
+from linter.analysis.calls import CLONE_MODEL, FUNCTIONAL, SEQUENTIAL, argument, find_argument
+from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import Scope, SemanticModel
 from linter.walker import child_fields
 
@@ -137,6 +138,10 @@ class ModelContents:
         self._frame_calls: dict = {}
         self._class_index: dict = {}
         self._instances: Optional[dict] = None
+        # id(builder FunctionDef) -> its flag parameters this construction leaves off
+        # (`downsample(64)` with `def downsample(ch, apply_dropout=False)`): the `if flag:` blocks
+        # of that builder never run for this model
+        self._off: dict[int, frozenset] = {}
 
     # ------------------------------------------------------------------ public
     def of_callee(self, expr: cst.CSTNode, site: Site) -> Optional[Contents]:
@@ -172,7 +177,7 @@ class ModelContents:
         """A layer- or model-valued expression."""
         if depth > 30:
             return _unknown()
-        key = ("component", id(expr), site.seq)
+        key = ("component", id(expr), site.seq, self._off_key())
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = _unknown()  # recursion guard
@@ -184,7 +189,7 @@ class ModelContents:
         """The layers that produced a (symbolic) tensor, back to the model's inputs."""
         if depth > MAX_TENSOR_DEPTH:
             return _unknown()
-        key = ("tensor", id(expr), site.seq)
+        key = ("tensor", id(expr), site.seq, self._off_key())
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = Contents()  # a cycle adds nothing new
@@ -206,6 +211,8 @@ class ModelContents:
                 return _unknown()
             out = Contents()
             for b in bindings:
+                if self._never_runs(b):
+                    continue
                 if b.kind in ("assign", "annassign") and b.value is not None:
                     out.add(self.component(b.value, Site.of_binding(b), depth))
                     out.add(self._added_to(b, depth))
@@ -241,15 +248,15 @@ class ModelContents:
         if q in INPUTS:
             return Contents()  # `keras.Input(...)` as the first entry of a Sequential list
         if q == "keras.Sequential":
-            layers = argument(call, 0, "layers")
+            layers = argument(call, "layers", SEQUENTIAL)
             return self.component(layers, site, depth) if layers is not None else Contents()
         if q == "keras.Model":
-            outputs = argument(call, 1, "outputs")
+            outputs = argument(call, "outputs", FUNCTIONAL)
             return self.tensor(outputs, site, depth) if outputs is not None else _unknown()
         if q is not None and N.is_application(q):
             return _application(q.rsplit(".", 1)[1])
         if q == "keras.models.clone_model":
-            source = argument(call, 0, "model")
+            source = argument(call, "model", CLONE_MODEL)
             return self.component(source, site, depth) if source is not None else _unknown()
         name = layer_class(q)
         if name is not None:
@@ -258,7 +265,7 @@ class ModelContents:
         if isinstance(local, cst.ClassDef):
             out = self.of_class(local).copy()
             if sem.is_model_class(local) and not self._defines_call(local, set()):
-                outputs = argument(call, 1, "outputs")
+                outputs = argument(call, "outputs", FUNCTIONAL)
                 out.add(self.tensor(outputs, site, depth) if outputs is not None else _unknown())
             return out
         if isinstance(local, cst.FunctionDef):
@@ -266,10 +273,47 @@ class ModelContents:
             if fn_scope is None or not fn_scope.returns or fn_scope.yields:
                 return _unknown()
             out = Contents()
-            for r in fn_scope.returns:
-                out.add(self.component(r, Site(fn_scope, AFTER_ALL, ()), depth))
+            saved = self._off.get(id(local))
+            self._off[id(local)] = flags_left_off(local, call)
+            try:
+                for r in fn_scope.returns:
+                    out.add(self.component(r, Site(fn_scope, AFTER_ALL, ()), depth))
+            finally:
+                if saved is None:
+                    del self._off[id(local)]
+                else:
+                    self._off[id(local)] = saved
             return out
         return _unknown()
+
+    def built_with_training_layers(self, expr: cst.CSTNode, site: Site) -> Optional[bool]:
+        """False when every value `expr` may hold is built by a same-module builder function or
+        class whose code names no layer with training behaviour (no Dropout, noise,
+        BatchNormalization, augmentation, `dropout=` argument, Keras application): then its
+        unknown parts (helpers from elsewhere) are not Keras training layers either, as far as
+        this module shows. None when unknown; True when such a layer is named."""
+        sem = self.sem
+        if not isinstance(expr, cst.Name):
+            return None
+        bindings = sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
+        if not bindings:
+            return None
+        verdicts = []
+        for b in bindings:
+            value = b.value if b.kind in ("assign", "annassign") else None
+            local = sem.local_def(value.func, b.scope) if isinstance(value, cst.Call) else None
+            if not isinstance(local, (cst.FunctionDef, cst.ClassDef)):
+                return None
+            verdicts.append(_names_training_layer(local))
+        return True if any(verdicts) else False
+
+    def _off_key(self) -> frozenset:
+        return frozenset(self._off.items()) if self._off else frozenset()
+
+    def _never_runs(self, b) -> bool:
+        """Is binding `b` inside an `if flag:` block of a builder whose construction leaves `flag` off?"""
+        off = self._off.get(id(b.scope.node)) if self._off else None
+        return bool(off) and _guarded_by(b.ancestors + (b.stmt,), off)
 
     def _layer(self, call: cst.Call, name: str, site: Site, depth: int) -> Contents:
         out = Contents()
@@ -333,7 +377,10 @@ class ModelContents:
         if not calls:
             return out
         site = Site(b.scope, AFTER_ALL, ())
-        for method, call in calls:
+        off = self._off.get(id(b.scope.node)) if self._off else None
+        for method, call, guards in calls:
+            if off and guards & off:
+                continue  # `if apply_dropout: block.add(Dropout(...))` in a builder called without the flag
             if method == "add_loss":
                 out.regularizers.append("add_loss()")
             elif call.args:
@@ -347,14 +394,14 @@ class ModelContents:
             node = scope.node
             roots = [node.body] if isinstance(node, (cst.FunctionDef, cst.ClassDef)) else [node]
             for root in roots:
-                for n in iter_nodes(root, _NESTED_SCOPES):
+                for n, guards in _guarded_nodes(root):
                     if (
                         isinstance(n, cst.Call)
                         and isinstance(n.func, cst.Attribute)
                         and n.func.attr.value in ("add", "add_loss")
                         and isinstance(n.func.value, cst.Name)
                     ):
-                        found.setdefault(n.func.value.value, []).append((n.func.attr.value, n))
+                        found.setdefault(n.func.value.value, []).append((n.func.attr.value, n, guards))
             self._frame_calls[key] = found
         return self._frame_calls[key]
 
@@ -391,6 +438,8 @@ class ModelContents:
                 return _unknown()
             out = Contents()
             for b in bindings:
+                if self._never_runs(b):
+                    continue
                 if b.kind in ("assign", "annassign") and b.value is not None:
                     out.add(self.tensor(b.value, Site.of_binding(b), depth))
                 elif b.kind == "param":
@@ -519,7 +568,7 @@ class ModelContents:
                     if method == "add_loss":
                         index.add_loss = True
                     elif method == "add_weight":
-                        reg = next((a.value for a in n.args if a.keyword is not None and a.keyword.value == "regularizer"), None)
+                        reg = argument(n, "regularizer")
                         if reg is not None and not _is_none(reg, self.sem, Site(scope, AFTER_ALL, ())):
                             index.weight_regularizer = True
                     else:
@@ -543,7 +592,7 @@ class ModelContents:
         for call, scope in self._instances.get(cls.name.value, []):
             if self.sem.local_def(call.func, scope) is not cls:
                 continue
-            outputs = argument(call, 1, "outputs")
+            outputs = argument(call, "outputs", FUNCTIONAL)
             if outputs is None:
                 continue
             found = True
@@ -557,6 +606,78 @@ class ModelContents:
                 self._instances.setdefault(n.func.value, []).append((n, scope))
             elif isinstance(n, cst.FunctionDef) and n is not root:
                 self._collect_instances(n, self.sem.scope_for(n) or scope)
+
+
+def _names_training_layer(node: cst.CSTNode) -> bool:
+    """Does the code of a def/class name a layer with training behaviour (any spelling: the last
+    part of a name or attribute), a `dropout=`-style argument, or a Keras application?"""
+    for n in iter_nodes(node):
+        if isinstance(n, cst.Name):
+            name = n.value
+        elif isinstance(n, cst.Attribute):
+            name = n.attr.value
+        elif isinstance(n, cst.Arg) and n.keyword is not None:
+            name = n.keyword.value
+            if name in DROPOUT_ARGUMENTS:
+                return True
+            continue
+        else:
+            continue
+        if has_training_behaviour(name) or name.startswith(_APPLICATIONS_WITH_BN) or name == "applications":
+            return True
+    return False
+
+
+def flags_left_off(fn: cst.FunctionDef, call: cst.Call) -> frozenset:
+    """The parameters of `fn` with a false default (`apply_dropout=False`, `None`, `0`) that
+    `call` leaves false: not passed, or passed as a false literal (unknown values count as on)."""
+    p = fn.params
+    positional = [q.name.value for q in (*p.posonly_params, *p.params)]
+    off = set()
+    for q in (*p.posonly_params, *p.params, *p.kwonly_params):
+        if q.default is None or not _false_literal(q.default):
+            continue
+        arg, hidden = find_argument(call, q.name.value, positional if q in (*p.posonly_params, *p.params) else ())
+        if hidden:
+            continue
+        if arg is None or _false_literal(arg.value):
+            off.add(q.name.value)
+    return frozenset(off)
+
+
+def _false_literal(node: cst.BaseExpression) -> bool:
+    return (isinstance(node, cst.Name) and node.value in ("False", "None")) or _is_zero(node)
+
+
+def _guard(node: cst.CSTNode, child: cst.CSTNode) -> Optional[str]:
+    """`flag` when `child` is the body of `if flag:` (a plain name as the test)."""
+    if isinstance(node, cst.If) and child is node.body and isinstance(node.test, cst.Name):
+        return node.test.value
+    return None
+
+
+def _guarded_by(chain: tuple, off: frozenset) -> bool:
+    """Does a chain of nodes (outermost first) pass through the body of `if flag:` for a flag in `off`?"""
+    return any(_guard(a, b) in off for a, b in zip(chain, chain[1:]))
+
+
+def _guarded_nodes(root: cst.CSTNode) -> Iterator[tuple[cst.CSTNode, frozenset]]:
+    """`iter_nodes(root, _NESTED_SCOPES)` with, for each node, the flags of the `if flag:` bodies around it."""
+    stack: list = [(root, frozenset())]
+    Node = cst.CSTNode
+    while stack:
+        n, guards = stack.pop()
+        yield n, guards
+        if n is not root and isinstance(n, _NESTED_SCOPES):
+            continue
+        children = []
+        for name in child_fields(type(n)):
+            v = getattr(n, name)
+            for c in (v if v.__class__ is tuple or v.__class__ is list else (v,)):
+                if isinstance(c, Node):
+                    flag = _guard(n, c)
+                    children.append((c, guards | {flag} if flag else guards))
+        stack.extend(reversed(children))
 
 
 def _application(name: str) -> Contents:

@@ -13,35 +13,12 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.semantic import Scope, SemanticModel, dotted
+from linter.analysis.calls import GRADIENT, argument
+from linter.semantic import AFTER_ALL, Scope, SemanticModel, Site, dotted
 
 TAPE_CLASSES = frozenset({"tensorflow.GradientTape", "tensorflow.autodiff.GradientTape"})
 TRAINABLE_ATTRS = frozenset({"trainable_variables", "trainable_weights"})
 _MAX_DEPTH = 8
-AFTER_ALL = 1 << 60  # a `Site.seq` after every binding (e.g. a helper's return values)
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a node was seen: its scope, the semantic binding counter then, its ancestors."""
-
-    scope: Scope
-    seq: int
-    ancestors: tuple
-
-    @classmethod
-    def of(cls, ctx) -> "Site":
-        """The node being visited (every binding made so far precedes it)."""
-        return cls.here(ctx.semantic)
-
-    @classmethod
-    def here(cls, sem: SemanticModel) -> "Site":
-        return cls(sem.scope, sem.seq + 1, tuple(sem.stack))
-
-    @classmethod
-    def of_binding(cls, b) -> "Site":
-        """The site of the expressions inside binding `b`'s value (evaluated before `b`)."""
-        return cls(b.scope, b.seq, b.ancestors)
 
 
 @dataclass
@@ -55,28 +32,12 @@ class GradientCall:
     site: Site
 
 
-def argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    """The argument passed at position `index` or as `keyword=`, if either is there."""
-    position = 0
-    for arg in call.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg.value
-            continue
-        if arg.star:
-            return None  # *args: positions beyond are unknown
-        if position == index:
-            return arg.value
-        position += 1
-    return None
-
-
 def gradient_call(node: cst.Call, ctx) -> Optional[GradientCall]:
     """A syntactic candidate (called from a rule's `visit_Call`): `<expr>.gradient(...)`."""
     func = node.func
     if not (isinstance(func, cst.Attribute) and func.attr.value == "gradient"):
         return None
-    return GradientCall(node, func.value, argument(node, 0, "target"), argument(node, 1, "sources"), Site.of(ctx))
+    return GradientCall(node, func.value, argument(node, "target", GRADIENT), argument(node, "sources", GRADIENT), Site.of(ctx))
 
 
 def is_tape_constructor(expr: cst.CSTNode, scope: Scope, sem: SemanticModel) -> bool:

@@ -17,6 +17,10 @@ from typing import Optional
 
 import libcst as cst
 
+from linter.analysis.calls import RUN_EAGERLY as RUN_EAGERLY_PARAMS
+from linter.analysis.calls import TF_FUNCTION as TF_FUNCTION_PARAMS
+from linter.analysis.calls import argument, find_argument
+
 from linter.analysis.loops import LoopIndex
 from linter.semantic import Scope, SemanticModel
 
@@ -64,12 +68,7 @@ class Traced:
     ancestors: tuple = ()  # nodes enclosing the site (a decorator's: its def's), outermost first
 
     def keyword(self, name: str) -> Optional[cst.Arg]:
-        if self.call is None:
-            return None
-        for a in self.call.args:
-            if a.keyword is not None and a.keyword.value == name:
-                return a
-        return None
+        return None if self.call is None else find_argument(self.call, name)[0]
 
     @property
     def has_input_signature(self) -> bool:
@@ -153,8 +152,8 @@ class TfFunctionIndex:
         for call, scope, loops, is_callee, ancestors in self._calls:
             if isinstance(call.func, cst.Call):  # `tf.function(jit_compile=True)(fn)`
                 factory = call.func
-                if self.is_tf_function(factory.func, scope) and _argument(factory, 0, "func") is None:
-                    wrapped = _argument(call, 0, "func")
+                if self.is_tf_function(factory.func, scope) and argument(factory, "func", TF_FUNCTION_PARAMS) is None:
+                    wrapped = argument(call, "func", TF_FUNCTION_PARAMS)
                     target = self._function_node(wrapped, scope) if wrapped is not None else None
                     t = Traced(call, target, factory, scope, loops, False, wrapped, ancestors)
                     out.append(t)
@@ -164,7 +163,7 @@ class TfFunctionIndex:
                 continue
             q = self.sem.qualified_name(call.func, scope)
             if q in TF_FUNCTION:
-                wrapped = _argument(call, 0, "func")
+                wrapped = argument(call, "func", TF_FUNCTION_PARAMS)
                 if wrapped is None and is_callee:
                     continue  # the factory of `tf.function(...)(fn)`: recorded as the outer call
                 target = self._function_node(wrapped, scope) if wrapped is not None else None
@@ -174,11 +173,11 @@ class TfFunctionIndex:
                 if target is not None:
                     self._traced_nodes.setdefault(id(target), t)
             elif q in RUN_EAGERLY:
-                flag = _argument(call, 0, "run_eagerly")
+                flag = argument(call, "run_eagerly", RUN_EAGERLY_PARAMS)
                 if isinstance(flag, cst.Name) and flag.value == "True":
                     self._runs_eagerly = True
             elif q in EAGER_WRAPPERS:
-                fn = _argument(call, 0, "func")
+                fn = argument(call, "func", TF_FUNCTION_PARAMS)
                 target = self._function_node(fn, scope) if fn is not None else None
                 if target is not None:
                     self._eager.add(id(target))
@@ -262,19 +261,3 @@ class TfFunctionIndex:
             ):
                 return name
         return None
-
-
-def _argument(call: cst.Call, index: int, keyword: str) -> Optional[cst.BaseExpression]:
-    position = 0
-    for arg in call.args:
-        if arg.keyword is not None:
-            if arg.keyword.value == keyword:
-                return arg.value
-            continue
-        if arg.star:
-            return None
-        if position == index:
-            return arg.value
-        position += 1
-    return None
-

@@ -33,18 +33,24 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """Code that must produce this rule's finding (at `line`/`column` when given, 1-based);
+    """Code that must produce this rule's findings, exactly: the first at `line`/`column`
+    (1-based), any others at the `(line, column)` pairs in `also`, and every message containing
+    `message_contains` (the three are required: tests/test_rule_examples.py checks them all).
     `fixed` is the code after applying the fix (safe fixes, or unsafe with `unsafe=True`)."""
 
     code: str
     line: Optional[int] = None
     column: Optional[int] = None
+    also: tuple = ()  # (line, column) of every further finding, in source order
+    message_contains: Optional[str] = None
     fixed: Optional[str] = None
     unsafe: bool = False
     strict: bool = False
-    count: Optional[int] = None
-    message_contains: Optional[str] = None
     filename: str = "example.py"
+
+    def positions(self) -> list[tuple[int, int]]:
+        """Where every expected finding starts, in source order."""
+        return sorted([(self.line, self.column), *self.also])
 
     def source(self) -> str:
         return textwrap.dedent(self.code).lstrip("\n")
@@ -98,13 +104,6 @@ class Rule:
         """Called once after the walk; report findings that needed the whole module."""
 
     # helpers shared by many rules -------------------------------------------------
-    @staticmethod
-    def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
-        for arg in call.args:
-            if arg.keyword is not None and arg.keyword.value == name:
-                return arg
-        return None
-
     @staticmethod
     def method_name(call: cst.Call) -> Optional[str]:
         return call.func.attr.value if isinstance(call.func, cst.Attribute) else None

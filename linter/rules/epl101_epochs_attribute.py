@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from linter.analysis.calls import find_argument
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -131,6 +132,7 @@ class EpochsAttribute(Rule):
             """,
             line=3,
             column=1,
+            message_contains="`model.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -143,6 +145,8 @@ class EpochsAttribute(Rule):
             net.epochs: int = 3
             """,
             line=7,
+            column=1,
+            message_contains="`net.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -154,6 +158,7 @@ class EpochsAttribute(Rule):
             """,
             line=5,
             column=9,
+            message_contains="`self.model.epochs` is ignored by Keras",
         ),
         Invalid(
             """
@@ -162,8 +167,10 @@ class EpochsAttribute(Rule):
             def configure(model):
                 model.epochs = 10
             """,
-            strict=True,
             line=4,
+            column=5,
+            message_contains="`model.epochs` is ignored by Keras",
+            strict=True,
         ),
     ]
 
@@ -187,7 +194,7 @@ class EpochsAttribute(Rule):
         self._target(node, node.target, node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.method_name(node) == "fit" and self.keyword(node, "epochs") is not None:
+        if self.method_name(node) == "fit" and find_argument(node, "epochs")[0] is not None:
             self.fit_epochs = True
         if (
             isinstance(node.func, cst.Name)

@@ -6,6 +6,7 @@ from typing import Optional
 import libcst as cst
 
 from linter import names as N
+from linter.analysis.calls import find_argument
 from linter.rules.base import Invalid, Rule, Valid
 
 METHODS = ("compile", "evaluate", "predict")
@@ -197,10 +198,10 @@ class EpochsInWrongCall(Rule):
             score = model.evaluate(x_test, y_test, epochs=1)
             preds = model.predict(x_test, epochs=1)
             """,
-            count=2,
             line=4,
             column=40,
-            message_contains="ValueError",
+            also=((5, 31),),
+            message_contains="has no `epochs` (one pass over the data)",
         ),
         Invalid(
             """
@@ -213,6 +214,7 @@ class EpochsInWrongCall(Rule):
             """,
             line=6,
             column=31,
+            message_contains="`epochs=` is not a model argument",
         ),
         Invalid(
             """
@@ -235,6 +237,7 @@ class EpochsInWrongCall(Rule):
                     self.model.evaluate(self.x, self.y, epochs=1)
             """,
             line=5,
+            column=45,
             message_contains="Keras 3 raises ValueError",
         ),
         Invalid(
@@ -244,9 +247,10 @@ class EpochsInWrongCall(Rule):
             def run(model, x):
                 return model.predict(x, epochs=3)
             """,
-            strict=True,
             line=4,
             column=29,
+            message_contains="`predict()` has no `epochs` (one pass over the data)",
+            strict=True,
         ),
     ]
 
@@ -255,7 +259,7 @@ class EpochsInWrongCall(Rule):
         self.candidates: list[tuple[cst.Call, cst.Arg, object]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        arg = self.keyword(node, "epochs")
+        arg, _ = find_argument(node, "epochs")
         if arg is not None:
             self.candidates.append((node, arg, self.ctx.scope))
 

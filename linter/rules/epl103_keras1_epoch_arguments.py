@@ -4,23 +4,9 @@ from __future__ import annotations
 import libcst as cst
 
 from linter import edits
+from linter.analysis.calls import KERAS1_EPOCH_ARGUMENTS, TRAINING_METHODS, find_argument, positional_count
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
-
-# Keras 1 keyword -> (what replaced it, whether renaming is the whole fix)
-KERAS1_EPOCH_ARGUMENTS: dict[str, tuple[str, bool]] = {
-    "nb_epoch": ("epochs", True),
-    "samples_per_epoch": ("steps_per_epoch", False),
-    "nb_val_samples": ("validation_steps", False),
-    "val_samples": ("steps", False),
-}
-# Other Keras 1 keywords of the generator methods (not about epochs, but they block EPL106's fix).
-KERAS1_OTHER_ARGUMENTS = frozenset({"nb_worker", "max_q_size", "pickle_safe"})
-KERAS1_ARGUMENTS = frozenset(KERAS1_EPOCH_ARGUMENTS) | KERAS1_OTHER_ARGUMENTS
-
-TRAINING_METHODS = frozenset(
-    {"fit", "fit_generator", "evaluate", "evaluate_generator", "predict", "predict_generator"}
-)
-
 
 class Keras1EpochArguments(Rule):
     """
@@ -105,6 +91,17 @@ class Keras1EpochArguments(Rule):
         ),
     ]
     INVALID = [
+        # Keras 1's positional samples_per_epoch: renaming nb_epoch alone would make 1720 steps per epoch
+        Invalid(
+            """
+            from keras.models import Sequential
+            model = Sequential()
+            model.fit_generator(gen, 1720, nb_epoch=1)
+            """,
+            line=3,
+            column=32,
+            message_contains="The positional `1720` is Keras 1's sample count",
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -140,8 +137,8 @@ class Keras1EpochArguments(Rule):
             """,
             line=6,
             column=5,
-            count=3,
-            message_contains="steps_per_epoch",
+            also=((7, 5), (9, 5)),
+            message_contains="raises TypeError in",
             fixed="""
             from keras.models import Sequential
 
@@ -175,6 +172,7 @@ class Keras1EpochArguments(Rule):
             preds = model.predict_generator(gen, val_samples=1000)
             """,
             line=4,
+            column=38,
             message_contains="steps=",
         ),
         Invalid(
@@ -187,6 +185,7 @@ class Keras1EpochArguments(Rule):
             """,
             line=5,
             column=40,
+            message_contains="`nb_epoch=` is Keras 1's `epochs=`",
         ),
         Invalid(
             """
@@ -195,46 +194,45 @@ class Keras1EpochArguments(Rule):
             def train(model, x, y):
                 model.fit(x, y, nb_epoch=10)
             """,
-            strict=True,
             line=4,
+            column=21,
+            message_contains="`nb_epoch=` is Keras 1's `epochs=`",
+            strict=True,
         ),
     ]
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, list[cst.Arg], object]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in TRAINING_METHODS:
-            return
-        old = [a for a in node.args if a.keyword is not None and a.keyword.value in KERAS1_EPOCH_ARGUMENTS]
-        if old:
-            self.candidates.append((node, old, self.ctx.scope))
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        sem = self.ctx.semantic
-        for call, args, scope in self.candidates:
-            receiver = call.func.value  # type: ignore[attr-defined]
-            if not sem.is_keras_model(receiver, scope, self.ctx.strict):
+        for tc in self.training.of(TRAINING_METHODS):
+            old = [a for a in tc.call.args if a.keyword is not None and a.keyword.value in KERAS1_EPOCH_ARGUMENTS]
+            if not old or not self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
                 continue
-            method = call.func.attr.value  # type: ignore[attr-defined]
-            for arg in args:
-                self._report(call, method, arg)
+            for arg in old:
+                self._report(tc.call, tc.method, arg)
 
     def _report(self, call: cst.Call, method: str, arg: cst.Arg) -> None:
         old = arg.keyword.value  # type: ignore[union-attr]
         new, renamable = KERAS1_EPOCH_ARGUMENTS[old]
         head = f"`{old}=` is Keras 1's `{new}=`: `{method}()` raises TypeError in Keras 2 and 3."
         if renamable:
-            if self.keyword(call, new) is not None or (method == "fit" and _positional_count(call) > 3):
+            if find_argument(call, new)[0] is not None or (method == "fit" and positional_count(call) > 3):
                 self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
+                return
+            if method.endswith("_generator") and positional_count(call) >= 2:
+                # `fit_generator(gen, 1720, nb_epoch=1)`: Keras 1 read 1720 as samples per epoch, Keras 2+
+                # reads it as steps: renaming alone would train 1720 batches per epoch
+                sample = self.ctx.module.code_for_node(call.args[1].value).strip()
+                self.report(
+                    arg,
+                    f"{head} The positional `{sample}` is Keras 1's sample count (Keras 2+ reads steps): "
+                    f"pass `steps_per_epoch={sample} // batch_size`.",
+                )
                 return
             fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")
             self.report(arg, f"{head} Use `{new}=`.", fix)
             return
         self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (Keras 2, 3). Pass `{new}=` in batches: samples // batch_size.")
 
-
-def _positional_count(call: cst.Call) -> int:
-    return sum(1 for a in call.args if a.keyword is None and not a.star)

@@ -5,12 +5,14 @@ from typing import Optional
 
 import libcst as cst
 
+from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
+from linter.analysis.loops import RESET_METHODS, SAVE_METHODS, LoopIndex
+from linter.analysis.numbers import linear_form
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
-from linter.rules.epl105_initial_epoch_not_below_epochs import DEFAULT_EPOCHS, FIT_POSITIONS, fit_argument, linear_form
+from linter.semantic import Site
 
-# Calls on the model inside the loop that put its weights back: each turn starts afresh.
-RESET_METHODS = frozenset({"set_weights", "load_weights"})
-_SCOPE_NODES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
+_FIT_METHODS = ("fit", "fit_generator")
 
 
 class FitInLoopAccumulates(Rule):
@@ -206,6 +208,34 @@ class FitInLoopAccumulates(Rule):
         ),
     ]
     INVALID = [
+        # the same data every turn and a snapshot only sometimes: still accumulates
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            for i in range(40):
+                model.fit(x, x, epochs=5)
+                if i % 10 == 0:
+                    model.save(f"m{i}.h5")
+            """,
+            line=5,
+            column=5,
+            message_contains="40 x 5 epochs in total",
+        ),
+        # the same data reshuffled is the same data
+        Invalid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            for i in range(3):
+                model.fit(ds.shuffle(100), epochs=5)
+            """,
+            line=5,
+            column=5,
+            message_contains="3 x 5 epochs in total",
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -253,6 +283,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=10,
             column=9,
+            message_contains="`model.fit(..., epochs=epochs)` in a `while` loop keeps training one model",
         ),
         # nested: rebuilt per trial, but the inner loop accumulates
         Invalid(
@@ -269,6 +300,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=9,
             column=9,
+            message_contains="`model.fit(..., epochs=5)` in a `for` loop keeps training one model",
         ),
         # epochs by position; a reset of another model does not count
         Invalid(
@@ -283,6 +315,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=7,
             column=5,
+            message_contains="`model.fit(..., epochs=3)` in a `for` loop keeps training one model",
         ),
         Invalid(
             """
@@ -295,6 +328,7 @@ class FitInLoopAccumulates(Rule):
             """,
             line=6,
             column=13,
+            message_contains="`self.model.fit(..., epochs=2)` in a `for` loop keeps training one model",
         ),
         Invalid(
             """
@@ -304,8 +338,10 @@ class FitInLoopAccumulates(Rule):
                 for tr, va in folds:
                     model.fit(tr, epochs=10)
             """,
-            strict=True,
             line=5,
+            column=9,
+            message_contains="`model.fit(..., epochs=10)` in a `for` loop keeps training one model",
+            strict=True,
         ),
     ]
 
@@ -324,46 +360,94 @@ class FitInLoopAccumulates(Rule):
                 model.fit(x, y, epochs=2)
             """
         ),
+        # each turn trains on a new chunk of data and keeps a snapshot
+        Valid(
+            """
+            import keras
+
+            model = keras.models.load_model("m.h5")
+            for i in range(50, 78):
+                model.fit(*load_chunk(i), epochs=30)
+                model.save("m.h5")
+            """
+        ),
+        # each turn trains on newly generated data
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            for r in range(R):
+                x, y = make_data_set()
+                model.fit(x, y, epochs=5)
+            """
+        ),
+        # the same data, but a snapshot every turn: the accumulation is what is kept
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([keras.layers.Dense(1)])
+            for i in range(40):
+                model.fit(x, x, epochs=5)
+                model.save(f"m{i}.h5")
+            """
+        ),
+        # staged fine-tuning through setattr (the same loop fact as EPL204's)
+        Valid(
+            """
+            import keras
+
+            model = keras.Sequential([base, keras.layers.Dense(1)])
+            for stage in range(2):
+                setattr(base, "trainable", stage > 0)
+                model.fit(x, y, epochs=3)
+            """
+        ),
     ]
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.fits: list[tuple[cst.Call, str, object, tuple]] = []
-        self.resets: list[tuple[cst.Call, tuple]] = []
-        self.unfreezes: list[tuple] = []  # ancestors of `<x>.trainable = ...` assignments
+        self.loops: LoopIndex = ctx.analysis(LoopIndex)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.saves: dict[int, tuple] = {}  # id(call) -> ancestors, for calls that may save a model
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not isinstance(func, cst.Attribute):
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+        elif isinstance(func, cst.Name):
+            method = func.value
+        else:
             return
-        method = func.attr.value
-        if method in FIT_POSITIONS:
-            self.fits.append((node, method, self.ctx.scope, self.ctx.ancestors()))
-        elif method in RESET_METHODS:
-            self.resets.append((node, self.ctx.ancestors()))
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if any(isinstance(t.target, cst.Attribute) and t.target.attr.value == "trainable" for t in node.targets):
-            self.unfreezes.append(self.ctx.ancestors())
+        if method in SAVE_METHODS or method == "save_model":
+            self.saves[id(node)] = self.ctx.ancestors()
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, method, scope, ancestors in self.fits:
-            loop = _innermost_loop(call, ancestors)
-            if loop is None or _leaves_loop_after(call, ancestors, loop):
+        loops = self.loops
+        for tc in self.training.of(_FIT_METHODS):
+            if not tc.loops:
                 continue
-            epochs_text = self._epochs_text(call, method, scope)
+            call, method, site, loop = tc.call, tc.method, tc.site, tc.loops[-1]
+            scope = site.scope
+            if _leaves_loop_after(call, site.ancestors, loop):
+                continue
+            epochs_text = self._epochs_text(call, method, site)
             if epochs_text is None:
                 continue
             receiver = call.func.value  # type: ignore[attr-defined]
-            if self._rebound_in(receiver, scope, loop) or self._reset_in(receiver, loop):
-                continue
-            if any(any(a is loop for a in anc) for anc in self.unfreezes):
-                continue  # staged fine-tuning: changing what trains each turn means continuing is deliberate
+            if loops.changes_what_trains(loop, receiver, scope) or loops.method_calls_on(receiver, loop, RESET_METHODS):
+                continue  # rebuilt, reset, grown, or staged fine-tuning: each turn starts afresh or on purpose
+            data = [a.value for a in (method_argument(call, method, "x")[0], method_argument(call, method, "generator")[0]) if a is not None]
+            if any(loops.loads_each_turn(d, scope, loop) for d in data):
+                continue  # each turn trains on new data (chunks loaded one by one): continuing is the point
+            if loops.snapshots_each_turn(receiver, loop, lambda c: self.saves.get(id(c))):
+                continue  # a snapshot every turn: the accumulation is what is kept
             if not sem.is_keras_model(receiver, scope, self.ctx.strict):
                 continue
-            turns = _turns(loop, sem, scope)
+            turns = _turns(loop, sem, loops.header_site(loop))
             if turns is not None and turns.lstrip("-").isdigit() and int(turns) <= 1:
                 continue  # a loop of one turn accumulates nothing
             total = f"{turns} x {epochs_text}" if turns else f"turns x {epochs_text}"
@@ -374,62 +458,22 @@ class FitInLoopAccumulates(Rule):
                 f"model: {total} epochs in total.",
             )
 
-    def _epochs_text(self, call: cst.Call, method: str, scope) -> Optional[str]:
+    def _epochs_text(self, call: cst.Call, method: str, site: Site) -> Optional[str]:
         """The epochs per call as text when more than one epoch or unknown; None when <= 1 or
         when the call manages a running epoch index itself (`initial_epoch=`)."""
         sem = self.ctx.semantic
-        initial, _ = fit_argument(call, method, "initial_epoch")
+        initial, _ = method_argument(call, method, "initial_epoch")
         if initial is not None:
-            form = linear_form(initial.value, scope, sem)
+            form = linear_form(initial.value, site, sem)
             if not (form is not None and form.base is None and form.offset == 0):
                 return None  # a running index: the idiom of training one epoch range per turn
-        epochs, _ = fit_argument(call, method, "epochs")
+        epochs, _ = method_argument(call, method, "epochs")
         if epochs is None:
             return None  # the default, 1 (or hidden in **kwargs: unknown, and precision comes first)
-        form = linear_form(epochs.value, scope, sem)
+        form = linear_form(epochs.value, site, sem)
         if form is not None and form.base is None:
             return str(form.offset) if form.offset > DEFAULT_EPOCHS else None
         return self.ctx.module.code_for_node(epochs.value).strip()
-
-    def _rebound_in(self, receiver: cst.BaseExpression, scope, loop: cst.CSTNode) -> bool:
-        """Is the receiver (re)bound inside the loop, or is it the loop's own target?"""
-        sem = self.ctx.semantic
-        bindings: list = []
-        if isinstance(receiver, cst.Name):
-            bindings = sem.lookup(receiver.value, scope)
-        elif isinstance(receiver, cst.Attribute) and isinstance(receiver.value, cst.Name):
-            cls_scope = scope.class_scope()
-            if cls_scope is not None and sem.is_self_param(receiver.value.value, scope):
-                bindings = sem.class_attrs.get(id(cls_scope.node), {}).get(receiver.attr.value, [])
-        return any(b.stmt is loop or b.inside(loop) for b in bindings)
-
-    def _reset_in(self, receiver: cst.BaseExpression, loop: cst.CSTNode) -> bool:
-        code = self.ctx.module.code_for_node
-        target = _normalised(code(receiver))
-        for call, ancestors in self.resets:
-            if not any(a is loop for a in ancestors):
-                continue
-            owner = _normalised(code(call.func.value))  # type: ignore[attr-defined]
-            if owner == target or owner.startswith(target + ".") or owner.startswith(target + "["):
-                return True
-        return False
-
-
-def _normalised(text: str) -> str:
-    return "".join(text.split())
-
-
-def _innermost_loop(call: cst.Call, ancestors: tuple) -> Optional[cst.CSTNode]:
-    """The innermost for/while whose body (not `else`, not the iterable) holds the call, within
-    the same function; None when the call is not in a loop of its function."""
-    chain = (*ancestors, call)
-    for i in range(len(chain) - 2, -1, -1):
-        node = chain[i]
-        if isinstance(node, _SCOPE_NODES):
-            return None
-        if isinstance(node, (cst.For, cst.While)) and chain[i + 1] is node.body:
-            return node
-    return None
 
 
 def _leaves_loop_after(call: cst.Call, ancestors: tuple, loop: cst.CSTNode) -> bool:
@@ -453,7 +497,7 @@ def _leaves_loop_after(call: cst.Call, ancestors: tuple, loop: cst.CSTNode) -> b
     return False
 
 
-def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
+def _turns(loop: cst.CSTNode, sem, site: Site) -> Optional[str]:
     """How many turns the loop makes, as text, when it says so: `for ... in range(n)` (n as
     written, or its value when known) or a literal list/tuple; None otherwise."""
     if not isinstance(loop, cst.For):
@@ -461,9 +505,9 @@ def _turns(loop: cst.CSTNode, sem, scope) -> Optional[str]:
     it = loop.iter
     if isinstance(it, (cst.List, cst.Tuple)) and not any(isinstance(el, cst.StarredElement) for el in it.elements):
         return str(len(it.elements))
-    if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, scope) == "builtins.range" and len(it.args) == 1):
+    if not (isinstance(it, cst.Call) and sem.qualified_name(it.func, site.scope) == "builtins.range" and len(it.args) == 1):
         return None
-    form = linear_form(it.args[0].value, scope, sem)
+    form = linear_form(it.args[0].value, site, sem)
     if form is not None and form.base is None:
         return str(form.offset)
     return cst.Module(body=[]).code_for_node(it.args[0].value).strip()

@@ -1,117 +1,17 @@
-"""EPL105 initial-epoch-not-below-epochs: `fit(epochs=E, initial_epoch=I)` with I >= E trains nothing.
-
-Also home of two helpers EPL104 uses: `fit_argument` (a fit() argument given by keyword or by
-position) and `linear_form` (an integer expression as "base + offset", resolved through names
-bound once to integer literals), so both rules read `epochs=` the same way.
-"""
+"""EPL105 initial-epoch-not-below-epochs: `fit(epochs=E, initial_epoch=I)` with I >= E trains nothing."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import libcst as cst
 
+from linter.analysis.calls import DEFAULT_EPOCHS, method_argument
+from linter.analysis.numbers import Linear, linear_form
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
-from linter.semantic import dotted
+from linter.semantic import Site
 
-# Positional index (after self) of the arguments we read, per method; the same in Keras 2 and 3.
-FIT_POSITIONS: dict[str, dict[str, int]] = {
-    "fit": {"epochs": 3, "initial_epoch": 11},
-    "fit_generator": {"epochs": 2, "initial_epoch": 13},
-}
-DEFAULT_EPOCHS = 1
-
-
-def fit_argument(call: cst.Call, method: str, name: str) -> tuple[Optional[cst.Arg], bool]:
-    """The Arg giving `name` to `fit`/`fit_generator` (by keyword or position), and whether
-    `*args`/`**kwargs` in the call might give it instead (then its value is unknown)."""
-    for arg in call.args:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return arg, False
-    position = FIT_POSITIONS.get(method, {}).get(name)
-    positional = []
-    for arg in call.args:
-        if arg.keyword is not None:
-            continue
-        if arg.star:
-            return None, True
-        positional.append(arg)
-    if position is not None and position < len(positional):
-        return positional[position], False
-    return None, any(arg.star for arg in call.args)
-
-
-@dataclass(frozen=True)
-class Linear:
-    """An integer expression as `base + offset`; `base` is None for a constant."""
-
-    base: Optional[str]
-    offset: int
-    stable: bool = True  # base names are bound once (safe to substitute through another name)
-
-
-_EMPTY = cst.Module(body=[])
-
-
-def linear_form(expr: cst.BaseExpression, scope, sem, _depth: int = 0) -> Optional[Linear]:
-    """`expr` as base + offset, or None when it is neither a constant nor a plain name/attribute/
-    subscript plus or minus a constant. Names bound exactly once to such an expression are
-    substituted (`EPOCHS = 10` -> 10, `start = epochs + 2` -> epochs + 2)."""
-    if _depth > 8:
-        return None
-    if isinstance(expr, cst.Integer):
-        return Linear(None, int(expr.evaluated_value))
-    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
-        inner = linear_form(expr.expression, scope, sem, _depth + 1)
-        return Linear(None, -inner.offset) if inner is not None and inner.base is None else None
-    if isinstance(expr, cst.BinaryOperation):
-        left = linear_form(expr.left, scope, sem, _depth + 1)
-        right = linear_form(expr.right, scope, sem, _depth + 1)
-        if left is None or right is None:
-            return None
-        op = expr.operator
-        if isinstance(op, cst.Add):
-            if left.base is None:
-                return Linear(right.base, left.offset + right.offset, right.stable)
-            if right.base is None:
-                return Linear(left.base, left.offset + right.offset, left.stable)
-            return None
-        if isinstance(op, cst.Subtract) and right.base is None:
-            return Linear(left.base, left.offset - right.offset, left.stable)
-        if left.base is None and right.base is None:
-            if isinstance(op, cst.Multiply):
-                return Linear(None, left.offset * right.offset)
-            if isinstance(op, cst.FloorDivide) and right.offset != 0:
-                return Linear(None, left.offset // right.offset)
-        return None
-    if isinstance(expr, cst.Name):
-        bindings = sem.lookup(expr.value, scope)
-        if len(bindings) == 1:
-            b = bindings[0]
-            if b.kind in ("assign", "annassign") and isinstance(b.value, cst.BaseExpression):
-                inner = linear_form(b.value, b.scope, sem, _depth + 1)
-                if inner is not None and (inner.base is None or inner.stable):
-                    return inner
-        return Linear(expr.value, 0, stable=len(bindings) == 1)
-    if isinstance(expr, cst.Attribute):
-        text = dotted(expr)
-        return Linear(text, 0, stable=False) if text is not None else None
-    if isinstance(expr, cst.Subscript) and _pure(expr):
-        return Linear("".join(_EMPTY.code_for_node(expr).split()), 0, stable=False)
-    return None
-
-
-def _pure(expr: cst.BaseExpression) -> bool:
-    """Names, attributes and subscripts with literal or name indices: no calls, no side effects."""
-    if isinstance(expr, (cst.Name, cst.Integer, cst.SimpleString)):
-        return True
-    if isinstance(expr, cst.Attribute):
-        return _pure(expr.value)
-    if isinstance(expr, cst.Subscript):
-        return _pure(expr.value) and all(
-            isinstance(el.slice, cst.Index) and _pure(el.slice.value) for el in expr.slice
-        )
-    return False
+_FIT_METHODS = ("fit", "fit_generator")
 
 
 class InitialEpochNotBelowEpochs(Rule):
@@ -235,6 +135,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=5,
             column=41,
+            message_contains="`initial_epoch=done` is not below `epochs=done`",
         ),
         # initial_epoch = E + k
         Invalid(
@@ -247,6 +148,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=5,
             column=32,
+            message_contains="`initial_epoch=EPOCHS + 1` is not below `epochs=EPOCHS`",
         ),
         # names bound once to integer literals
         Invalid(
@@ -260,6 +162,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=6,
             column=17,
+            message_contains="`initial_epoch=START` is not below `epochs=TOTAL`",
         ),
         # a name bound once to `E + k`
         Invalid(
@@ -272,6 +175,8 @@ class InitialEpochNotBelowEpochs(Rule):
             model.fit(x, y, epochs=epochs, initial_epoch=resume_from)
             """,
             line=6,
+            column=32,
+            message_contains="`initial_epoch=resume_from` is not below `epochs=epochs`",
         ),
         # epochs omitted: it defaults to 1
         Invalid(
@@ -282,6 +187,7 @@ class InitialEpochNotBelowEpochs(Rule):
             model.fit(x, y, initial_epoch=3)
             """,
             line=4,
+            column=17,
             message_contains="default",
         ),
         # epochs given by position (x, y, batch_size, epochs)
@@ -294,6 +200,7 @@ class InitialEpochNotBelowEpochs(Rule):
             """,
             line=4,
             column=24,
+            message_contains="`initial_epoch=7` is not below `epochs=5`",
         ),
         Invalid(
             """
@@ -304,30 +211,29 @@ class InitialEpochNotBelowEpochs(Rule):
                     self.model.fit(self.x, self.y, epochs=self.params["epochs"], initial_epoch=self.params["epochs"])
             """,
             line=5,
+            column=70,
+            message_contains='`initial_epoch=self.params["epochs"]` is not below `epochs=self.params["epochs"]`',
         ),
     ]
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, str, object]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in FIT_POSITIONS:
-            self.candidates.append((node, func.attr.value, self.ctx.scope))
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, method, scope in self.candidates:
-            initial, _ = fit_argument(call, method, "initial_epoch")
+        for tc in self.training.of(_FIT_METHODS):
+            call, method, site = tc.call, tc.method, tc.site
+            scope = site.scope
+            initial, _ = method_argument(call, method, "initial_epoch")
             if initial is None:
                 continue
-            epochs, opaque = fit_argument(call, method, "epochs")
+            epochs, opaque = method_argument(call, method, "epochs")
             if epochs is None and opaque:
                 continue
-            i_form = linear_form(initial.value, scope, sem)
-            e_form = Linear(None, DEFAULT_EPOCHS) if epochs is None else linear_form(epochs.value, scope, sem)
+            i_form = linear_form(initial.value, site, sem)
+            e_form = Linear(None, DEFAULT_EPOCHS) if epochs is None else linear_form(epochs.value, site, sem)
             if i_form is None or e_form is None or i_form.base != e_form.base or i_form.offset < e_form.offset:
                 continue
             if not sem.is_keras_model(call.func.value, scope, self.ctx.strict):  # type: ignore[attr-defined]

@@ -6,8 +6,9 @@ from typing import Optional
 import libcst as cst
 
 from linter import edits
+from linter.analysis.calls import KERAS1_ARGUMENTS
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
-from linter.rules.epl103_keras1_epoch_arguments import KERAS1_ARGUMENTS
 
 REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
 # Arguments the generator methods took that Keras 3's fit/evaluate/predict reject
@@ -138,6 +139,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=6,
             column=8,
+            message_contains="`net.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             from keras.models import Model as M
             from keras.layers import Dense, Input
@@ -155,6 +157,8 @@ class RemovedGeneratorMethods(Rule):
             preds = model.predict_generator(test_gen, steps=len(test_gen))
             """,
             line=4,
+            column=9,
+            message_contains="`model.predict_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             import keras.applications
 
@@ -183,6 +187,7 @@ class RemovedGeneratorMethods(Rule):
             model.fit_generator(train_gen, 100, 10)
             """,
             line=4,
+            column=1,
             message_contains="positional",
         ),
         # a Keras 1 argument remains (EPL103): no fix
@@ -194,6 +199,7 @@ class RemovedGeneratorMethods(Rule):
             model.fit_generator(train_gen, samples_per_epoch=2000, epochs=3)
             """,
             line=4,
+            column=1,
             message_contains="EPL103",
         ),
         Invalid(
@@ -206,6 +212,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=5,
             column=9,
+            message_contains="`self.model.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             import tensorflow as tf
 
@@ -224,6 +231,7 @@ class RemovedGeneratorMethods(Rule):
             """,
             line=4,
             column=12,
+            message_contains="`model.evaluate_generator()` was removed in Keras 3 (AttributeError",
             fixed="""
             from tensorflow import keras
 
@@ -238,28 +246,22 @@ class RemovedGeneratorMethods(Rule):
             def train(model, gen):
                 return model.fit_generator(gen, epochs=3)
             """,
-            strict=True,
             line=4,
             column=12,
+            message_contains="`model.fit_generator()` was removed in Keras 3 (AttributeError",
+            strict=True,
         ),
     ]
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.candidates: list[tuple[cst.Call, object]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in REPLACEMENTS:
-            self.candidates.append((node, self.ctx.scope))
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for call, scope in self.candidates:
+        for tc in self.training.on_models(REPLACEMENTS, self.ctx.strict):
+            call = tc.call
             func: cst.Attribute = call.func  # type: ignore[assignment]
-            if not sem.is_keras_model(func.value, scope, self.ctx.strict):
-                continue
             old = func.attr.value
             new = REPLACEMENTS[old]
             receiver = code(func.value).strip()

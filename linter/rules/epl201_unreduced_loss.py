@@ -180,8 +180,43 @@ class UnreducedLoss(Rule):
             grads = tape.gradient(loss, model.trainable_variables)
             """
         ),
+        # rank-1 inputs (a DQN's chosen Q-values): the loss function already returns the batch mean
+        Valid(
+            """
+            import tensorflow as tf
+            from tensorflow import keras
+            with tf.GradientTape() as tape:
+                q = tf.reduce_sum(model(s) * tf.one_hot(a, n), axis=-1)
+                loss = keras.losses.mean_squared_error(target, q)
+            grads = tape.gradient(loss, model.trainable_variables)
+            """
+        ),
+        # inputs of unknown rank: silent in default mode
+        Valid(
+            """
+            import tensorflow as tf
+            def step(y, p):
+                with tf.GradientTape() as tape:
+                    loss = tf.keras.losses.MSE(y, p)
+                return tape.gradient(loss, model.trainable_variables)
+            """
+        ),
     ]
     INVALID = [
+        # inputs of unknown rank: --strict assumes the usual (batch, d) shapes
+        Invalid(
+            """
+            import tensorflow as tf
+            def step(y, p):
+                with tf.GradientTape() as tape:
+                    loss = tf.keras.losses.MSE(y, p)
+                return tape.gradient(loss, model.trainable_variables)
+            """,
+            line=5,
+            column=12,
+            message_contains="per-sample loss vector",
+            strict=True,
+        ),
         # the seed article's Example 2 (eager loop)
         Invalid(
             """
@@ -227,6 +262,7 @@ class UnreducedLoss(Rule):
             """,
             line=8,
             column=15,
+            message_contains="`loss` is a per-sample loss vector (from `tf.keras.losses.MSE(...)`)",
         ),
         # multi-backend spelling; the fix uses keras.ops when TensorFlow is not imported
         Invalid(
@@ -241,6 +277,7 @@ class UnreducedLoss(Rule):
             """,
             line=7,
             column=12,
+            message_contains="`loss` is a per-sample loss vector (from `keras.losses.mean_squared_error(...)`)",
         ),
         Invalid(
             """
@@ -253,6 +290,8 @@ class UnreducedLoss(Rule):
                 return tape.gradient(loss, model.trainable_variables)
             """,
             line=7,
+            column=12,
+            message_contains="`loss` is a per-sample loss vector (from `keras.losses.mean_squared_error(...)`)",
             fixed="""
             import keras
             from tensorflow import GradientTape
@@ -277,6 +316,8 @@ class UnreducedLoss(Rule):
             grads = tape.gradient(loss, model.trainable_variables)
             """,
             line=8,
+            column=9,
+            message_contains="`loss` is a per-sample loss vector (from `BinaryCrossentropy(reduction=None)`)",
             fixed="""
             import tensorflow as tf
             from tensorflow.keras.losses import BinaryCrossentropy
@@ -301,6 +342,7 @@ class UnreducedLoss(Rule):
             """,
             line=6,
             column=9,
+            message_contains="`scce(y, logits, from_logits=True)` is a per-sample loss vector (from `scce(...)`)",
         ),
         # tf.nn per-example cross-entropy, plus a reduced regularization term: still a vector
         Invalid(
@@ -315,6 +357,8 @@ class UnreducedLoss(Rule):
             grads = tape.gradient(loss, model.trainable_variables)
             """,
             line=8,
+            column=9,
+            message_contains="`loss` is a per-sample loss vector",
         ),
     ]
 
@@ -341,19 +385,23 @@ class UnreducedLoss(Rule):
         if not self.candidates:
             return
         sem = self.ctx.semantic
-        shapes = LossShapes(sem)
         code = self.ctx.module.code_for_node
+        steps = []
+        models: set = set()  # the objects whose weights are differentiated: calling them gives rank >= 2
         for g in self.candidates:
             if not is_tape(g.tape, g.site, sem):
                 continue
             watched = frozenset(self.watched.get(id(g.site.scope.function()), ()))
-            training = trains_weights(g.sources, g.site, sem, watched)
+            training = trains_weights(g.sources, g.site, sem, watched, models)
             if training is False or (training is None and not self.ctx.strict):
                 continue  # a gradient w.r.t. inputs (saliency, adversarial examples): the sum is intended
+            steps.append(g)
+        shapes = LossShapes(sem, frozenset(models - {"?"}))
+        for g in steps:
             targets = [el.value for el in g.target.elements] if isinstance(g.target, (cst.List, cst.Tuple)) else [g.target]
             for target in targets:
                 shape = shapes.shape(target, g.site)
-                if shape.kind != PER_SAMPLE:
+                if shape.kind != PER_SAMPLE or not (shape.known or self.ctx.strict):
                     continue
                 reducer = self._reducer()
                 self.report(g.call, self._message(code(target).strip(), shape, reducer), self._fix(target, g, reducer))

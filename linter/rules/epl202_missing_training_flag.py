@@ -7,7 +7,8 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.model_contents import Contents, ModelContents
-from linter.analysis.tape import Site, argument, trains_weights, watched_name, with_opens_tape
+from linter.analysis.calls import GRADIENT, argument
+from linter.analysis.tape import Site, trains_weights, watched_name, with_opens_tape
 from linter import edits
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import dotted
@@ -223,8 +224,103 @@ class MissingTrainingFlag(Rule):
                     return model(x)
             """
         ),
+        # a helper's Dropout behind a flag this model's construction never turns on
+        Valid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import layers
+            def downsample(ch, apply_dropout=False):
+                block = tf.keras.Sequential()
+                block.add(layers.Conv2D(ch, 3, strides=2))
+                if apply_dropout:
+                    block.add(layers.Dropout(0.5))
+                block.add(layers.LeakyReLU())
+                return block
+            model = tf.keras.Sequential([downsample(32), downsample(64), layers.Flatten(), layers.Dense(1)])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            """, strict=True
+        ),
+        # --strict: a method of the class, not a model it holds
+        Valid(
+            """
+            import tensorflow as tf
+            class Agent:
+                def total_cost(self, img):
+                    return self.net(img)
+                def train(self, img):
+                    with tf.GradientTape() as tape:
+                        cost = self.total_cost(img)
+                    grads = tape.gradient(cost, self.trainable_variables)
+            """, strict=True
+        ),
+        # --strict: an instance of a class of this module with no Keras base
+        Valid(
+            """
+            import tensorflow as tf
+            class NaiveSequential:
+                def __init__(self, layers):
+                    self.layers = layers
+                def __call__(self, x):
+                    for l in self.layers:
+                        x = l(x)
+                    return x
+            model = NaiveSequential([tf.keras.layers.Dense(1)])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            """, strict=True
+        ),
+        # --strict: a builder of this module that builds no Dropout/BatchNormalization/noise layer
+        Valid(
+            """
+            import tensorflow as tf
+            def make_model(n):
+                inputs = tf.keras.Input((n,))
+                x = tf.keras.layers.Dense(64, activation="relu")(inputs)
+                x = some_block(x)
+                return tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
+            model = make_model(4)
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            """, strict=True
+        ),
+        # calls inside `with tape.stop_recording():` are not differentiated
+        Valid(
+            """
+            import tensorflow as tf
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x, training=True))
+                with tape.stop_recording():
+                    preview = model(x)
+            grads = tape.gradient(loss, model.trainable_variables)
+            """, strict=True
+        ),
     ]
     INVALID = [
+        # the same helper, called with its Dropout turned on
+        Invalid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import layers
+            def downsample(ch, apply_dropout=False):
+                block = tf.keras.Sequential()
+                block.add(layers.Conv2D(ch, 3, strides=2))
+                if apply_dropout:
+                    block.add(layers.Dropout(0.5))
+                block.add(layers.LeakyReLU())
+                return block
+            model = tf.keras.Sequential([downsample(32), downsample(64, apply_dropout=True), layers.Flatten(), layers.Dense(1)])
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model(x))
+            grads = tape.gradient(loss, model.trainable_variables)
+            """,
+            line=12,
+            column=27,
+            message_contains="it contains Dropout",
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -298,6 +394,8 @@ class MissingTrainingFlag(Rule):
             grads = tape.gradient(out, model.trainable_variables)
             """,
             line=9,
+            column=11,
+            message_contains="`model(...)` under a GradientTape lacks `training=True` and it contains GaussianNoise",
             fixed="""
             from tensorflow.keras.models import Sequential
             from tensorflow.keras.layers import Dense, GaussianNoise
@@ -336,6 +434,7 @@ class MissingTrainingFlag(Rule):
             """,
             line=16,
             column=22,
+            message_contains="`self(...)` under a GradientTape lacks `training=True` and it contains SpatialDropout2D",
         ),
         # unknown model: --strict only
         Invalid(
@@ -346,8 +445,10 @@ class MissingTrainingFlag(Rule):
                 with tf.GradientTape() as tape:
                     predictions = model(x)
             """,
-            strict=True,
             line=5,
+            column=23,
+            message_contains="`model(...)` under a GradientTape lacks `training=True` and its layers are",
+            strict=True,
         ),
     ]
 
@@ -369,7 +470,7 @@ class MissingTrainingFlag(Rule):
         if func.__class__ is cst.Attribute and func.value.__class__ is cst.Name:
             method = func.attr.value
             if method == "gradient":  # what the tape differentiates for: weights (training) or inputs
-                self.gradients.append((func.value.value, argument(node, 1, "sources"), Site.of(self.ctx)))
+                self.gradients.append((func.value.value, argument(node, "sources", GRADIENT), Site.of(self.ctx)))
             elif method == "watch":
                 name = watched_name(node)
                 if name is not None:
@@ -397,6 +498,8 @@ class MissingTrainingFlag(Rule):
         tapes: dict[int, object] = {}  # id(With) -> (purpose, owners) or None when not a tape
         code = self.ctx.module.code_for_node
         for call, site, withs in self.candidates:
+            if any(_stops_recording(w) for w, _ in withs):
+                continue  # `with tape.stop_recording():` nothing in it is differentiated
             frame = site.scope.function()
             callee = dotted(call.func)
             training: Optional[bool] = False
@@ -424,7 +527,7 @@ class MissingTrainingFlag(Rule):
                 shown = ", ".join(found.training[:3]) + (", ..." if len(found.training) > 3 else "")
                 why = f"it contains {shown}"
                 effect = _effects(found.training)
-            elif self.ctx.strict and not found.complete:
+            elif self.ctx.strict and not found.complete and contents.built_with_training_layers(call.func, site) is not False:
                 why = "its layers are unknown (--strict)"
                 effect = "dropout never drops, BatchNormalization never updates"
             else:
@@ -483,6 +586,8 @@ class MissingTrainingFlag(Rule):
         held_by_self = isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and sem.is_self_param(func.value.value, site.scope)
         if not (isinstance(func, cst.Name) or held_by_self):
             return False
+        if held_by_self and _is_method(sem, func.attr.value, site.scope):
+            return False  # `self.total_cost(img)`: a method of the class, not a model it holds
         if sem.qualified_name(func, site.scope) is not None or sem.local_def(func, site.scope) is not None:
             return False
         return sum(1 for a in call.args if a.keyword is None) == 1
@@ -502,6 +607,20 @@ def _trains(callee: Optional[str], purpose: Optional[bool], owners: frozenset) -
     if callee == "self" and any(o.startswith("self.") for o in owners):
         return True  # `self(x)` runs the sub-model whose weights are trained (a wrapper such as SAM)
     return False
+
+
+def _stops_recording(node: cst.With) -> bool:
+    """`with tape.stop_recording():`"""
+    return any(
+        isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute) and item.item.func.attr.value == "stop_recording"
+        for item in node.items
+    )
+
+
+def _is_method(sem, name: str, scope) -> bool:
+    """Is `name` a method defined in the class whose method `scope` is?"""
+    cls_scope = scope.class_scope()
+    return cls_scope is not None and any(b.kind == "def" for b in cls_scope.names.get(name, ()))
 
 
 def _effects(training: list) -> str:

@@ -251,6 +251,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=12,
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
         Invalid(
             """
@@ -266,7 +267,6 @@ class TfFunctionInLoop(Rule):
             line=5,
             column=5,
             message_contains="XLA",
-            count=1,
         ),
         # the factory form: `tf.function(jit_compile=True)(fn)`
         Invalid(
@@ -278,7 +278,6 @@ class TfFunctionInLoop(Rule):
             """,
             line=4,
             column=12,
-            count=1,
             message_contains="XLA",
         ),
         # in the inner (batch) loop: retraced every batch
@@ -308,6 +307,7 @@ class TfFunctionInLoop(Rule):
             """,
             line=6,
             column=20,
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
         # a step function that defines its tf.function anew on every call, called per batch
         Invalid(
@@ -343,6 +343,8 @@ class TfFunctionInLoop(Rule):
                 step = compile_fn(train_step)
             """,
             line=5,
+            column=12,
+            message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
     ]
 

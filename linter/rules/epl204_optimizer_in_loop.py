@@ -234,8 +234,42 @@ class OptimizerInLoop(Rule):
             opts = [keras.optimizers.Adam(lr) for lr in (1e-2, 1e-3)]
             """
         ),
+        # progressive training: each stage grows the model and recompiles it
+        Valid(
+            """
+            import keras
+
+            for res in [4, 8, 16, 32, 64]:
+                model = grow(model, res)
+                model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+                model.fit(load_images(res), epochs=5)
+            """
+        ),
+        Valid(
+            """
+            from keras.optimizers import Adam
+
+            for phase in phases:
+                model.add(make_block(phase))
+                model.compile(optimizer=Adam(), loss="mse")
+                model.fit(x, y, epochs=2)
+            """
+        ),
     ]
     INVALID = [
+        # a loop over resolutions that trains the same model: the message names that loop
+        Invalid(
+            """
+            import keras
+
+            for res in resolutions:
+                model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+                model.fit(load_images(res), epochs=5)
+            """,
+            line=4,
+            column=29,
+            message_contains="restarts every turn of `for res in resolutions`",
+        ),
         Invalid(
             """
             import keras
@@ -265,6 +299,7 @@ class OptimizerInLoop(Rule):
             """,
             line=4,
             column=11,
+            message_contains="`SGD(...)` built inside a loop body",
         ),
         # inside a tf.function: ValueError
         Invalid(
@@ -321,6 +356,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=15,
+            message_contains="`Adam(...)` built inside `run_epoch`, called in a loop",
         ),
         # recompiling every epoch with a new optimizer, model built outside
         Invalid(
@@ -334,6 +370,7 @@ class OptimizerInLoop(Rule):
             """,
             line=5,
             column=29,
+            message_contains="`Adam(...)` built inside a loop body",
         ),
         # TF1-style optimizer through tf.compat.v1
         Invalid(
@@ -344,6 +381,8 @@ class OptimizerInLoop(Rule):
                 opt = tf.train.AdamOptimizer(0.001)
             """,
             line=4,
+            column=11,
+            message_contains="`AdamOptimizer(...)` built inside a loop body",
         ),
     ]
 
@@ -395,7 +434,9 @@ class OptimizerInLoop(Rule):
             if c.loops:
                 if self._deliberate_in_loop(c, c.loops[-1]):
                     continue
-                per = "batch" if len(c.loops) >= 2 else "turn"
+                loop = c.loops[-1]
+                kind = self.loops.kind(loop)
+                per = {"batches": "batch", "epochs": "epoch"}.get(kind, f"turn of `{self.loops.header(loop)}`")
                 self.report(
                     c.call,
                     f"{label} built inside a loop body: its state (`iterations`, moments) restarts every {per}.",
@@ -411,7 +452,11 @@ class OptimizerInLoop(Rule):
 
     # ------------------------------------------------------------------ helpers
     def _deliberate_in_loop(self, c: _Construction, loop: cst.CSTNode) -> bool:
-        if self.loops.rebuilds_model(loop) or self.loops.sets_trainable(loop):
+        """A new model each turn (folds, trials), a stage that changes what is trained (staged
+        fine-tuning, progressive growing: the model compiled with it is rebound or grown in the
+        loop), or one optimizer per entry of a container."""
+        compiled = _compiled_model(c)
+        if self.loops.rebuilds_model(loop) or self.loops.changes_what_trains(loop, compiled, c.scope):
             return True
         return _stored_in_container(c)
 
@@ -460,6 +505,14 @@ def _assigned_name(c: _Construction) -> Optional[str]:
         return p.targets[0].target.value
     if isinstance(p, cst.AnnAssign) and isinstance(p.target, cst.Name):
         return p.target.value
+    return None
+
+
+def _compiled_model(c: _Construction) -> Optional[cst.BaseExpression]:
+    """`model` in `model.compile(optimizer=Adam(...))` (or `model.compile(Adam(...))`)."""
+    p, gp = c.parent, c.grandparent
+    if isinstance(p, cst.Arg) and isinstance(gp, cst.Call) and isinstance(gp.func, cst.Attribute) and gp.func.attr.value == "compile":
+        return gp.func.value
     return None
 
 

@@ -271,6 +271,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=5,
             column=12,
+            message_contains="`.item()` inside the tf.function `step`",
         ),
         # a method wrapped through self, appending to self.<list>
         Invalid(
@@ -288,6 +289,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=9,
             column=9,
+            message_contains="`.append(...)` to an outer Python list inside the tf.function `_step` runs once",
         ),
         # a nested function inside a traced one is traced too; the f-string gets no fix
         Invalid(
@@ -303,6 +305,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=6,
             column=9,
+            message_contains="`print(...)` inside the tf.function `outer` runs once per trace, not per call.",
         ),
         Invalid(
             """
@@ -316,6 +319,8 @@ class EagerCallInTfFunction(Rule):
                     return {}
             """,
             line=7,
+            column=9,
+            message_contains="`print(...)` inside the tf.function `train_step` runs once per trace, not per",
             fixed="""
             import tensorflow as tf
 
@@ -336,7 +341,7 @@ class EagerCallInTfFunction(Rule):
             """,
             line=3,
             column=30,
-            count=1,
+            message_contains="`print(...)` inside the tf.function (a lambda) runs once per trace, not per",
         ),
         # the unsafe fix also drops `.numpy()` (it would still fail while tracing) from print's arguments
         Invalid(
@@ -350,7 +355,9 @@ class EagerCallInTfFunction(Rule):
                 return loss
             """,
             line=6,
-            count=4,
+            column=5,
+            also=((6, 19), (6, 33), (6, 33)),
+            message_contains=")` inside the tf.function `train_step` r",
             fixed="""
             import tensorflow as tf
 

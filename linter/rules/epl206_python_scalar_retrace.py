@@ -243,6 +243,7 @@ class PythonScalarRetrace(Rule):
             """,
             line=10,
             column=9,
+            message_contains="tf.function `step_fn` called with `global_step`, a Python number changing every turn",
         ),
         Invalid(
             """
@@ -256,6 +257,8 @@ class PythonScalarRetrace(Rule):
                 schedule(lr)
             """,
             line=8,
+            column=5,
+            message_contains="tf.function `schedule` called with `lr`, a Python number changing every turn",
         ),
         Invalid(
             """
@@ -270,6 +273,8 @@ class PythonScalarRetrace(Rule):
                     step(x, epoch * 100 + i)
             """,
             line=9,
+            column=9,
+            message_contains="tf.function `step` called with `epoch * 100 + i`, a Python number changing every turn",
         ),
     ]
 

@@ -137,6 +137,11 @@ class RemovedResetStates(Rule):
             class Stateful(tf.keras.layers.Layer):
                 def reset_state(self):
                     self.reset_states()
+
+            class Both(tf.keras.layers.Wrapper):
+                def reset_states(self, states=None):
+                    self.forward_layer.reset_states()
+                    self.backward_layer.reset_states()
             """,
             strict=True,
         ),
@@ -147,6 +152,28 @@ class RemovedResetStates(Rule):
             values = keras.metrics.mean_squared_error(y, p)
             values.reset_states()
             """
+        ),
+        # --strict: `self.reset_states()` in a Layer/RNN subclass is the layer's own method
+        Valid(
+            """
+            import tensorflow as tf
+
+            class StatefulModel(tf.keras.layers.Layer):
+                def __init__(self):
+                    super().__init__()
+                    self.lstm = tf.keras.layers.LSTM(8, stateful=True)
+
+                def call(self, x):
+                    return self.lstm(x)
+
+                def new_sequence(self):
+                    self.reset_states()
+
+            class Stacked(tf.keras.layers.LSTM):
+                def on_epoch(self):
+                    self.reset_states()
+            """,
+            strict=True,
         ),
     ]
     INVALID = [
@@ -182,6 +209,7 @@ class RemovedResetStates(Rule):
             """,
             line=8,
             column=9,
+            message_contains="`self.acc` is a Keras metric",
             fixed="""
             from keras.metrics import SparseCategoricalAccuracy
 
@@ -207,7 +235,9 @@ class RemovedResetStates(Rule):
                 m.reset_states()
             """,
             line=7,
-            count=2,
+            column=5,
+            also=((9, 5),),
+            message_contains="` is a Keras metric: `reset_states()` raises AttributeError in Keras 3. Use",
         ),
         # a same-module Metric subclass, tf_keras spelling
         Invalid(
@@ -222,6 +252,7 @@ class RemovedResetStates(Rule):
             f1.reset_states()
             """,
             line=8,
+            column=1,
             message_contains="reset_state()",
         ),
         Invalid(
@@ -231,6 +262,7 @@ class RemovedResetStates(Rule):
             """,
             line=2,
             column=1,
+            message_contains="`keras.metrics.AUC()` is a Keras metric",
         ),
         # --strict: a receiver of unknown type that is not known to be a layer or model
         Invalid(
@@ -240,9 +272,10 @@ class RemovedResetStates(Rule):
             def end_of_epoch(tracker):
                 tracker.reset_states()
             """,
-            strict=True,
             line=4,
+            column=5,
             message_contains="--strict",
+            strict=True,
             unsafe=True,  # the receiver's type is unknown: the rename is not a safe fix
             fixed="""
             import keras
@@ -277,6 +310,8 @@ class RemovedResetStates(Rule):
             own = self._own_class(receiver, scope)
             if own is not None and (metrics.class_defines(own, "reset_states") or not metrics.is_metric_class(own)):
                 continue  # `self.reset_states()` calls the class's own method (or a layer's, e.g. an RNN's)
+            if not known and self._delegates(metrics, scope):
+                continue  # a non-metric's own reset_states() forwarding to its parts (tf_keras's Bidirectional)
             # a receiver only --strict suspects may be anything: renaming its method is never safe
             fix = edits.rename_attribute(call.func, "reset_state", "safe" if known else "unsafe", "reset_states() -> reset_state()")
             what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
@@ -286,6 +321,16 @@ class RemovedResetStates(Rule):
                 f"in Keras 3. Use `reset_state()`.",
                 fix,
             )
+
+    @staticmethod
+    def _delegates(metrics: Metrics, scope: Scope) -> bool:
+        """Is the call inside a `reset_states` method of a class that is not a metric?"""
+        fn, cls_scope = scope.function(), scope.class_scope()
+        return (
+            fn is not None and isinstance(fn.node, cst.FunctionDef) and fn.node.name.value == "reset_states"
+            and cls_scope is not None and isinstance(cls_scope.node, cst.ClassDef)
+            and not metrics.is_metric_class(cls_scope.node)
+        )
 
     def _own_class(self, receiver: cst.BaseExpression, scope: Scope):
         """The ClassDef whose method this is, when the receiver is that method's `self`."""

@@ -279,7 +279,7 @@ class MetricNeverReset(Rule):
             """,
             line=9,
             column=5,
-            count=1,
+            message_contains="`train_loss` is updated every batch but never reset per epoch",
         ),
         # reset only once, before the epoch loop
         Invalid(
@@ -299,6 +299,7 @@ class MetricNeverReset(Rule):
             """,
             line=11,
             column=17,
+            message_contains="`self.acc` is updated every batch but never reset per epoch",
         ),
         # an epoch function called in the epoch loop, the per-batch loop inside it
         Invalid(
@@ -317,6 +318,7 @@ class MetricNeverReset(Rule):
             """,
             line=7,
             column=9,
+            message_contains="`auc` is updated every batch but never reset per epoch",
         ),
         # a fold loop around the epoch loop resets per fold only
         Invalid(
@@ -332,6 +334,7 @@ class MetricNeverReset(Rule):
             """,
             line=8,
             column=13,
+            message_contains="`loss_metric` is updated every batch but never reset per epoch",
         ),
     ]
 

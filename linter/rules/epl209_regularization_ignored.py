@@ -147,8 +147,56 @@ class RegularizationIgnored(Rule):
             grads = tape.gradient(loss, model.trainable_variables)
             """
         ),
+        # the module-level `model` bound where `train_step` is called has no regularization
+        # (the regularized model bound later is trained by fit(), which adds its penalties)
+        Valid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import layers, regularizers
+
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(y, model(x, training=True)))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+            model = tf.keras.Sequential([layers.Dense(1)])
+            for x, y in ds:
+                train_step(x, y)
+
+            model = tf.keras.Sequential([layers.Dense(1, kernel_regularizer=regularizers.l2(0.01))])
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x_train, y_train, epochs=5)
+            """
+        ),
     ]
     INVALID = [
+        # ... but a call after the regularized model is bound trains it without its penalties
+        Invalid(
+            """
+            import tensorflow as tf
+            from tensorflow.keras import layers, regularizers
+
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = tf.reduce_mean(tf.keras.losses.mse(y, model(x, training=True)))
+                grads = tape.gradient(loss, model.trainable_variables)
+                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+            model = tf.keras.Sequential([layers.Dense(1)])
+            for x, y in ds:
+                train_step(x, y)
+
+            model = tf.keras.Sequential([layers.Dense(1, kernel_regularizer=regularizers.l2(0.01))])
+            for x, y in ds:
+                train_step(x, y)
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(x_train, y_train, epochs=5)
+            """,
+            line=7,
+            column=13,
+            message_contains="`loss` never adds `model.losses` (Dense(kernel_regularizer=...))",
+        ),
         Invalid(
             """
             import tensorflow as tf
@@ -188,6 +236,7 @@ class RegularizationIgnored(Rule):
             """,
             line=14,
             column=13,
+            message_contains="`loss` never adds `model.losses` (Dense(activity_regularizer=...))",
         ),
         # a subclassed model with add_loss, its train_step ignores self.losses
         Invalid(

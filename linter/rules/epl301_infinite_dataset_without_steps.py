@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DATASET, DataFlow, is_none
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -184,7 +185,9 @@ class InfiniteDatasetWithoutSteps(Rule):
             model.fit_generator(make_dataset(x, y), epochs=10)
             """,
             line=10,
-            count=2,
+            column=1,
+            also=((11, 1),),
+            message_contains="the first epoch never ends",
         ),
         # make_csv_dataset repeats forever unless num_epochs is given
         Invalid(
@@ -197,6 +200,7 @@ class InfiniteDatasetWithoutSteps(Rule):
             model.fit(ds, epochs=4)
             """,
             line=6,
+            column=1,
             message_contains="num_epochs",
         ),
         # unknown receiver: only with --strict
@@ -208,8 +212,10 @@ class InfiniteDatasetWithoutSteps(Rule):
                 ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8).repeat()
                 model.fit(ds, epochs=2)
             """,
-            strict=True,
             line=5,
+            column=5,
+            message_contains="`ds` is infinite (`.repeat()` without a count) and `fit` has no `steps_per_epoch`",
+            strict=True,
         ),
     ]
 
@@ -217,30 +223,19 @@ class InfiniteDatasetWithoutSteps(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:
                 continue
             steps = tc.value("steps_per_epoch")
             if steps is not None and not is_none(steps):
                 continue
             x = tc.value("x")
-            if x is None or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+            if x is None:
                 continue
             data = flow.data(x, tc.where)
             if data is None or data.kind != DATASET or not data.infinite:

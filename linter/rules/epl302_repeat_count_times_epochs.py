@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DATASET, DataFlow, is_none
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -126,6 +127,7 @@ class RepeatCountTimesEpochs(Rule):
             model.fit(ds, epochs=3, validation_data=val_ds)
             """,
             line=6,
+            column=1,
             message_contains="9 times",
         ),
         # the count passed through a same-module helper's parameter; epochs given positionally
@@ -153,23 +155,12 @@ class RepeatCountTimesEpochs(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:
                 continue
             steps = tc.value("steps_per_epoch")
@@ -178,8 +169,6 @@ class RepeatCountTimesEpochs(Rule):
             x, epochs = tc.value("x"), tc.value("epochs")
             if x is None or epochs is None:
                 continue  # default epochs=1: one pass of the repeated dataset, as written
-            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
-                continue
             data = flow.data(x, tc.where)
             if data is None or data.kind != DATASET or data.infinite or data.repeat is None:
                 continue

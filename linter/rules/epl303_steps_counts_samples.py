@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import ARRAY, IN_MEMORY, ITERATOR, DataFlow, TrainingCall
+from linter.analysis.datasets import ARRAY, IN_MEMORY, ITERATOR, DataFlow
+from linter.analysis.training_calls import TrainingCall, TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -151,7 +152,9 @@ class StepsCountsSamples(Rule):
             model.fit_generator(train, train.n, 5)
             """,
             line=8,
-            count=2,
+            column=49,
+            also=((9, 28),),
+            message_contains=".n` counts samples: each epoch asks for batch_size times too many.",
         ),
         # len() of an array, .shape[0], and a name bound to a sample count
         Invalid(
@@ -167,7 +170,9 @@ class StepsCountsSamples(Rule):
                       validation_data=(x_test, y_test), validation_steps=x_test.shape[0])
             """,
             line=8,
-            count=2,
+            column=55,
+            also=((9, 45),),
+            message_contains="` counts samples: each epoch asks for batch_size times too many.",
         ),
         # arrays without batch_size: Keras derives a batch size of 1
         Invalid(
@@ -191,8 +196,10 @@ class StepsCountsSamples(Rule):
             model = keras.Sequential([keras.layers.Dense(1)])
             model.fit(features, labels, steps_per_epoch=features.shape[0])
             """,
-            strict=True,
             line=4,
+            column=29,
+            message_contains="`steps_per_epoch` counts batches, but `features.shape[0]` counts samples",
+            strict=True,
         ),
     ]
 
@@ -201,25 +208,14 @@ class StepsCountsSamples(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and any(a.keyword is None or a.keyword.value in self.ARGUMENTS for a in node.args):
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
             args = [(name, a) for name, a in args if a is not None]
-            if not args or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+            if not args:
                 continue
             for name, arg in args:
                 count = flow.sample_count(arg.value, tc.where)

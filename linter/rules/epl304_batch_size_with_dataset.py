@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DATASET, GENERATOR, ITERATOR, PYDATASET, DataFlow, is_none
 from linter import edits
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 _WHO_BATCHES = {
@@ -135,6 +136,7 @@ class BatchSizeWithDataset(Rule):
             """,
             line=8,
             column=5,
+            message_contains="`batch_size=32` is ignored",
             fixed="""
             import keras
 
@@ -167,7 +169,10 @@ class BatchSizeWithDataset(Rule):
                            batch_size=8)
             model.predict(ImageDataGenerator().flow(x, batch_size=4), batch_size=4, verbose=0)
             """,
-            count=3,
+            line=13,
+            column=21,
+            also=((15, 16), (16, 59)),
+            message_contains="` is ignored: `",
             fixed="""
             import keras
             from keras.preprocessing.image import ImageDataGenerator
@@ -197,6 +202,8 @@ class BatchSizeWithDataset(Rule):
                            batch_size=64)
             """,
             line=6,
+            column=16,
+            message_contains="`batch_size=64` is ignored",
             fixed="""
             import tensorflow as tf
 
@@ -217,6 +224,7 @@ class BatchSizeWithDataset(Rule):
             """,
             line=5,
             column=50,
+            message_contains="`batch_size=2` is ignored",
         ),
     ]
 
@@ -224,28 +232,15 @@ class BatchSizeWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and len(node.args) > 1:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("batch_size")
             x = tc.value("x")
             if arg is None or x is None or is_none(arg.value):
-                continue
-            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
                 continue
             data = flow.data(x, tc.where)
             if data is None or not data.streamed:

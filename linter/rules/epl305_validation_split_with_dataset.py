@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DataFlow, TrainingCall, is_none
+from linter.analysis.datasets import DataFlow, is_none
+from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 
@@ -125,7 +126,9 @@ class ValidationSplitWithDataset(Rule):
             model.fit(ImageDataGenerator().flow_from_directory("data"), validation_split=0.2, validation_data=None)
             """,
             line=14,
-            count=3,
+            column=27,
+            also=((15, 31), (16, 61)),
+            message_contains=": `fit` raises ValueError. Pass `validation_data=`.",
         ),
         # a dataset returned by a same-module function and bound to a name
         Invalid(
@@ -144,6 +147,7 @@ class ValidationSplitWithDataset(Rule):
             """,
             line=11,
             column=43,
+            message_contains="`validation_split` needs arrays, but `data` is a tf.data.Dataset",
         ),
     ]
 
@@ -151,23 +155,12 @@ class ValidationSplitWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.calls: list[TrainingCall] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        func = node.func
-        if func.__class__ is not cst.Attribute or func.attr.value not in self.METHODS:
-            return
-        found = TrainingCall.collect(node, self.ctx, self.METHODS)
-        if found is not None and len(node.args) > 1:
-            self.calls.append(found)
+        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        if not self.calls:
-            return
-        sem = self.ctx.semantic
         flow = DataFlow.of(self.ctx)
         code = self.ctx.module.code_for_node
-        for tc in self.calls:
+        for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("validation_split")
             x = tc.value("x")
             if arg is None or x is None or is_none(arg.value) or _is_zero(arg.value):
@@ -175,8 +168,6 @@ class ValidationSplitWithDataset(Rule):
             validation_data = tc.value("validation_data")
             if (validation_data is not None and not is_none(validation_data)) or tc.has_splat:
                 continue  # validation_data overrides validation_split (or may be in **kwargs)
-            if not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
-                continue
             data = flow.data(x, tc.where)
             if data is None or not data.streamed:
                 continue
