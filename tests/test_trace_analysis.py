@@ -291,3 +291,11 @@ def test_importing_trace_modules_does_not_import_tensorflow():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().replace("'", '"')) == []
+
+
+def test_arguments_after_the_script_go_to_the_script():
+    from runtime_check.trace.cli import build_parser
+
+    args = build_parser().parse_args(["--max-steps", "3", "train.py", "--lr", "0.1", "--format", "x"])
+    assert (args.max_steps, args.format, args.script) == (3, "text", "train.py")
+    assert args.args == ["--lr", "0.1", "--format", "x"]
