@@ -19,7 +19,7 @@ except ModuleNotFoundError:  # Python 3.10
 
 from linter.rules import ALL_CODES
 
-KNOWN_KEYS = {"select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores", "strict", "rule-options"}
+KNOWN_KEYS = {"select", "ignore", "extend-select", "exclude", "extend-exclude", "per-file-ignores", "strict", "rule-options", "max-seconds", "max-memory"}
 DEFAULT_SELECT = ("EPL",)
 
 
@@ -36,6 +36,8 @@ class Settings:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     strict: bool = False
     rule_options: dict = field(default_factory=dict)
+    max_seconds: Optional[float] = None  # per-file limits (linter/limits.py); None: the default
+    max_memory_mib: Optional[int] = None
     root: Path = field(default_factory=Path.cwd)  # paths in the config are relative to this
     source: Optional[Path] = None  # the config file, if any
 
@@ -219,6 +221,12 @@ def load_config(path: Path) -> Settings:
     for code in opts:
         validate_codes([code], f"{where('rule-options')}")
     s.rule_options = opts
+    seconds, memory = table.get("max-seconds"), table.get("max-memory")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < 1e9):
+        raise ConfigError(f"{where('max-seconds')}: expected a positive number of seconds")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or not 0 < memory < 1 << 30):
+        raise ConfigError(f"{where('max-memory')}: expected a positive whole number of MiB")
+    s.max_seconds, s.max_memory_mib = seconds, memory
     return s
 
 

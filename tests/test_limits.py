@@ -228,3 +228,16 @@ def test_codes_and_names_from_module_names_match_the_rule_classes():
         r.code: r.name for r in rules.ALL_RULES
     }
     assert all(rules.code_for(r.name) == r.code for r in rules.ALL_RULES)
+
+
+def test_config_keys_set_the_limits_and_flags_win(tmp_path):
+    (tmp_path / "slow.py").write_text("import keras\n" + "model.fit(x, epochs=3)\n" * 12000)
+    (tmp_path / "pyproject.toml").write_text("[tool.epochlint]\nmax-seconds = 0.2\nmax-memory = 4096\n")
+    proc = _epochlint("check", "--no-cache", "slow.py", cwd=tmp_path)
+    assert proc.returncode == 1 and "0.2 s limit (--max-seconds)" in proc.stdout, proc.stdout + proc.stderr
+    (tmp_path / "pyproject.toml").write_text("[tool.epochlint]\nmax-memory = 1\n")
+    proc = _epochlint("check", "--no-cache", "--max-memory", "4096", "--max-seconds", "0.2", "slow.py", cwd=tmp_path)
+    assert "0.2 s limit" in proc.stdout  # the flag's 4 GiB, not the file's 1 MiB (which predicts too-large at once)
+    (tmp_path / "pyproject.toml").write_text('[tool.epochlint]\nmax-seconds = "soon"\n')
+    bad = _epochlint("check", "slow.py", cwd=tmp_path)
+    assert bad.returncode == 2 and "max-seconds: expected a positive number" in bad.stderr

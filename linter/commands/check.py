@@ -36,10 +36,12 @@ def run_check(args) -> int:
     if (args.max_seconds is not None and args.max_seconds <= 0) or (args.max_memory is not None and args.max_memory < 1):
         print("epochlint: error: --max-seconds and --max-memory must be positive", file=sys.stderr)
         return EXIT_ERROR
-    if args.max_seconds is not None or args.max_memory is not None:
+    seconds = args.max_seconds if args.max_seconds is not None else settings.max_seconds
+    memory = args.max_memory if args.max_memory is not None else settings.max_memory_mib
+    if seconds is not None or memory is not None:  # flags win over [tool.epochlint] max-seconds / max-memory
         from linter import limits
 
-        limits.configure(args.max_seconds, args.max_memory << 20 if args.max_memory is not None else None)
+        limits.configure(seconds, memory << 20 if memory is not None else None)
     if args.jobs is not None and args.jobs < 1:
         print("epochlint: error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
