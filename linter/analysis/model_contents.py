@@ -132,8 +132,8 @@ class _ClassIndex:
 class ModelContents:
     """Model contents for one module (memoised; on-demand indexes of frames and classes)."""
 
-    def __init__(self, sem: SemanticModel) -> None:
-        self.sem = sem
+    def __init__(self, ctx) -> None:
+        self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
         self._memo: dict = {}
         self._frame_calls: dict = {}
         self._class_index: dict = {}

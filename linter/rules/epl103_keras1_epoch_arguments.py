@@ -50,6 +50,7 @@ class Keras1EpochArguments(Rule):
     fires_on = {"argument": ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"), "call": ("fit", "evaluate", "predict")}
     fixable = "sometimes"
 
+    ANALYSES = (TrainingCalls,)
     VALID = [
         # the current names
         Valid(
@@ -203,7 +204,7 @@ class Keras1EpochArguments(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         for tc in self.training.of(TRAINING_METHODS):

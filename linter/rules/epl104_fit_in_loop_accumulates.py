@@ -62,6 +62,7 @@ class FitInLoopAccumulates(Rule):
     witness = "total epochs == turns x N; the second call starts from a lower loss than the first"
     fires_on = {"call": ("fit",)}
 
+    ANALYSES = (LoopIndex, TrainingCalls,)
     VALID = [
         # epochs=1 (explicit or default) in an epoch loop
         Valid(
@@ -408,8 +409,8 @@ class FitInLoopAccumulates(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
         self.saves: dict[int, tuple] = {}  # id(call) -> ancestors, for calls that may save a model
 
     def visit_Call(self, node: cst.Call) -> None:

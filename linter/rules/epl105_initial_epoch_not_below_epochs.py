@@ -51,6 +51,7 @@ class InitialEpochNotBelowEpochs(Rule):
     witness = "fit(epochs=5, initial_epoch=5) runs 0 epochs and leaves the weights unchanged"
     fires_on = {"call": ("fit",)}
 
+    ANALYSES = (TrainingCalls,)
     VALID = [
         # resuming correctly: epochs is the stop index
         Valid(
@@ -218,7 +219,7 @@ class InitialEpochNotBelowEpochs(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         sem = self.ctx.semantic

@@ -57,6 +57,7 @@ class RemovedGeneratorMethods(Rule):
     fires_on = {"method": ("fit_generator", "evaluate_generator", "predict_generator")}
     fixable = "sometimes"
 
+    ANALYSES = (TrainingCalls,)
     VALID = [
         Valid(
             """
@@ -255,7 +256,7 @@ class RemovedGeneratorMethods(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         code = self.ctx.module.code_for_node

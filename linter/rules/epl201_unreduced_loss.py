@@ -67,6 +67,7 @@ class UnreducedLoss(Rule):
     fires_on = {"loss": ("loss function", "loss object with reduction=None")}
     fixable = "unsafe"
 
+    ANALYSES = (LossShapes,)
     VALID = [
         # reduced before the gradient, in every spelling
         Valid(
@@ -396,7 +397,8 @@ class UnreducedLoss(Rule):
             if training is False or (training is None and not self.ctx.strict):
                 continue  # a gradient w.r.t. inputs (saliency, adversarial examples): the sum is intended
             steps.append(g)
-        shapes = LossShapes(sem, frozenset(models - {"?"}))
+        shapes = self.analysis(LossShapes)
+        shapes.set_models(frozenset(models - {"?"}))
         for g in steps:
             targets = [el.value for el in g.target.elements] if isinstance(g.target, (cst.List, cst.Tuple)) else [g.target]
             for target in targets:

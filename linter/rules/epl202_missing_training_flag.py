@@ -74,6 +74,7 @@ class MissingTrainingFlag(Rule):
     fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "augmentation layers", "dropout= arguments")}
     fixable = "safe"
 
+    ANALYSES = (ModelContents,)
     VALID = [
         # the seed's Example 2: a Dense-only functional model needs no training flag
         Valid(
@@ -494,7 +495,7 @@ class MissingTrainingFlag(Rule):
         if not self.candidates:
             return
         sem = self.ctx.semantic
-        contents = ModelContents(sem)
+        contents = self.analysis(ModelContents)
         tapes: dict[int, object] = {}  # id(With) -> (purpose, owners) or None when not a tape
         code = self.ctx.module.code_for_node
         for call, site, withs in self.candidates:

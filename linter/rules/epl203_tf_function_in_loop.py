@@ -67,6 +67,7 @@ class TfFunctionInLoop(Rule):
     witness = "trace count of a tf.function created inside a 4-turn loop == 4; created before the loop == 1"
     fires_on = {"form": ("decorator", "call")}
 
+    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # created once, called in the loop
         Valid(
@@ -350,8 +351,8 @@ class TfFunctionInLoop(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.index: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
+        self.index: TfFunctionIndex = self.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
 
     def finish(self) -> None:
         applications = self.index.applications()

@@ -96,6 +96,7 @@ class OptimizerInLoop(Rule):
     witness = "optimizer.iterations after 3 epochs with the optimizer built in the loop == one epoch's steps; ValueError inside tf.function"
     fires_on = {"where": ("loop", "tf.function step")}
 
+    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # built once
         Valid(
@@ -388,8 +389,8 @@ class OptimizerInLoop(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.tf_functions: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.tf_functions: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.constructions: list[_Construction] = []
         self.training_calls: list[tuple[cst.Call, Scope, tuple]] = []
 

@@ -85,6 +85,7 @@ class EagerCallInTfFunction(Rule):
     fires_on = {"call": ("numpy", "item", "print", "append", "extend", "insert")}
     fixable = "unsafe"
 
+    ANALYSES = (TfFunctionIndex,)
     VALID = [
         # an undecorated (eager) step: .numpy(), print and appends are fine
         Valid(
@@ -373,7 +374,7 @@ class EagerCallInTfFunction(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.index: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.index: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.candidates: list[_Candidate] = []
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -64,6 +64,7 @@ class PythonScalarRetrace(Rule):
     witness = "trace count of a tf.function called with 5 Python ints == 5; with tensors == 1"
     fires_on = {"value": ("int", "float")}
 
+    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # the seed's Example 3: numpy slices, no Python numbers
         Valid(
@@ -280,8 +281,8 @@ class PythonScalarRetrace(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.index: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
+        self.index: TfFunctionIndex = self.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
 
     def finish(self) -> None:
         if not self.index.applications() or self.index.runs_eagerly:

@@ -57,6 +57,7 @@ class RemovedResetStates(Rule):
     fires_on = {"method": ("reset_states",)}
     fixable = "sometimes"
 
+    ANALYSES = (Metrics,)
     VALID = [
         # a stateful RNN layer keeps reset_states in Keras 3
         Valid(
@@ -293,7 +294,7 @@ class RemovedResetStates(Rule):
     def finish(self) -> None:
         if not self.candidates:
             return
-        metrics = Metrics.of(self.ctx)
+        metrics = self.analysis(Metrics)
         for call, scope in self.candidates:
             receiver = call.func.value
             cls = metrics.metric_class_of(receiver, scope)

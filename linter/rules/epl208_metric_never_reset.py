@@ -81,6 +81,7 @@ class MetricNeverReset(Rule):
     witness = "after 2 epochs the never-reset Mean's result equals the mean over both epochs; reset each epoch it equals epoch 2's"
     fires_on = {"update": ("update_state", "call")}
 
+    ANALYSES = (LoopIndex, Metrics, TfFunctionIndex,)
     VALID = [
         # reset each epoch
         Valid(
@@ -340,8 +341,8 @@ class MetricNeverReset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.tf_functions: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.tf_functions: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.updates: list[_Site] = []
         self.resets: list[_Site] = []
         self.named_calls: list[_Site] = []  # `name(...)` / `self.name(...)`: call-form updates and the call graph
@@ -364,7 +365,7 @@ class MetricNeverReset(Rule):
 
     # ------------------------------------------------------------------ decisions
     def finish(self) -> None:
-        metrics = Metrics.of(self.ctx)
+        metrics = self.analysis(Metrics)
         updates = []
         for site in self.updates:
             if metrics.is_metric(site.call.func.value, site.scope):

@@ -58,6 +58,7 @@ class RegularizationIgnored(Rule):
     witness = "weight norm after the custom loop differs from fit() with the same seed; for each kind of penalty, Keras's own loss == MSE + sum(model.losses) > MSE"
     fires_on = {"penalty": ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "ActivityRegularization layer", "add_loss", "add_weight(regularizer=)")}
 
+    ANALYSES = (LossShapes, ModelContents,)
     VALID = [
         # the custom loop adds tf.add_n(model.losses)
         Valid(
@@ -284,8 +285,8 @@ class RegularizationIgnored(Rule):
         if not self.candidates:
             return
         sem = self.ctx.semantic
-        shapes = LossShapes(sem)
-        contents = ModelContents(sem)
+        shapes = self.analysis(LossShapes)
+        contents = self.analysis(ModelContents)
         code = self.ctx.module.code_for_node
         for g in self.candidates:
             if not is_tape(g.tape, g.site, sem):

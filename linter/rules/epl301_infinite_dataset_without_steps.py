@@ -49,6 +49,7 @@ class InfiniteDatasetWithoutSteps(Rule):
     witness = "epoch 1 has not ended after several passes over a `.repeat()`ed dataset (Keras 3); ValueError (Keras 2)"
     fires_on = {"call": ("fit",)}
 
+    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": `ds.repeat()` with steps_per_epoch
         Valid(
@@ -223,10 +224,10 @@ class InfiniteDatasetWithoutSteps(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         code = self.ctx.module.code_for_node
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:

@@ -49,6 +49,7 @@ class RepeatCountTimesEpochs(Rule):
     witness = "passes over the data counted by a callback == E * E for `repeat(E)` + `epochs=E`"
     fires_on = {"call": ("fit",)}
 
+    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": `.repeat(n)` with steps_per_epoch
         Valid(
@@ -155,10 +156,10 @@ class RepeatCountTimesEpochs(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         code = self.ctx.module.code_for_node
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:

@@ -53,6 +53,7 @@ class StepsCountsSamples(Rule):
     witness = "batches per epoch with steps_per_epoch (and validation batches with validation_steps) = the sample count, against the batches available"
     fires_on = {"argument": ("steps_per_epoch", "validation_steps")}
 
+    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": len(generator) of an iterator / Sequence, samples // batch_size
         Valid(
@@ -208,10 +209,10 @@ class StepsCountsSamples(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
             args = [(name, a) for name, a in args if a is not None]

@@ -55,6 +55,7 @@ class BatchSizeWithDataset(Rule):
     fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset"), "call": ("fit", "evaluate", "predict")}
     fixable = "safe"
 
+    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": batch_size= with numpy arrays (and lists, tensors, DataFrames)
         Valid(
@@ -232,10 +233,10 @@ class BatchSizeWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         code = self.ctx.module.code_for_node
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("batch_size")

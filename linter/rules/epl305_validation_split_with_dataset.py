@@ -48,6 +48,7 @@ class ValidationSplitWithDataset(Rule):
     witness = "`fit(input, validation_split=0.2)` raises ValueError for a dataset, a generator, an ImageDataGenerator iterator and a PyDataset"
     fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset")}
 
+    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": validation_split= with arrays
         Valid(
@@ -155,10 +156,10 @@ class ValidationSplitWithDataset(Rule):
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         code = self.ctx.module.code_for_node
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             arg = tc.arg("validation_split")
