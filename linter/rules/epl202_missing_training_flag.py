@@ -21,8 +21,7 @@ class MissingTrainingFlag(Rule):
     `training=` argument, when the model is known (from the same module) to contain a layer that
     behaves differently in training: the Dropout family (`Dropout`, `SpatialDropout1D/2D/3D`,
     `AlphaDropout`, `GaussianDropout`), `GaussianNoise`, `BatchNormalization`,
-    `SpectralNormalization`, augmentation layers (`RandomFlip`, `RandomRotation`, ..., `MixUp`),
-    recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
+    `SpectralNormalization`, recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
     with BatchNormalization, or a custom layer whose `call()` branches on `training`. The model's
     layers are found across `Sequential([...])`, `.add()`, the functional API, subclassed models
     and builder functions. The tape must train that model: its `gradient` is taken with respect
@@ -71,7 +70,7 @@ class MissingTrainingFlag(Rule):
         "BN moving statistics unchanged after 10 epochs; every dropout/noise layer, (synchronized) BatchNormalization, "
         "SpectralNormalization and LSTM/MultiHeadAttention `dropout=` inactive in a model called without training=True"
     )
-    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "augmentation layers", "dropout= arguments")}
+    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "dropout= arguments")}
     fixable = "safe"
 
     ANALYSES = (ModelContents,)
@@ -634,8 +633,6 @@ def _effects(training: list) -> str:
         effects.append("BatchNormalization never updates its statistics")
     if "SpectralNormalization" in text:
         effects.append("SpectralNormalization never updates its power iteration")
-    if any(k in text for k in ("Random", "MixUp", "CutMix", "RandAugment", "AugMix", "Solarization")):
-        effects.append("data augmentation never happens")
     if ".call(training)" in text:
         effects.append("custom layers take their inference branch")
     return ", ".join(effects) or "layers take their inference path"
