@@ -24,7 +24,7 @@ from linter import names as N
 from linter.analysis.calls import CLONE_MODEL, FUNCTIONAL, SEQUENTIAL, argument, find_argument
 from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import Scope, SemanticModel
-from linter.walker import child_fields
+from linter.walker import child_fields, iter_nodes
 
 # Layers whose call depends on `training`: dropout and noise are identity at inference,
 # BatchNormalization normalizes with (and only in training updates) its moving statistics,
@@ -94,26 +94,6 @@ class Contents:
 
 def _unknown() -> Contents:
     return Contents(complete=False)
-
-
-def iter_nodes(node: cst.CSTNode, skip: tuple = ()) -> Iterator[cst.CSTNode]:
-    """Every statement/expression node under `node` (pre-order, `node` included). Nodes of the
-    `skip` classes below `node` are yielded but not entered."""
-    stack = [node]
-    Node = cst.CSTNode
-    while stack:
-        n = stack.pop()
-        yield n
-        if n is not node and isinstance(n, skip):
-            continue
-        children = []
-        for name in child_fields(type(n)):
-            v = getattr(n, name)
-            if v.__class__ is tuple or v.__class__ is list:
-                children.extend(c for c in v if isinstance(c, Node))
-            elif isinstance(v, Node):
-                children.append(v)
-        stack.extend(reversed(children))
 
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)

@@ -50,7 +50,6 @@ class Keras1EpochArguments(Rule):
     fires_on = {"argument": ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"), "call": ("fit", "evaluate", "predict")}
     fixable = "sometimes"
 
-    ANALYSES = (TrainingCalls,)
     VALID = [
         # the current names
         Valid(
@@ -201,6 +200,8 @@ class Keras1EpochArguments(Rule):
             strict=True,
         ),
     ]
+
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -62,7 +62,6 @@ class FitInLoopAccumulates(Rule):
     witness = "total epochs == turns x N; the second call starts from a lower loss than the first"
     fires_on = {"call": ("fit",)}
 
-    ANALYSES = (LoopIndex, TrainingCalls,)
     VALID = [
         # epochs=1 (explicit or default) in an epoch loop
         Valid(
@@ -230,12 +229,14 @@ class FitInLoopAccumulates(Rule):
             import keras
 
             model = keras.Sequential([keras.layers.Dense(1)])
-            for i in range(3):
+            turn = 0
+            while turn < 3:
                 model.fit(ds.shuffle(100), epochs=5)
+                turn += 1
             """,
-            line=5,
+            line=6,
             column=5,
-            message_contains="3 x 5 epochs in total",
+            message_contains="`model.fit(..., epochs=5)` in a `while` loop",
         ),
         Invalid(
             """
@@ -406,6 +407,8 @@ class FitInLoopAccumulates(Rule):
             """
         ),
     ]
+
+    ANALYSES = (LoopIndex, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -51,7 +51,6 @@ class InitialEpochNotBelowEpochs(Rule):
     witness = "fit(epochs=5, initial_epoch=5) runs 0 epochs and leaves the weights unchanged"
     fires_on = {"call": ("fit",)}
 
-    ANALYSES = (TrainingCalls,)
     VALID = [
         # resuming correctly: epochs is the stop index
         Valid(
@@ -216,6 +215,8 @@ class InitialEpochNotBelowEpochs(Rule):
             message_contains='`initial_epoch=self.params["epochs"]` is not below `epochs=self.params["epochs"]`',
         ),
     ]
+
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -57,7 +57,6 @@ class RemovedGeneratorMethods(Rule):
     fires_on = {"method": ("fit_generator", "evaluate_generator", "predict_generator")}
     fixable = "sometimes"
 
-    ANALYSES = (TrainingCalls,)
     VALID = [
         Valid(
             """
@@ -253,6 +252,8 @@ class RemovedGeneratorMethods(Rule):
             strict=True,
         ),
     ]
+
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -67,7 +67,6 @@ class UnreducedLoss(Rule):
     fires_on = {"loss": ("loss function", "loss object with reduction=None")}
     fixable = "unsafe"
 
-    ANALYSES = (LossShapes,)
     VALID = [
         # reduced before the gradient, in every spelling
         Valid(
@@ -362,6 +361,8 @@ class UnreducedLoss(Rule):
             message_contains="`loss` is a per-sample loss vector",
         ),
     ]
+
+    ANALYSES = (LossShapes,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

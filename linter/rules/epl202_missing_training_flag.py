@@ -73,7 +73,6 @@ class MissingTrainingFlag(Rule):
     fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "dropout= arguments")}
     fixable = "safe"
 
-    ANALYSES = (ModelContents,)
     VALID = [
         # the seed's Example 2: a Dense-only functional model needs no training flag
         Valid(
@@ -300,25 +299,25 @@ class MissingTrainingFlag(Rule):
         ),
     ]
     INVALID = [
-        # the same helper, called with its Dropout turned on
+        # a functional builder whose Dropout this construction turns on (positionally)
         Invalid(
             """
             import tensorflow as tf
-            from tensorflow.keras import layers
-            def downsample(ch, apply_dropout=False):
-                block = tf.keras.Sequential()
-                block.add(layers.Conv2D(ch, 3, strides=2))
-                if apply_dropout:
-                    block.add(layers.Dropout(0.5))
-                block.add(layers.LeakyReLU())
-                return block
-            model = tf.keras.Sequential([downsample(32), downsample(64, apply_dropout=True), layers.Flatten(), layers.Dense(1)])
+
+            def block(x, units, with_dropout=False):
+                x = tf.keras.layers.Dense(units, activation="relu")(x)
+                if with_dropout:
+                    x = tf.keras.layers.Dropout(0.3)(x)
+                return x
+
+            inputs = tf.keras.Input((8,))
+            net = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(block(inputs, 16, True)))
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(model(x))
-            grads = tape.gradient(loss, model.trainable_variables)
+                loss = tf.reduce_mean(tf.square(net(x) - y))
+            tape.gradient(loss, net.trainable_variables)
             """,
             line=12,
-            column=27,
+            column=37,
             message_contains="it contains Dropout",
         ),
         Invalid(
@@ -451,6 +450,8 @@ class MissingTrainingFlag(Rule):
             strict=True,
         ),
     ]
+
+    ANALYSES = (ModelContents,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -67,7 +67,6 @@ class TfFunctionInLoop(Rule):
     witness = "trace count of a tf.function created inside a 4-turn loop == 4; created before the loop == 1"
     fires_on = {"form": ("decorator", "call")}
 
-    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # created once, called in the loop
         Valid(
@@ -348,6 +347,8 @@ class TfFunctionInLoop(Rule):
             message_contains="`tf.function(...)` inside a loop body is a new function each turn",
         ),
     ]
+
+    ANALYSES = (LoopIndex, TfFunctionIndex)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

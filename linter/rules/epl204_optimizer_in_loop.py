@@ -96,7 +96,6 @@ class OptimizerInLoop(Rule):
     witness = "optimizer.iterations after 3 epochs with the optimizer built in the loop == one epoch's steps; ValueError inside tf.function"
     fires_on = {"where": ("loop", "tf.function step")}
 
-    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # built once
         Valid(
@@ -386,6 +385,8 @@ class OptimizerInLoop(Rule):
             message_contains="`AdamOptimizer(...)` built inside a loop body",
         ),
     ]
+
+    ANALYSES = (LoopIndex, TfFunctionIndex)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

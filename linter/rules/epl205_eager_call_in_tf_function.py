@@ -85,7 +85,6 @@ class EagerCallInTfFunction(Rule):
     fires_on = {"call": ("numpy", "item", "print", "append", "extend", "insert")}
     fixable = "unsafe"
 
-    ANALYSES = (TfFunctionIndex,)
     VALID = [
         # an undecorated (eager) step: .numpy(), print and appends are fine
         Valid(
@@ -371,6 +370,8 @@ class EagerCallInTfFunction(Rule):
             unsafe=True,
         ),
     ]
+
+    ANALYSES = (TfFunctionIndex,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

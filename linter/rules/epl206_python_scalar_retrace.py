@@ -64,7 +64,6 @@ class PythonScalarRetrace(Rule):
     witness = "trace count of a tf.function called with 5 Python ints == 5; with tensors == 1"
     fires_on = {"value": ("int", "float")}
 
-    ANALYSES = (LoopIndex, TfFunctionIndex,)
     VALID = [
         # the seed's Example 3: numpy slices, no Python numbers
         Valid(
@@ -278,6 +277,8 @@ class PythonScalarRetrace(Rule):
             message_contains="tf.function `step` called with `epoch * 100 + i`, a Python number changing every turn",
         ),
     ]
+
+    ANALYSES = (LoopIndex, TfFunctionIndex)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

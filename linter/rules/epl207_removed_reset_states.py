@@ -57,7 +57,6 @@ class RemovedResetStates(Rule):
     fires_on = {"method": ("reset_states",)}
     fixable = "sometimes"
 
-    ANALYSES = (Metrics,)
     VALID = [
         # a stateful RNN layer keeps reset_states in Keras 3
         Valid(
@@ -281,6 +280,8 @@ class RemovedResetStates(Rule):
             """,
         ),
     ]
+
+    ANALYSES = (Metrics,)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -81,7 +81,6 @@ class MetricNeverReset(Rule):
     witness = "after 2 epochs the never-reset Mean's result equals the mean over both epochs; reset each epoch it equals epoch 2's"
     fires_on = {"update": ("update_state", "call")}
 
-    ANALYSES = (LoopIndex, Metrics, TfFunctionIndex,)
     VALID = [
         # reset each epoch
         Valid(
@@ -338,6 +337,8 @@ class MetricNeverReset(Rule):
             message_contains="`loss_metric` is updated every batch but never reset per epoch",
         ),
     ]
+
+    ANALYSES = (LoopIndex, Metrics, TfFunctionIndex)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -49,7 +49,6 @@ class InfiniteDatasetWithoutSteps(Rule):
     witness = "epoch 1 has not ended after several passes over a `.repeat()`ed dataset (Keras 3); ValueError (Keras 2)"
     fires_on = {"call": ("fit",)}
 
-    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": `ds.repeat()` with steps_per_epoch
         Valid(
@@ -221,6 +220,8 @@ class InfiniteDatasetWithoutSteps(Rule):
     ]
 
     METHODS = frozenset({"fit", "fit_generator"})
+
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

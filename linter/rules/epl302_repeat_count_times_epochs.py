@@ -49,7 +49,6 @@ class RepeatCountTimesEpochs(Rule):
     witness = "passes over the data counted by a callback == E * E for `repeat(E)` + `epochs=E`"
     fires_on = {"call": ("fit",)}
 
-    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": `.repeat(n)` with steps_per_epoch
         Valid(
@@ -153,6 +152,8 @@ class RepeatCountTimesEpochs(Rule):
     ]
 
     METHODS = frozenset({"fit", "fit_generator"})
+
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

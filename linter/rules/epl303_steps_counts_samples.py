@@ -53,7 +53,6 @@ class StepsCountsSamples(Rule):
     witness = "batches per epoch with steps_per_epoch (and validation batches with validation_steps) = the sample count, against the batches available"
     fires_on = {"argument": ("steps_per_epoch", "validation_steps")}
 
-    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": len(generator) of an iterator / Sequence, samples // batch_size
         Valid(
@@ -206,6 +205,8 @@ class StepsCountsSamples(Rule):
 
     METHODS = frozenset({"fit", "fit_generator"})
     ARGUMENTS = ("steps_per_epoch", "validation_steps")
+
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -55,7 +55,6 @@ class BatchSizeWithDataset(Rule):
     fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset"), "call": ("fit", "evaluate", "predict")}
     fixable = "safe"
 
-    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": batch_size= with numpy arrays (and lists, tensors, DataFrames)
         Valid(
@@ -230,6 +229,8 @@ class BatchSizeWithDataset(Rule):
     ]
 
     METHODS = frozenset({"fit", "evaluate", "predict"})
+
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -48,7 +48,6 @@ class ValidationSplitWithDataset(Rule):
     witness = "`fit(input, validation_split=0.2)` raises ValueError for a dataset, a generator, an ImageDataGenerator iterator and a PyDataset"
     fires_on = {"input": ("dataset", "generator", "iterator", "PyDataset")}
 
-    ANALYSES = (DataFlow, TrainingCalls,)
     VALID = [
         # RULES.md "Not a finding": validation_split= with arrays
         Valid(
@@ -153,6 +152,8 @@ class ValidationSplitWithDataset(Rule):
     ]
 
     METHODS = frozenset({"fit"})
+
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
