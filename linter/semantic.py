@@ -17,7 +17,7 @@ from typing import Iterable, Optional, Union
 import libcst as cst
 
 from linter import names as N
-from linter.walker import child_fields
+from linter.walker import iter_nodes
 
 _BUILTINS = frozenset(dir(builtins))
 
@@ -599,21 +599,11 @@ def _reaching_in_frame(bindings: list, before: int, at: tuple) -> list:
 def _count_names(module: cst.CSTNode) -> dict:
     """How often each name is referenced in the module (not counting def/class names)."""
     counts: dict[str, int] = {}
-    stack = [module]
-    Name, Node = cst.Name, cst.CSTNode
-    while stack:
-        n = stack.pop()
-        if n.__class__ is Name:
+    for n in iter_nodes(module):
+        if n.__class__ is cst.Name:
             counts[n.value] = counts.get(n.value, 0) + 1
-            continue
-        for fname in child_fields(type(n)):
-            if fname == "name" and isinstance(n, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            v = getattr(n, fname)
-            if v.__class__ is tuple or v.__class__ is list:
-                stack.extend(c for c in v if isinstance(c, Node))
-            elif isinstance(v, Node):
-                stack.append(v)
+        elif n.__class__ is cst.FunctionDef or n.__class__ is cst.ClassDef:
+            counts[n.name.value] = counts.get(n.name.value, 0) - 1  # its own name node is no reference
     return counts
 
 

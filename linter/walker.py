@@ -167,3 +167,23 @@ def iter_handlers(obj: object) -> Iterable[tuple[str, type, str]]:
         if attr.startswith("visit_") or attr.startswith("leave_"):
             kind, _, cls_name = attr.partition("_")
             yield kind, node_classes_named(cls_name), attr
+
+
+def iter_nodes(node: cst.CSTNode, skip: tuple = ()) -> Iterator[cst.CSTNode]:
+    """Every statement/expression node under `node` (pre-order, `node` included). Nodes of the
+    `skip` classes below `node` are yielded but not entered."""
+    stack = [node]
+    Node = cst.CSTNode
+    while stack:
+        n = stack.pop()
+        yield n
+        if n is not node and isinstance(n, skip):
+            continue
+        children = []
+        for name in child_fields(type(n)):
+            v = getattr(n, name)
+            if v.__class__ is tuple or v.__class__ is list:
+                children.extend(c for c in v if isinstance(c, Node))
+            elif isinstance(v, Node):
+                children.append(v)
+        stack.extend(reversed(children))

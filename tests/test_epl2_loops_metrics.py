@@ -26,11 +26,12 @@ class _Probe(Rule):
 
     code = "EPL999"
     last = None
+    ANALYSES = (LoopIndex, Metrics)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops = ctx.analysis(LoopIndex)
-        self.metrics = Metrics.of(ctx)
+        self.loops = self.analysis(LoopIndex)
+        self.metrics = self.analysis(Metrics)
         type(self).last = self
 
 

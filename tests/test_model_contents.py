@@ -90,8 +90,6 @@ def test_sequential_add_calls():
         ("layers.GaussianDropout(0.1)", "GaussianDropout"),
         ("layers.GaussianNoise(0.1)", "GaussianNoise"),
         ("layers.SpatialDropout1D(0.1)", "SpatialDropout1D"),
-        ("layers.RandomFlip('horizontal')", "RandomFlip"),
-        ("layers.RandomRotation(0.1)", "RandomRotation"),
         ("layers.LSTM(8, dropout=0.2)", "LSTM(dropout=...)"),
         ("layers.GRU(8, recurrent_dropout=0.1)", "GRU(recurrent_dropout=...)"),
         ("layers.Bidirectional(layers.LSTM(8, dropout=0.3))", "LSTM(dropout=...)"),
@@ -448,16 +446,19 @@ def test_keras3_internal_spelling_of_layers_is_recognised():
     assert c.training == ["BatchNormalization", "Dropout"] and c.complete
 
 
-def test_tf_keras_experimental_preprocessing_augmentation():
-    c = contents(
-        """
-        import tensorflow as tf
-        aug = tf.keras.Sequential([tf.keras.layers.experimental.preprocessing.RandomFlip("horizontal")])
-        model = tf.keras.Sequential([aug, tf.keras.layers.Conv2D(4, 3)])
-        probe(model)
-        """
-    )
-    assert c.training == ["RandomFlip"] and c.complete
+def test_augmentation_layers_are_not_training_dependent():
+    """RandomFlip & co. augment without `training=True` (their default is True): not counted."""
+    for layer in ("tf.keras.layers.experimental.preprocessing.RandomFlip('horizontal')", "tf.keras.layers.RandomRotation(0.1)", "keras.layers.MixUp()"):
+        c = contents(
+            f"""
+            import keras
+            import tensorflow as tf
+            aug = tf.keras.Sequential([{layer}])
+            model = tf.keras.Sequential([aug, tf.keras.layers.Conv2D(4, 3)])
+            probe(model)
+            """
+        )
+        assert c.training == [] and c.complete, layer
 
 
 def test_a_deep_functional_chain_is_followed_to_its_first_layer():

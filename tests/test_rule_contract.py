@@ -56,11 +56,6 @@ def test_the_witness_proves_the_rules_own_claim(rule, witnesses):
 # Each is a known false positive waiting for a rule fix; remove the entry with the fix (a test
 # fails while an entry is stale).
 REFUTED = {
-    ("EPL202", "layer", "augmentation layers"): (
-        "measured on Keras 3.15 and tf_keras 2.21: RandomFlip/RandomRotation/RandomZoom/RandomTranslation/"
-        "RandomContrast augment when the model is called without training= (their default is training=True); "
-        "EPL202 still counts them (linter/analysis/model_contents.py AUGMENTATION and Random*)"
-    ),
 }
 
 

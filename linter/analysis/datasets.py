@@ -2,7 +2,7 @@
 ImageDataGenerator iterator, a PyDataset/Sequence, or an in-memory array.
 
 Rules collect `fit`/`evaluate`/`predict` calls during the walk (`TrainingCall`) and ask
-`DataFlow.of(ctx)` in `finish()`. The answers come from the module's own imports and bindings
+`self.analysis(DataFlow)` in `finish()`. The answers come from the module's own imports and bindings
 (`SemanticModel`), never from source text, and are flow-sensitive inside one scope: the bindings
 that reach a use are the last one that dominates it plus the conditional ones after it, so
 `ds = ds.repeat()` in one branch and a finite `ds` on the other path is not "known infinite".
@@ -10,7 +10,6 @@ Unknown values give `None`; rules treat `None` as "no finding".
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
 from typing import Optional
 
@@ -229,25 +228,17 @@ def is_none(node: Optional[cst.BaseExpression]) -> bool:
 
 
 # --------------------------------------------------------------------------- the analysis
-_ANALYSES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _UNSET = object()
 _MAX_DEPTH = 40
 
 
 class DataFlow:
-    """Per-file answers about data values; shared by the rules of one file (`DataFlow.of`)."""
+    """Per-file answers about data values (a rule declares it in `ANALYSES`; built once per file)."""
 
-    def __init__(self, semantic: SemanticModel) -> None:
-        self.sem = semantic
+    def __init__(self, ctx) -> None:
+        self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
         self._memo: dict = {}
         self._depth = 0
-
-    @classmethod
-    def of(cls, ctx) -> "DataFlow":
-        found = _ANALYSES.get(ctx)
-        if found is None:
-            found = _ANALYSES[ctx] = cls(ctx.semantic)
-        return found
 
     # ------------------------------------------------------------------ reach
     def reaching(self, name: str, where: Where) -> list[Binding]:

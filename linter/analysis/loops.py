@@ -18,7 +18,7 @@ from typing import Optional
 import libcst as cst
 
 from linter.semantic import Binding, Scope, SemanticModel, Site
-from linter.walker import child_fields
+from linter.walker import iter_nodes
 
 LOOPS = (cst.For, cst.While)
 _BRANCHES = (cst.If, cst.Try, cst.TryStar, cst.ExceptHandler, cst.ExceptStarHandler, cst.Match, cst.IfExp, cst.BooleanOperation)
@@ -432,19 +432,7 @@ def _in_body(b: Binding, loop: cst.CSTNode) -> bool:
 
 def _statements_in(node: cst.CSTNode):
     """Assignments and calls in a loop body (not entering nested defs or classes)."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, (cst.Assign, cst.Call)):
-            yield n
-        if isinstance(n, FRAMES):
-            continue
-        for name in child_fields(type(n)):
-            v = getattr(n, name)
-            if isinstance(v, (list, tuple)):
-                todo.extend(c for c in v if isinstance(c, cst.CSTNode))
-            elif isinstance(v, cst.CSTNode):
-                todo.append(v)
+    return (n for n in iter_nodes(node, FRAMES) if isinstance(n, (cst.Assign, cst.Call)))
 
 
 def loop_bound_names(loop: cst.CSTNode) -> set[str]:
@@ -458,20 +446,8 @@ def loop_bound_names(loop: cst.CSTNode) -> set[str]:
 
 
 def _names_in(expr: cst.CSTNode):
-    todo = [expr]
-    while todo:
-        n = todo.pop()
-        if isinstance(n, cst.Name):
-            yield n
-            continue
-        if isinstance(n, (cst.Lambda, *FRAMES)):
-            continue
-        for name in child_fields(type(n)):
-            v = getattr(n, name)
-            if isinstance(v, (list, tuple)):
-                todo.extend(c for c in v if isinstance(c, cst.CSTNode))
-            elif isinstance(v, cst.CSTNode):
-                todo.append(v)
+    """The names an expression reads (not inside lambdas)."""
+    return (n for n in iter_nodes(expr, (cst.Name, cst.Lambda, *FRAMES)) if isinstance(n, cst.Name))
 
 
 _EMPTY = cst.Module(body=[])

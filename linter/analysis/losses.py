@@ -141,12 +141,20 @@ def _elementwise(qname: str) -> bool:
 class LossShapes:
     """Shape and terms of loss expressions in one module (memoised)."""
 
-    def __init__(self, sem: SemanticModel, models: frozenset = frozenset()) -> None:
-        self.sem = sem
-        self.models = models  # dotted names of the objects whose weights the module differentiates
+    def __init__(self, ctx) -> None:
+        self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
+        self.models: frozenset = frozenset()  # see `set_models`
         self._shapes: dict = {}
         self._ranks: dict = {}
         self._terms: dict = {}
+
+    def set_models(self, models: frozenset) -> None:
+        """The dotted names of the objects whose weights the module differentiates (calling one
+        gives a value of rank >= 2); answers given before are forgotten."""
+        if models != self.models:
+            self.models = models
+            self._shapes.clear()
+            self._ranks.clear()
 
     # ------------------------------------------------------------------ shape
     def shape(self, expr: cst.CSTNode, site: Site, _depth: int = 0) -> Shape:

@@ -30,14 +30,10 @@ def is_metric_class_name(q: Optional[str]) -> bool:
 
 
 class Metrics:
-    """Metric questions for one file; `Metrics.of(ctx)` shares one instance between rules."""
+    """Metric questions for one file; a rule declares it in `ANALYSES` (one instance per file)."""
 
     def __init__(self, ctx) -> None:
         self.sem: SemanticModel = ctx.semantic
-
-    @classmethod
-    def of(cls, ctx) -> "Metrics":
-        return ctx.analysis(cls)
 
     # ------------------------------------------------------------------ classes
     def is_metric_class(self, cls: cst.ClassDef) -> bool:

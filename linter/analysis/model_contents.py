@@ -24,17 +24,17 @@ from linter import names as N
 from linter.analysis.calls import CLONE_MODEL, FUNCTIONAL, SEQUENTIAL, argument, find_argument
 from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import Scope, SemanticModel
-from linter.walker import child_fields
+from linter.walker import child_fields, iter_nodes
 
 # Layers whose call depends on `training`: dropout and noise are identity at inference,
 # BatchNormalization normalizes with (and only in training updates) its moving statistics,
-# augmentation layers only augment in training, SpectralNormalization only updates its power
-# iteration in training.
+# SpectralNormalization only updates its power iteration in training. Not the augmentation layers
+# (RandomFlip, RandomRotation, ..., MixUp): their `training` defaults to True, so they augment
+# when the model is called without it (measured on Keras 3.15 and tf_keras 2.21).
 DROPOUT_FAMILY = frozenset(
     {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout", "GaussianNoise"}
 )
 NORMALIZATION_WITH_STATE = frozenset({"BatchNormalization", "SyncBatchNormalization", "SpectralNormalization"})
-AUGMENTATION = frozenset({"MixUp", "CutMix", "RandAugment", "AugMix", "Solarization"})
 # Layers whose own `dropout=`-style arguments act only in training.
 DROPOUT_ARGUMENTS = ("dropout", "recurrent_dropout", "attention_dropout")
 REGULARIZER_LAYERS = frozenset({"ActivityRegularization"})
@@ -67,7 +67,7 @@ def is_layer_function(qname: Optional[str]) -> bool:
 
 
 def has_training_behaviour(layer_name: str) -> bool:
-    return layer_name in DROPOUT_FAMILY or layer_name in NORMALIZATION_WITH_STATE or layer_name in AUGMENTATION or layer_name.startswith("Random")
+    return layer_name in DROPOUT_FAMILY or layer_name in NORMALIZATION_WITH_STATE
 
 
 @dataclass
@@ -96,26 +96,6 @@ def _unknown() -> Contents:
     return Contents(complete=False)
 
 
-def iter_nodes(node: cst.CSTNode, skip: tuple = ()) -> Iterator[cst.CSTNode]:
-    """Every statement/expression node under `node` (pre-order, `node` included). Nodes of the
-    `skip` classes below `node` are yielded but not entered."""
-    stack = [node]
-    Node = cst.CSTNode
-    while stack:
-        n = stack.pop()
-        yield n
-        if n is not node and isinstance(n, skip):
-            continue
-        children = []
-        for name in child_fields(type(n)):
-            v = getattr(n, name)
-            if v.__class__ is tuple or v.__class__ is list:
-                children.extend(c for c in v if isinstance(c, Node))
-            elif isinstance(v, Node):
-                children.append(v)
-        stack.extend(reversed(children))
-
-
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
@@ -132,8 +112,8 @@ class _ClassIndex:
 class ModelContents:
     """Model contents for one module (memoised; on-demand indexes of frames and classes)."""
 
-    def __init__(self, sem: SemanticModel) -> None:
-        self.sem = sem
+    def __init__(self, ctx) -> None:
+        self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
         self._memo: dict = {}
         self._frame_calls: dict = {}
         self._class_index: dict = {}
@@ -289,7 +269,7 @@ class ModelContents:
     def built_with_training_layers(self, expr: cst.CSTNode, site: Site) -> Optional[bool]:
         """False when every value `expr` may hold is built by a same-module builder function or
         class whose code names no layer with training behaviour (no Dropout, noise,
-        BatchNormalization, augmentation, `dropout=` argument, Keras application): then its
+        BatchNormalization, `dropout=` argument, Keras application): then its
         unknown parts (helpers from elsewhere) are not Keras training layers either, as far as
         this module shows. None when unknown; True when such a layer is named."""
         sem = self.sem

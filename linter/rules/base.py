@@ -93,9 +93,18 @@ class Rule:
     fires_on: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     VALID: ClassVar[Sequence[Example]] = ()
     INVALID: ClassVar[Sequence[Example]] = ()
+    # The per-file analyses the rule uses (classes from linter.analysis): the engine builds each
+    # once per file, before the walk, and walks those that collect (see `analysis`).
+    ANALYSES: ClassVar[tuple[type, ...]] = ()
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx  # the file's linter.engine.FileContext (not imported: the engine imports the rules)
+
+    def analysis(self, cls: type):
+        """The file's instance of an analysis this rule declared in `ANALYSES`."""
+        if cls not in type(self).ANALYSES:
+            raise TypeError(f"{type(self).__name__} uses {cls.__name__} without declaring it in ANALYSES")
+        return self.ctx.analysis(cls)
 
     def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
         self.ctx.report(self, node, bounded(message), fix)

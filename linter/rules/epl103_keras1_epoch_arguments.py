@@ -201,9 +201,11 @@ class Keras1EpochArguments(Rule):
         ),
     ]
 
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         for tc in self.training.of(TRAINING_METHODS):

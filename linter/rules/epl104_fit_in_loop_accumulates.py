@@ -229,12 +229,14 @@ class FitInLoopAccumulates(Rule):
             import keras
 
             model = keras.Sequential([keras.layers.Dense(1)])
-            for i in range(3):
+            turn = 0
+            while turn < 3:
                 model.fit(ds.shuffle(100), epochs=5)
+                turn += 1
             """,
-            line=5,
+            line=6,
             column=5,
-            message_contains="3 x 5 epochs in total",
+            message_contains="`model.fit(..., epochs=5)` in a `while` loop",
         ),
         Invalid(
             """
@@ -406,10 +408,12 @@ class FitInLoopAccumulates(Rule):
         ),
     ]
 
+    ANALYSES = (LoopIndex, TrainingCalls)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
         self.saves: dict[int, tuple] = {}  # id(call) -> ancestors, for calls that may save a model
 
     def visit_Call(self, node: cst.Call) -> None:

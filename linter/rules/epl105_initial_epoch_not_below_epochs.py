@@ -216,9 +216,11 @@ class InitialEpochNotBelowEpochs(Rule):
         ),
     ]
 
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         sem = self.ctx.semantic

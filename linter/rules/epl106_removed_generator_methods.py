@@ -253,9 +253,11 @@ class RemovedGeneratorMethods(Rule):
         ),
     ]
 
+    ANALYSES = (TrainingCalls,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
         code = self.ctx.module.code_for_node

@@ -362,6 +362,8 @@ class UnreducedLoss(Rule):
         ),
     ]
 
+    ANALYSES = (LossShapes,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.candidates: list[GradientCall] = []
@@ -396,7 +398,8 @@ class UnreducedLoss(Rule):
             if training is False or (training is None and not self.ctx.strict):
                 continue  # a gradient w.r.t. inputs (saliency, adversarial examples): the sum is intended
             steps.append(g)
-        shapes = LossShapes(sem, frozenset(models - {"?"}))
+        shapes = self.analysis(LossShapes)
+        shapes.set_models(frozenset(models - {"?"}))
         for g in steps:
             targets = [el.value for el in g.target.elements] if isinstance(g.target, (cst.List, cst.Tuple)) else [g.target]
             for target in targets:

@@ -21,8 +21,7 @@ class MissingTrainingFlag(Rule):
     `training=` argument, when the model is known (from the same module) to contain a layer that
     behaves differently in training: the Dropout family (`Dropout`, `SpatialDropout1D/2D/3D`,
     `AlphaDropout`, `GaussianDropout`), `GaussianNoise`, `BatchNormalization`,
-    `SpectralNormalization`, augmentation layers (`RandomFlip`, `RandomRotation`, ..., `MixUp`),
-    recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
+    `SpectralNormalization`, recurrent or attention layers with `dropout=`/`recurrent_dropout=`, a Keras application built
     with BatchNormalization, or a custom layer whose `call()` branches on `training`. The model's
     layers are found across `Sequential([...])`, `.add()`, the functional API, subclassed models
     and builder functions. The tape must train that model: its `gradient` is taken with respect
@@ -71,7 +70,7 @@ class MissingTrainingFlag(Rule):
         "BN moving statistics unchanged after 10 epochs; every dropout/noise layer, (synchronized) BatchNormalization, "
         "SpectralNormalization and LSTM/MultiHeadAttention `dropout=` inactive in a model called without training=True"
     )
-    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "augmentation layers", "dropout= arguments")}
+    fires_on = {"layer": ("dropout and noise layers", "BatchNormalization", "SyncBatchNormalization", "SpectralNormalization", "dropout= arguments")}
     fixable = "safe"
 
     VALID = [
@@ -300,25 +299,25 @@ class MissingTrainingFlag(Rule):
         ),
     ]
     INVALID = [
-        # the same helper, called with its Dropout turned on
+        # a functional builder whose Dropout this construction turns on (positionally)
         Invalid(
             """
             import tensorflow as tf
-            from tensorflow.keras import layers
-            def downsample(ch, apply_dropout=False):
-                block = tf.keras.Sequential()
-                block.add(layers.Conv2D(ch, 3, strides=2))
-                if apply_dropout:
-                    block.add(layers.Dropout(0.5))
-                block.add(layers.LeakyReLU())
-                return block
-            model = tf.keras.Sequential([downsample(32), downsample(64, apply_dropout=True), layers.Flatten(), layers.Dense(1)])
+
+            def block(x, units, with_dropout=False):
+                x = tf.keras.layers.Dense(units, activation="relu")(x)
+                if with_dropout:
+                    x = tf.keras.layers.Dropout(0.3)(x)
+                return x
+
+            inputs = tf.keras.Input((8,))
+            net = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(block(inputs, 16, True)))
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(model(x))
-            grads = tape.gradient(loss, model.trainable_variables)
+                loss = tf.reduce_mean(tf.square(net(x) - y))
+            tape.gradient(loss, net.trainable_variables)
             """,
             line=12,
-            column=27,
+            column=37,
             message_contains="it contains Dropout",
         ),
         Invalid(
@@ -452,6 +451,8 @@ class MissingTrainingFlag(Rule):
         ),
     ]
 
+    ANALYSES = (ModelContents,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.open_withs: list[tuple[cst.With, Site]] = []
@@ -494,7 +495,7 @@ class MissingTrainingFlag(Rule):
         if not self.candidates:
             return
         sem = self.ctx.semantic
-        contents = ModelContents(sem)
+        contents = self.analysis(ModelContents)
         tapes: dict[int, object] = {}  # id(With) -> (purpose, owners) or None when not a tape
         code = self.ctx.module.code_for_node
         for call, site, withs in self.candidates:
@@ -633,8 +634,6 @@ def _effects(training: list) -> str:
         effects.append("BatchNormalization never updates its statistics")
     if "SpectralNormalization" in text:
         effects.append("SpectralNormalization never updates its power iteration")
-    if any(k in text for k in ("Random", "MixUp", "CutMix", "RandAugment", "AugMix", "Solarization")):
-        effects.append("data augmentation never happens")
     if ".call(training)" in text:
         effects.append("custom layers take their inference branch")
     return ", ".join(effects) or "layers take their inference path"

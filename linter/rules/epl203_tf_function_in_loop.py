@@ -348,10 +348,12 @@ class TfFunctionInLoop(Rule):
         ),
     ]
 
+    ANALYSES = (LoopIndex, TfFunctionIndex)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.index: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
+        self.index: TfFunctionIndex = self.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
 
     def finish(self) -> None:
         applications = self.index.applications()

@@ -386,10 +386,12 @@ class OptimizerInLoop(Rule):
         ),
     ]
 
+    ANALYSES = (LoopIndex, TfFunctionIndex)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.tf_functions: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.tf_functions: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.constructions: list[_Construction] = []
         self.training_calls: list[tuple[cst.Call, Scope, tuple]] = []
 

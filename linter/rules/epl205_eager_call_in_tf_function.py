@@ -371,9 +371,11 @@ class EagerCallInTfFunction(Rule):
         ),
     ]
 
+    ANALYSES = (TfFunctionIndex,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.index: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.index: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.candidates: list[_Candidate] = []
 
     def visit_Call(self, node: cst.Call) -> None:

@@ -286,6 +286,8 @@ class RemovedResetStates(Rule):
         ),
     ]
 
+    ANALYSES = (Metrics,)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.candidates: list[tuple[cst.Call, Scope]] = []
@@ -298,7 +300,7 @@ class RemovedResetStates(Rule):
     def finish(self) -> None:
         if not self.candidates:
             return
-        metrics = Metrics.of(self.ctx)
+        metrics = self.analysis(Metrics)
         for call, scope in self.candidates:
             receiver = call.func.value
             cls = metrics.metric_class_of(receiver, scope)

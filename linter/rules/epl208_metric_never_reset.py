@@ -338,10 +338,12 @@ class MetricNeverReset(Rule):
         ),
     ]
 
+    ANALYSES = (LoopIndex, Metrics, TfFunctionIndex)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.loops: LoopIndex = ctx.analysis(LoopIndex)
-        self.tf_functions: TfFunctionIndex = ctx.analysis(TfFunctionIndex)
+        self.loops: LoopIndex = self.analysis(LoopIndex)
+        self.tf_functions: TfFunctionIndex = self.analysis(TfFunctionIndex)
         self.updates: list[_Site] = []
         self.resets: list[_Site] = []
         self.named_calls: list[_Site] = []  # `name(...)` / `self.name(...)`: call-form updates and the call graph
@@ -364,7 +366,7 @@ class MetricNeverReset(Rule):
 
     # ------------------------------------------------------------------ decisions
     def finish(self) -> None:
-        metrics = Metrics.of(self.ctx)
+        metrics = self.analysis(Metrics)
         updates = []
         for site in self.updates:
             if metrics.is_metric(site.call.func.value, site.scope):

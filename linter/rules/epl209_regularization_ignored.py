@@ -50,12 +50,12 @@ class RegularizationIgnored(Rule):
     code = "EPL209"
     name = "regularization-ignored"
     summary = "a custom loop never adds model.losses: the model's regularization penalties are dropped"
+    witness = "weight norm after the custom loop differs from fit() with the same seed; for each kind of penalty, Keras's own loss == MSE + sum(model.losses) > MSE"
     claim = (
         "`fit()` adds `model.losses` (`kernel_`/`bias_`/`activity_regularizer=`, `ActivityRegularization`, `add_loss`, "
         "`add_weight(regularizer=)`) to the loss; a custom loop whose loss never adds them silently trains without "
         "regularization (Keras 2 and 3)."
     )
-    witness = "weight norm after the custom loop differs from fit() with the same seed; for each kind of penalty, Keras's own loss == MSE + sum(model.losses) > MSE"
     fires_on = {"penalty": ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "ActivityRegularization layer", "add_loss", "add_weight(regularizer=)")}
 
     VALID = [
@@ -171,31 +171,24 @@ class RegularizationIgnored(Rule):
         ),
     ]
     INVALID = [
-        # ... but a call after the regularized model is bound trains it without its penalties
+        # ... but a step called once the regularized model is bound trains it without its penalties
         Invalid(
             """
             import tensorflow as tf
             from tensorflow.keras import layers, regularizers
 
-            def train_step(x, y):
+            def step(x, y):
                 with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean(tf.keras.losses.mse(y, model(x, training=True)))
-                grads = tape.gradient(loss, model.trainable_variables)
-                optimizer.apply_gradients(zip(grads, model.trainable_variables))
+                    loss = tf.reduce_mean(tf.keras.losses.mean_absolute_error(y, net(x)))
+                return tape.gradient(loss, net.trainable_variables)
 
-            model = tf.keras.Sequential([layers.Dense(1)])
-            for x, y in ds:
-                train_step(x, y)
-
-            model = tf.keras.Sequential([layers.Dense(1, kernel_regularizer=regularizers.l2(0.01))])
-            for x, y in ds:
-                train_step(x, y)
-            model.compile(optimizer="adam", loss="mse")
-            model.fit(x_train, y_train, epochs=5)
+            net = tf.keras.Sequential([layers.Dense(4, activity_regularizer=regularizers.l1(1e-3))])
+            for batch in batches:
+                step(*batch)
             """,
             line=7,
-            column=13,
-            message_contains="`loss` never adds `model.losses` (Dense(kernel_regularizer=...))",
+            column=12,
+            message_contains="never adds `net.losses`",
         ),
         Invalid(
             """
@@ -269,6 +262,8 @@ class RegularizationIgnored(Rule):
         ),
     ]
 
+    ANALYSES = (LossShapes, ModelContents)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.candidates: list[GradientCall] = []
@@ -284,8 +279,8 @@ class RegularizationIgnored(Rule):
         if not self.candidates:
             return
         sem = self.ctx.semantic
-        shapes = LossShapes(sem)
-        contents = ModelContents(sem)
+        shapes = self.analysis(LossShapes)
+        contents = self.analysis(ModelContents)
         code = self.ctx.module.code_for_node
         for g in self.candidates:
             if not is_tape(g.tape, g.site, sem):

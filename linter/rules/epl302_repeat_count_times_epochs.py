@@ -153,12 +153,14 @@ class RepeatCountTimesEpochs(Rule):
 
     METHODS = frozenset({"fit", "fit_generator"})
 
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         code = self.ctx.module.code_for_node
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             if tc.has_splat:

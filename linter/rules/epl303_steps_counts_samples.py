@@ -206,12 +206,14 @@ class StepsCountsSamples(Rule):
     METHODS = frozenset({"fit", "fit_generator"})
     ARGUMENTS = ("steps_per_epoch", "validation_steps")
 
+    ANALYSES = (DataFlow, TrainingCalls)  # built once per file by the engine
+
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
-        self.training: TrainingCalls = ctx.analysis(TrainingCalls)
+        self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        flow = DataFlow.of(self.ctx)
+        flow = self.analysis(DataFlow)
         for tc in self.training.on_models(self.METHODS, self.ctx.strict):
             args = [(name, tc.arg(name)) for name in self.ARGUMENTS]
             args = [(name, a) for name, a in args if a is not None]

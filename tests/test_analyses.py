@@ -1,0 +1,88 @@
+"""Analyses are declared by the rules that use them and built once per file by the engine."""
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import libcst as cst
+import pytest
+
+from linter.analysis.datasets import DataFlow
+from linter.analysis.loops import LoopIndex
+from linter.engine import CheckOptions, run_rules
+from linter.rules import ALL_RULES
+from linter.rules.base import Rule
+from linter.source import SourceFile
+
+RULES_DIR = pathlib.Path(__file__).resolve().parent.parent / "linter" / "rules"
+
+
+class _Counting(LoopIndex):
+    built = 0
+
+    def __init__(self, ctx) -> None:
+        type(self).built += 1
+        super().__init__(ctx)
+
+
+class _UsesCounting(Rule):
+    code = "EPL998"
+    ANALYSES = (_Counting,)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.loops = self.analysis(_Counting)
+
+
+class _AlsoUsesCounting(_UsesCounting):
+    code = "EPL997"
+
+
+class _Undeclared(Rule):
+    code = "EPL996"
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.flow = self.analysis(DataFlow)
+
+
+def _run(rules, text="import keras\nfor i in range(3):\n    model.fit(x)\n"):
+    codes = frozenset(r.code for r in rules)
+    return run_rules(SourceFile("x.py", text), cst.parse_module(text), CheckOptions(codes), rules)
+
+
+def test_an_analysis_two_rules_declare_is_built_once_per_file():
+    _Counting.built = 0
+    _run([_UsesCounting, _AlsoUsesCounting])
+    assert _Counting.built == 1
+    _run([_UsesCounting, _AlsoUsesCounting])
+    assert _Counting.built == 2  # a new file, a new instance: nothing is cached across files
+
+
+def test_an_undeclared_analysis_is_refused():
+    with pytest.raises(TypeError, match="ANALYSES"):
+        _run([_Undeclared])
+
+
+def test_no_module_level_caches_in_analyses():
+    """No WeakKeyDictionary or class-level `of(ctx)` cache: the engine hands analyses over."""
+    root = RULES_DIR.parent / "analysis"
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        assert "WeakKeyDictionary" not in text, path
+        assert "def of(cls, ctx)" not in text, path
+
+
+def test_rules_import_only_analysis_edits_and_base():
+    """Rules never import another rule (shared facts live in linter/analysis/)."""
+    allowed = ("linter.analysis", "linter.rules.base", "linter.edits", "linter.semantic", "linter.names", "linter")
+    for path in RULES_DIR.glob("epl*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("linter"):
+                assert node.module.startswith(allowed) and not node.module.startswith("linter.rules.epl"), (path.name, node.module)
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_declared_analyses_are_analysis_classes(rule):
+    for cls in rule.ANALYSES:
+        assert cls.__module__.startswith("linter.analysis."), (rule.code, cls)
