@@ -218,11 +218,12 @@ class UnreducedLoss(Rule):
                 with tf.GradientTape() as gen_tape:
                     fake_output = discriminator(generator(noise, training=True), training=True)
                     gen_loss = generator_loss(fake_output)
-                return gen_tape.gradient(gen_loss, generator.trainable_variables)
+                gen_grads = gen_tape.gradient(gen_loss, generator.trainable_variables)
+                gen_optimizer.apply_gradients(zip(gen_grads, generator.trainable_variables))
             """,
-            line=13,
-            column=12,
             message_contains="`gen_loss` is a per-sample loss vector",
+            line=13,
+            column=17,
         ),
         # inputs of unknown rank: --strict assumes the usual (batch, d) shapes
         Invalid(
