@@ -36,7 +36,7 @@ def run(args: list[str], cwd: Path, timeout: float = 300) -> tuple[float, float,
     # communicate() reaped the child; its peak RSS is in RUSAGE_CHILDREN only as a maximum over
     # all children, so each input runs in a fresh helper that reports its own child's maximum
     text = (out.decode("utf-8", "replace") + err.decode("utf-8", "replace")).strip().splitlines()
-    first = next((line for line in text if "EPL000" in line or "error" in line.lower()), text[0] if text else "")
+    first = next((line for line in text if "EPL000" in line or "error" in line.lower() or line.startswith("Fixed")), text[0] if text else "")
     return seconds, 0.0, proc.returncode, first
 
 
@@ -79,6 +79,11 @@ def cases(d: Path):
     plus.mkdir()
     (plus / "plus.py").write_text("import keras\nx = " + " + ".join(["a"] * 10_000) + "\n")
     yield "10k-term `a + a + ...` (CPython rejects)", f"{(plus / 'plus.py').stat().st_size // 1024} KiB", ["plus.py"], plus
+
+    many = d / "many"
+    many.mkdir()
+    (many / "many.py").write_text("import tensorflow as tf\nm = tf.keras.metrics.Mean()\n" + "m.reset_states()\n" * 20_000)
+    yield "20,000 fixable `m.reset_states()`, `--fix`", f"{(many / 'many.py').stat().st_size // 1024} KiB", ["--fix", "many.py"], many
 
     u16 = d / "u16"
     u16.mkdir()

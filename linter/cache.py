@@ -128,7 +128,7 @@ class Cache:
         """Record an outcome computed from `data`; never raises (a cache that cannot be
         written is no cache). Internal errors are not recorded: they may not happen again."""
         result = outcome.result
-        if outcome.fixed or outcome.diff or any(f.name == "internal-error" for f in result.findings):
+        if outcome.fixed or outcome.diff or any(f.name in ("internal-error", "too-large") for f in result.findings):
             return False
         entry, key = self._entry(path, enabled)
         record = {

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     c.add_argument("--statistics", action="store_true", help="count findings per rule, with a total (text, concise, json)")
     c.add_argument("--show-fixes", action="store_true", help="list the fixes: applied per file with --fix, else each finding's fix")
+    c.add_argument("--max-seconds", type=float, default=None, metavar="S", help="per-file time limit in seconds (default 50): past it the file is EPL000 too-large")
+    c.add_argument("--max-memory", type=int, default=None, metavar="MIB", help="per-file memory limit in MiB (default 2048): past it the file is EPL000 too-large")
     c.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPUs; 1 = in-process)")
     c.add_argument("--no-cache", action="store_true", help="do not read or write .epochlint_cache/")
     c.add_argument("--strict", action="store_true", default=None, help="model rules also fire on receivers of unknown type")

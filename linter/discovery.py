@@ -20,6 +20,7 @@ DEFAULT_EXCLUDE = (
     ".epochlint_cache", "build", "dist", ".eggs",
 )
 SUFFIXES = (".py", ".ipynb")
+MAX_GITIGNORE_BYTES = 4 << 20
 
 
 @dataclass
@@ -83,8 +84,10 @@ class _Ignores:
             gi = d / ".gitignore"
             if gi.is_file():
                 try:
-                    with open(gi, encoding="utf-8", errors="replace") as fh:
-                        spec = _gitignore_spec(fh)
+                    with open(gi, "rb") as fh:  # is_file(): a regular file, so the open cannot block
+                        raw = fh.read(MAX_GITIGNORE_BYTES + 1)
+                    if len(raw) <= MAX_GITIGNORE_BYTES:  # larger is not a .gitignore anyone wrote: ignored
+                        spec = _gitignore_spec(raw.decode("utf-8", "replace").splitlines())
                 except (OSError, ValueError):  # unreadable, or a pattern git would not accept either
                     spec = None
             self._specs[d] = spec

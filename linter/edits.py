@@ -96,11 +96,24 @@ class TextMap:
 
     def __init__(self, text: str, code: Optional[str] = None) -> None:
         self.text = text
-        self.starts = line_starts(text)
-        self.code = text if code is None else code
-        self.code_starts = self.starts if self.code is text or self.code == text else line_starts(self.code)
-        self.points = None if self.code_starts is self.starts else _align(self.code, text)
+        self.code = text if code is None or code == text else code
+        self.points = None if self.code is text else _align(self.code, text)
         self._keys = None if self.points is None else [p[0] for p in self.points]
+        self._starts: Optional[list[int]] = None
+        self._code_starts: Optional[list[int]] = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Line starts of the text (computed on first use: most files never need them)."""
+        if self._starts is None:
+            self._starts = line_starts(self.text)
+        return self._starts
+
+    @property
+    def code_starts(self) -> list[int]:
+        if self._code_starts is None:
+            self._code_starts = self.starts if self.code is self.text else line_starts(self.code)
+        return self._code_starts
 
     def offset(self, line: int, column0: int) -> int:
         """Text offset of a libcst position."""
@@ -301,7 +314,7 @@ def add_keyword(call: cst.Call, name: str, value: str, applicability: str = "saf
         if not own_line:
             return [(j + 1, j + 1, f" {new},")] if comma else [(e, e, f", {new}")]
         start = _line_start(text, s)
-        indent = text[start:start + len(text[start:]) - len(text[start:].lstrip(_HSPACE))]
+        indent = text[start:_skip_hspace(text, start)]
         if not _leads_line(text, s):
             indent += "    "
         end = _line_end(text, after)

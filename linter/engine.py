@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 
 import libcst as cst
 
-from linter import suppression
+from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import Edit, Finding, Fix
 from linter.positions import node_positions
@@ -141,9 +141,12 @@ def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
 
 # --------------------------------------------------------------------------- pipeline
 def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
-    if not KERAS_HINT.search(source.text):
+    if not KERAS_HINT.search(source.text) or not limits.may_fire(source.text):
         return FileResult(source.path, [], skipped=True)
-    return on_big_stack(_check_collected, source, options, rules)
+    try:
+        return limits.bounded(source, on_big_stack, _check_collected, source, options, rules)
+    except limits.TooLarge as exc:  # over --max-seconds / --max-memory, or predicted to be
+        return FileResult(source.path, epl000(source.path, "too-large", str(exc), options.enabled))
 
 
 def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:
@@ -405,7 +408,7 @@ def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: T
     if isinstance(fix, EditFix):
         try:
             return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, IndexError):  # the fix cannot be placed here: the finding stays, unfixed
             return None
     start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
     return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
@@ -526,7 +529,7 @@ def _line_col(text: str, offset: int) -> tuple[int, int]:
 # --------------------------------------------------------------------------- EPL000
 def epl000(path: str, name: str, message: str, enabled: frozenset, line: int = 1, column: int = 1, detail: Optional[str] = None) -> list[Finding]:
     """The EPL000 finding of a file that cannot be checked (`name`: syntax-error,
-    unreadable-file or internal-error), or none when EPL000 is not enabled for it."""
+    unreadable-file, too-large or internal-error), or none when EPL000 is not enabled for it."""
     if "EPL000" not in enabled:
         return []
     return [Finding("EPL000", name, message, path, line, column, line, column + 1, detail=detail)]

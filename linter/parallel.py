@@ -26,7 +26,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
-from linter import runner
+from linter import limits, runner
 from linter.cache import Cache
 from linter.config import Settings
 from linter.runner import FileOutcome, FixMode, internal_error
@@ -102,6 +102,7 @@ _WORKER: dict = {}
 
 def _init_worker(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    limits.die_with_parent()  # a CI timeout's SIGKILL of the parent must not leave us parsing on
     _WORKER.update(settings=settings, mode=mode, cache=cache)
 
 

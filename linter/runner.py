@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 from linter import engine, fixes, notebook
 from linter.config import Settings
@@ -138,6 +138,8 @@ def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
     except UnreadableSource as exc:
         return FileOutcome(unreadable(display, str(exc), settings.enabled_codes(display), exc.line, exc.column))
     return check_bytes(display, data, settings, mode, write=False)
+
+
 def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool) -> FileOutcome:
     """decode -> check_source, never raising."""
     enabled = settings.enabled_codes(path)
@@ -148,15 +150,12 @@ def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write
             return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
         try:
             return check_source(source, settings, mode, write)
-        except OSError as exc:  # e.g. the fixed file cannot be written
-            return FileOutcome(unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled))
+        except OSError as exc:  # the fixes cannot be written (a read-only file): why, and its findings unfixed
+            outcome = check_source(source, settings, FixMode(), write)
+            outcome.result.findings[:0] = unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled).findings
+            return outcome
     except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
         return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-
-
-def check_files(paths: Iterable[str], settings: Settings, mode: FixMode = FixMode()) -> list[FileOutcome]:
-    """Check files in the given order, in this process, without the cache."""
-    return [check_file(p, settings, mode) for p in paths]
 
 
 # --------------------------------------------------------------------------- EPL000 outcomes

@@ -12,4 +12,5 @@ Layout (importing this package, `cli`, `evidence` or `report` never imports Tens
   evidence.py    the last evidence summary per code in the user cache dir (no TensorFlow)
   plot.py        PNG loss curves of the patterns (matplotlib Agg)
   cli.py         `epochlint verify` -> main(argv)
+  trace/         `epochlint trace`: run the user's script instrumented (docs/TRACE.md)
 """

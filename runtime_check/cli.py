@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     from runtime_check import env as env_mod
 
     started = time.perf_counter()
+    # importing TensorFlow takes 10-20 s, with nothing to show: say so (stderr, any --format)
+    _err("importing TensorFlow and Keras (10-20 s) ...")
     try:
         env = env_mod.load()
     except env_mod.TensorFlowMissing as exc:
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"TensorFlow cannot be imported ({exc}); install the runtime extra: {INSTALL_HINT}")
         return 2
     info = {**env.info(), "import_seconds": round(time.perf_counter() - started, 3)}
+    _err(f"running {len(witnesses)} witness(es)" + (" and the training patterns" if with_patterns else "") + " ...")
     doc = run_and_report(env, info, witnesses, with_patterns, args.format, started)
 
     from runtime_check import evidence

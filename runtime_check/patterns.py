@@ -141,7 +141,9 @@ def run_pattern(env: Env, pattern: Pattern) -> dict[str, Any]:
 def summary(p: dict[str, Any]) -> str:
     """One line of evidence for a pattern result."""
     if "error" in p:
-        return f"error: {p['error']['type']}: {p['error']['message'][:120]}"
+        from runtime_check.witnesses.base import clip
+
+        return f"error: {p['error']['type']}: {clip(p['error']['message'], 120)}"
     losses = p["losses"]
     text = f"{p['epochs_run']} epoch(s); loss {losses[0]:.4g}" + (f" -> {losses[-1]:.4g}" if len(losses) > 1 else "")
     text += f"; eval MSE {p['eval_mse_before']:.4g} -> {p['eval_mse_after']:.4g}"

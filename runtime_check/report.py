@@ -48,7 +48,7 @@ def audit_lines(audit: list[dict[str, Any]]) -> list[str]:
     if not audit:
         return []
     width = _width()
-    out = ["", "Seed audit (the seed article, functional-model-epochs.md):"]
+    out = ["", "Seed audit: the examples of the article epochlint started from (functional-model-epochs.md), re-run here:"]
     for a in audit:
         out += textwrap.wrap(f"Ex.{a['example']} {a['verdict']}: {a['claim']}", width=width, initial_indent="  ",
                              subsequent_indent="      ")

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from runtime_check import patterns as patterns_mod
 from runtime_check.env import Env
 from runtime_check.witnesses import Witness
-from runtime_check.witnesses.base import last_line
+from runtime_check.witnesses.base import clip, last_line
 
 
 def run_witness(env: Env, w: Witness) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def run_witness(env: Env, w: Witness) -> dict[str, Any]:
         evidence, confirmed, summary, checks = outcome.evidence, outcome.confirmed, outcome.summary, outcome.checks.items
     except Exception as exc:  # noqa: BLE001 - reported as a failed witness
         evidence = {"error": {"type": type(exc).__name__, "message": last_line(exc)}}
-        confirmed, summary, checks = False, f"error: {type(exc).__name__}: {last_line(exc)[:120]}", {}
+        confirmed, summary, checks = False, f"error: {type(exc).__name__}: {clip(last_line(exc), 120)}", {}
     return {"code": w.code, "claim": w.claim, "confirmed": bool(confirmed), "evidence": evidence,
             "seconds": round(time.perf_counter() - start, 3), "summary": summary, "checks": checks,
             "keras_version": env.keras_version}

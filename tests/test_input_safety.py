@@ -169,6 +169,7 @@ def test_fix_keeps_hard_links_and_refuses_read_only_files(tmp_path):
     assert os.stat(linked).st_ino == os.stat(other).st_ino and os.stat(linked).st_nlink == 2
     assert ro.read_text() == code and stat.S_IMODE(ro.stat().st_mode) == 0o444
     assert "ro.py:1:1: EPL000 cannot write fixes: the file is read-only (mode 0444)" in out(proc)
+    assert "ro.py:3:1: EPL207" in out(proc)  # and its findings, unfixed
     assert proc.returncode == 1
 
 
@@ -446,3 +447,16 @@ def test_diff_names_a_non_utf8_file_by_its_bytes(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "epochlint", "check", "--no-cache", "--diff", "."], cwd=tmp_path, env=env, capture_output=True, timeout=120)
     assert proc.returncode == 1 and b"Traceback" not in proc.stderr, proc.stderr
     assert proc.stdout.startswith(b"--- a/b\xffd.py\n+++ b/b\xffd.py\n")
+
+
+def test_oversized_gitignore_is_not_read(tmp_path, monkeypatch):
+    import linter.discovery as discovery
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("a.py\n" + "#" * 100 + "\n")
+    (tmp_path / "a.py").write_text("import keras\n")
+    found = [c.path for c in FileFinder(root=tmp_path).find([str(tmp_path)])]
+    assert found == []  # honoured at its normal size
+    monkeypatch.setattr(discovery, "MAX_GITIGNORE_BYTES", 50)
+    found = [c.path for c in FileFinder(root=tmp_path).find([str(tmp_path)])]
+    assert found == [str(tmp_path / "a.py")]

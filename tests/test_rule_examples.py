@@ -59,6 +59,7 @@ def test_rule_metadata_and_docs(rule):
 def test_messages_are_one_glance_long():
     """Every rule's INVALID examples give messages <= 200 characters (hard bound), and the
     median is <= 120: what is wrong and what happens; the evidence lives in `explain`."""
+    import re
     import statistics
 
     from linter.messages import MAX_MESSAGE, TYPICAL_MESSAGE
@@ -70,6 +71,9 @@ def test_messages_are_one_glance_long():
                 if f.code == rule.code:
                     assert len(f.message) <= MAX_MESSAGE, (len(f.message), f.message)
                     assert "\n" not in f.message
+                    # no quoted code cut by bounded(): the wording itself must fit (a long
+                    # expression in the user's code is what the cut is for)
+                    assert re.search(r"[^(]\.\.\.`", f.message) is None, f.message
                     lengths.append(len(f.message))
     assert statistics.median(lengths) <= TYPICAL_MESSAGE, statistics.median(lengths)
 

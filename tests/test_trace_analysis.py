@@ -43,6 +43,22 @@ def test_epl104_continuing_weights_is_a_problem_restored_weights_are_not():
     assert _obs(_fit(1, 0, 10, 7, 3, "a", "b"), "EPL104")[0]["problem"] is None  # one call decides nothing
 
 
+def test_an_epoch_without_batches_ran_out_of_data():
+    events = _fit(1, 0, 10, 7, 2, "a", "b")
+    events[2] = {**events[2], "batches": 0, "expected": None, "capped": False}  # Keras 2: a spent generator
+    [call] = analyze.Facts(events).call_summaries()
+    assert call["ran_out_of_data"] is True and call["batches_per_epoch"] == [5, 0]
+    assert analyze.Facts(_fit(1, 0, 10, 7, 2, "a", "b")).call_summaries()[0]["ran_out_of_data"] is False
+
+
+def test_a_fit_the_probe_could_not_join_has_unknown_epochs():
+    events = _fit(1, 0, 10, 7, 2, "a", "b")
+    events = [e for e in events if e["kind"] != "epoch_end"] + [{"kind": "probe_not_attached", "t": 0.01, "call": 1}]
+    [call] = analyze.Facts(events).call_summaries()
+    assert call["epochs_run"] is None
+    assert "? epoch(s) run" in report._call_line([call])
+
+
 def test_epl201_scalar_vs_vector_targets():
     events = [{"kind": "gradient", "t": 0, "file": "/p/a.py", "line": 5, "shapes": [[32]], "per_sample": True,
                "graph": False, "value": 1.0},
@@ -131,6 +147,16 @@ def test_epl208_reads_without_reset_vs_reset_each_epoch_and_confirm_only(tmp_pat
                 "EPL208")[0]["problem"] is None  # updated inside a tf.function: counted at trace time only
     # it confirms a static finding, but is never a runtime-only finding on its own
     assert match.line_up([], [o])[1] == []
+
+
+def test_epl209_regularized_model_whose_losses_were_not_read():
+    def grad(read, line):
+        return {"kind": "regularization", "t": 0, "graph": False, "file": "/p/a.py", "line": line,
+                "models": [{"model": 3, "model_class": "Sequential", "losses_read": read}]}
+
+    obs = {o["line"]: o for o in _obs([grad(False, 5), grad(False, 5), grad(True, 9)], "EPL209")}
+    assert obs[5]["problem"] is True and obs[5]["evidence"]["gradient_calls"] == 2
+    assert obs[9]["problem"] is False
 
 
 class _F:
@@ -265,3 +291,11 @@ def test_importing_trace_modules_does_not_import_tensorflow():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().replace("'", '"')) == []
+
+
+def test_arguments_after_the_script_go_to_the_script():
+    from runtime_check.trace.cli import build_parser
+
+    args = build_parser().parse_args(["--max-steps", "3", "train.py", "--lr", "0.1", "--format", "x"])
+    assert (args.max_steps, args.format, args.script) == (3, "text", "train.py")
+    assert args.args == ["--lr", "0.1", "--format", "x"]

@@ -5,7 +5,6 @@ import os
 import sys
 import time
 
-from linter import runner
 from linter.config import ConfigError, Settings, resolve_settings, split_codes, validate_codes
 from linter.discovery import FileFinder
 from linter.commands import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
@@ -34,13 +33,19 @@ def run_check(args) -> int:
     except ConfigError as exc:
         print(f"epochlint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if (args.max_seconds is not None and args.max_seconds <= 0) or (args.max_memory is not None and args.max_memory < 1):
+        print("epochlint: error: --max-seconds and --max-memory must be positive", file=sys.stderr)
+        return EXIT_ERROR
+    if args.max_seconds is not None or args.max_memory is not None:
+        from linter import limits
+
+        limits.configure(args.max_seconds, args.max_memory << 20 if args.max_memory is not None else None)
     if args.jobs is not None and args.jobs < 1:
         print("epochlint: error: --jobs must be at least 1", file=sys.stderr)
         return EXIT_ERROR
     if getattr(args, "fix_only", False):  # ruff's --fix-only: fix, report only the fixes, exit 0
         args.fix = True
         args.exit_zero = True
-    mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
     paths = args.paths or ["."]
     if args.statistics and args.format not in ("text", "concise", "json"):
         print(f"epochlint: error: --statistics works with --format text, concise or json, not {args.format}", file=sys.stderr)
@@ -49,20 +54,35 @@ def run_check(args) -> int:
         print('epochlint: error: --fix with "-" writes the fixed stdin to stdout: do not mix "-" with paths', file=sys.stderr)
         return EXIT_ERROR
     finder = None
+    if paths != ["-"]:  # files that need no parse need neither libcst nor the engine (pre-commit's usual case)
+        finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
+        candidates = list(finder.find([p for p in paths if p != "-"]))
+        quick = None if "-" in paths or any(c.error for c in candidates) else _prescan_only([c.path for c in candidates])
+    else:
+        quick = None
+    if quick is None:
+        from linter import runner
 
-    if paths == ["-"]:
+        mode = runner.FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff)
+
+    if quick is not None:
+        outcomes = quick
+        for warning in finder.warnings:
+            from linter.report.escape import terminal
+
+            print(f"epochlint: warning: {terminal(warning)}", file=sys.stderr)
+    elif paths == ["-"]:
         outcomes = [runner.check_stdin(args.stdin_filename or "-", settings, mode)]
         if args.fix and not args.diff and outcomes[0].new_bytes is not None:
             sys.stdout.buffer.write(outcomes[0].new_bytes)
             sys.stdout.flush()
     else:
-        finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
         files = []
         outcomes = []
         if "-" in paths:  # stdin beside files: one more file, named by --stdin-filename
             outcomes.append(runner.check_stdin(args.stdin_filename or "-", settings, mode))
             paths = [p for p in paths if p != "-"]
-        for cand in finder.find(paths):
+        for cand in candidates:
             if cand.error:
                 outcomes.append(runner.FileOutcome(runner.unreadable(cand.path, cand.error, settings.enabled_codes(cand.path))))
             else:
@@ -162,7 +182,33 @@ def _fix_only_report(result: RunResult) -> str:
     return "".join(line + "\n" for line in out)
 
 
-def _run(files: list[str], settings: Settings, mode: runner.FixMode, args) -> list[runner.FileOutcome]:
+PRESCAN_ONLY_UP_TO = 64  # files: a pre-commit hook's batch, not a tree
+
+
+def _prescan_only(files: list[str]) -> "list | None":
+    """Outcomes (all skipped) when no file needs a parse, else None: then the engine runs as usual.
+    Only plain .py files that decode; anything else (a notebook, EPL000) takes the full path."""
+    from types import SimpleNamespace
+
+    from linter import limits
+    from linter.source import UnreadableSource, decode_python, read_bytes
+
+    if len(files) > PRESCAN_ONLY_UP_TO or not all(f.endswith(".py") for f in files):
+        return None
+    outcomes = []
+    for path in files:
+        try:
+            source = decode_python(read_bytes(path), path)
+        except (UnreadableSource, OSError):
+            return None
+        if limits.needs_parse(source.text):
+            return None
+        result = SimpleNamespace(path=path, findings=[], skipped=True)
+        outcomes.append(SimpleNamespace(result=result, lines=None, fixed=0, diff="", new_bytes=None))
+    return outcomes
+
+
+def _run(files: list[str], settings: Settings, mode, args) -> list:
     from linter import parallel
 
     return parallel.check_files(files, settings, mode, jobs=args.jobs, use_cache=not args.no_cache)

@@ -112,10 +112,11 @@ class NotebookLines:
 
     def file_line(self, path: str, cell: int, line: int) -> Optional[int]:
         if path not in self._maps:
-            try:
-                with open(path, encoding="utf-8-sig") as fh:
-                    self._maps[path] = cell_line_map(fh.read())
-            except (OSError, ValueError, IndexError):
+            from linter.source import UnreadableSource, read_bytes
+
+            try:  # read_bytes: a regular file only, size-capped (it may have changed since the check)
+                self._maps[path] = cell_line_map(read_bytes(path).decode("utf-8-sig"))
+            except (OSError, ValueError, IndexError, UnreadableSource):
                 self._maps[path] = None
         lines = (self._maps[path] or {}).get(cell)
         if not lines:

@@ -7,20 +7,35 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-
-from linter.rules.base import Invalid, NodeFix, Rule, Valid
+import re
 
 META_CODES: dict[str, dict[str, str]] = {
     "EPL000": {
         "name": "syntax-error",
-        "summary": "the file cannot be read or parsed (also `unreadable-file`, `internal-error`)",
+        "summary": "the file cannot be read or parsed (also `unreadable-file`, `too-large`, `internal-error`)",
     },
     "EPL900": {"name": "unused-noqa", "summary": "a `# noqa: EPL...` comment that suppresses nothing"},
 }
 
+# Codes and names come from the module names (`epl101_epochs_attribute.py` -> EPL101,
+# `epochs-attribute`; tests/test_limits.py checks them against the classes), so that settings,
+# `--select` and noqa parsing need no rule module: importing those imports libcst (~0.5 s), and
+# a run where no file needs a parse never does. The classes load on first use of ALL_RULES.
+_MODULE_NAME = re.compile(r"^epl(\d{3})_(\w+)$")
+_RULE_NAMES: dict[str, str] = {
+    f"EPL{m.group(1)}": m.group(2).replace("_", "-")
+    for m in (_MODULE_NAME.match(info.name) for info in pkgutil.iter_modules(__path__))
+    if m
+}
+ALL_CODES: tuple[str, ...] = tuple(sorted([*_RULE_NAMES, *META_CODES]))
+_BASE_NAMES = ("Invalid", "NodeFix", "Rule", "Valid")
+_LOADED_NAMES = ("ALL_RULES", "RULES_BY_CODE", "RULES_BY_NAME")
 
-def _discover() -> tuple[type[Rule], ...]:
-    found: dict[str, type[Rule]] = {}
+
+def _discover() -> tuple:
+    from linter.rules.base import Rule
+
+    found: dict = {}
     for info in pkgutil.iter_modules(__path__):
         if not info.name.startswith("epl"):
             continue
@@ -33,19 +48,28 @@ def _discover() -> tuple[type[Rule], ...]:
     return tuple(found[c] for c in sorted(found))
 
 
-ALL_RULES: tuple[type[Rule], ...] = _discover()
-RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
-RULES_BY_NAME: dict[str, type[Rule]] = {r.name: r for r in ALL_RULES}
-ALL_CODES: tuple[str, ...] = tuple(sorted([*RULES_BY_CODE, *META_CODES]))
+def __getattr__(name: str):
+    if name in _BASE_NAMES:
+        from linter.rules import base
+
+        return getattr(base, name)
+    if name in _LOADED_NAMES:
+        rules = _discover()
+        globals().update(
+            ALL_RULES=rules, RULES_BY_CODE={r.code: r for r in rules}, RULES_BY_NAME={r.name: r for r in rules}
+        )
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def code_for(token: str) -> str | None:
     """A code from a code or a rule name (`EPL101`, `epochs-attribute`)."""
     t = token.strip()
-    if t.upper() in RULES_BY_CODE or t.upper() in META_CODES:
+    if t.upper() in _RULE_NAMES or t.upper() in META_CODES:
         return t.upper()
-    if t in RULES_BY_NAME:
-        return RULES_BY_NAME[t].code
+    for code, name in _RULE_NAMES.items():
+        if t == name:
+            return code
     for code, meta in META_CODES.items():
         if t == meta["name"]:
             return code
@@ -53,8 +77,8 @@ def code_for(token: str) -> str | None:
 
 
 def name_for(code: str) -> str:
-    if code in RULES_BY_CODE:
-        return RULES_BY_CODE[code].name
+    if code in _RULE_NAMES:
+        return _RULE_NAMES[code]
     return META_CODES[code]["name"]
 
 

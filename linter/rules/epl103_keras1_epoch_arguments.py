@@ -100,7 +100,7 @@ class Keras1EpochArguments(Rule):
             """,
             line=3,
             column=32,
-            message_contains="The positional `1720` is Keras 1's sample count",
+            message_contains="positional `1720` a sample count",
         ),
         Invalid(
             """
@@ -229,8 +229,8 @@ class Keras1EpochArguments(Rule):
                 sample = self.ctx.module.code_for_node(call.args[1].value).strip()
                 self.report(
                     arg,
-                    f"{head} The positional `{sample}` is Keras 1's sample count (Keras 2+ reads steps): "
-                    f"pass `steps_per_epoch={sample} // batch_size`.",
+                    f"`{old}=` is Keras 1's `{new}=` (TypeError in Keras 2+), and positional `{sample}` a sample "
+                    f"count: pass `steps_per_epoch={sample} // batch_size`.",
                 )
                 return
             fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")

@@ -137,6 +137,11 @@ class RemovedResetStates(Rule):
             class Stateful(tf.keras.layers.Layer):
                 def reset_state(self):
                     self.reset_states()
+
+            class Both(tf.keras.layers.Wrapper):
+                def reset_states(self, states=None):
+                    self.forward_layer.reset_states()
+                    self.backward_layer.reset_states()
             """,
             strict=True,
         ),
@@ -307,6 +312,8 @@ class RemovedResetStates(Rule):
             own = self._own_class(receiver, scope)
             if own is not None and (metrics.class_defines(own, "reset_states") or not metrics.is_metric_class(own)):
                 continue  # `self.reset_states()` calls the class's own method (or a layer's, e.g. an RNN's)
+            if not known and self._delegates(metrics, scope):
+                continue  # a non-metric's own reset_states() forwarding to its parts (tf_keras's Bidirectional)
             # a receiver only --strict suspects may be anything: renaming its method is never safe
             fix = edits.rename_attribute(call.func, "reset_state", "safe" if known else "unsafe", "reset_states() -> reset_state()")
             what = "is a Keras metric" if known else "may be a Keras metric (--strict)"
@@ -316,6 +323,16 @@ class RemovedResetStates(Rule):
                 f"in Keras 3. Use `reset_state()`.",
                 fix,
             )
+
+    @staticmethod
+    def _delegates(metrics: Metrics, scope: Scope) -> bool:
+        """Is the call inside a `reset_states` method of a class that is not a metric?"""
+        fn, cls_scope = scope.function(), scope.class_scope()
+        return (
+            fn is not None and isinstance(fn.node, cst.FunctionDef) and fn.node.name.value == "reset_states"
+            and cls_scope is not None and isinstance(cls_scope.node, cst.ClassDef)
+            and not metrics.is_metric_class(cls_scope.node)
+        )
 
     def _own_class(self, receiver: cst.BaseExpression, scope: Scope):
         """The ClassDef whose method this is, when the receiver is that method's `self`."""

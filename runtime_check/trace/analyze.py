@@ -3,7 +3,7 @@
 An observation is `{"code", "file", "line", "problem": True|False|None, "message", "evidence"}`:
 True means the runtime shows the rule's problem at that line, False that the line ran and the
 problem did not occur, None that it ran but nothing decides (a loop that turned once).
-Rules observed (OBSERVED): EPL101, EPL102, EPL104, EPL201, EPL202, EPL203, EPL204, EPL206.
+Rules observed (OBSERVED): EPL101, EPL102, EPL104, EPL201-EPL204, EPL206, EPL208, EPL209.
 Pure Python over dicts: no TensorFlow.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Optional
 
-OBSERVED = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208")
+OBSERVED = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208", "EPL209")
 # observed, but never reported as runtime-only: the fact alone cannot tell an epoch loop from a
 # progress read inside one epoch (it confirms or refutes the static finding only)
 CONFIRM_ONLY = ("EPL208",)
@@ -50,6 +50,9 @@ class Facts:
         for e in self.by_kind["ran_out_of_data"]:
             if e["call"] in self.calls:
                 self.calls[e["call"]]["ran_out"] = True
+        for e in self.by_kind["probe_not_attached"]:
+            if e["call"] in self.calls:
+                self.calls[e["call"]]["unobserved"] = True
         for e in self.by_kind["evaluate_end"]:
             if e["call"] in self.calls:
                 self.calls[e["call"]]["evaluate"] = e
@@ -67,14 +70,16 @@ class Facts:
                 requested = c.get("epochs")
                 initial = c.get("initial_epoch") or 0
                 item.update(
-                    epochs_requested=requested, initial_epoch=initial, epochs_run=len(ends),
+                    epochs_requested=requested, initial_epoch=initial,
+                    epochs_run=None if c.get("unobserved") else len(ends),
                     epochs_expected=max(0, int(requested) - int(initial)) if isinstance(requested, (int, float)) else None,
                     steps_per_epoch=c.get("steps_per_epoch"),
                     batches_per_epoch=[e["batches"] for e in ends],
                     batches_available=next((e["expected"] for e in ends if e.get("expected")), None),
                     capped_epochs=sum(1 for e in ends if e.get("capped")),
                     ran_out_of_data=c["ran_out"] or any(
-                        not e.get("capped") and e.get("expected") and e["batches"] < e["expected"] for e in ends),
+                        e["batches"] == 0 or (not e.get("capped") and e.get("expected") and e["batches"] < e["expected"])
+                        for e in ends),
                     validation_batches=[e["val_batches"] for e in ends] if c.get("validation") else None,
                     losses=[e["logs"].get("loss") for e in ends],
                     val_losses=[e["logs"].get("val_loss") for e in ends if "val_loss" in e["logs"]],
@@ -119,7 +124,7 @@ class Facts:
     def observations(self) -> list[dict]:
         out: list[dict] = []
         for method in (self.epl101, self.epl102, self.epl104, self.epl201, self.epl202, self.epl203, self.epl204,
-                       self.epl206, self.epl208):
+                       self.epl206, self.epl208, self.epl209):
             out.extend(method())
         return out
 
@@ -366,6 +371,25 @@ class Facts:
             else:
                 out.append(_obs("EPL208", first["file"], first["line"], False if reset_between else None,
                                 f"{first['metric_class']} was reset {resets} time(s) between reads", **evidence))
+        return out
+
+
+    def epl209(self) -> list[dict]:
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for e in self.by_kind["regularization"]:
+            groups[_site(e)].append(e)
+        out = []
+        for (file, line), events in groups.items():
+            models = [m for e in events for m in e["models"]]
+            ignored = sorted({m["model_class"] for m in models if not m["losses_read"]})
+            evidence = {"gradient_calls": len(events), "models": sorted({m["model_class"] for m in models}),
+                        "losses_read": [m["losses_read"] for m in models][:50]}
+            if ignored:
+                msg = (f"{', '.join(ignored)} has regularizers, but its `losses` were never read before this "
+                       "tape.gradient: the penalties are not in the differentiated loss")
+            else:
+                msg = "the regularized model's `losses` were read before each tape.gradient"
+            out.append(_obs("EPL209", file, line, bool(ignored), msg, **evidence))
         return out
 
 

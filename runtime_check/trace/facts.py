@@ -20,6 +20,12 @@ import time
 from typing import Any, Optional
 
 FRAMEWORK, LIBRARY, USER, TRANSPARENT = "framework", "library", "user", "transparent"
+# call machinery between the user's line and the wrapped method: AutoGraph's converted_call,
+# tf.function's tracing, TensorFlow's and Keras's decorators (tf_keras wraps every metric's
+# update_state/result per instance); looking through them never lands on a Keras-internal call,
+# whose own Keras frame comes first
+_TRANSPARENT_PARTS = ("/autograph/", "polymorphic_function", "tf_decorator.py", "metrics_utils.py", "traceback_utils.py")
+_TRANSPARENT_FUNCTIONS = frozenset({"update_state_fn", "result_fn"})  # tf_keras Metric.__new__
 _FRAMEWORK_PACKAGES = ("tensorflow", "keras", "tf_keras", "tensorboard", "absl", "optree", "ml_dtypes", "h5py")
 
 
@@ -136,7 +142,8 @@ class Sites:
         while frame is not None:
             filename = frame.f_code.co_filename
             kind = kind_of(filename)
-            if kind == TRANSPARENT or "/autograph/" in filename or "polymorphic_function" in filename:
+            if kind == TRANSPARENT or (kind == FRAMEWORK and (any(p in filename for p in _TRANSPARENT_PARTS)
+                                                            or frame.f_code.co_name in _TRANSPARENT_FUNCTIONS)):
                 frame = frame.f_back
                 continue
             if first and immediate and kind == FRAMEWORK:

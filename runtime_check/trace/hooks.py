@@ -15,6 +15,8 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
                                  numbers among the arguments of a call that traced (EPL203/206)
   Optimizer.__init__             optimizers created per site, their `iterations` and the
                                  variables they update, read at the end (EPL204)
+  Model.losses (property)        read since the last tape.gradient, for models with
+                                 regularizers called under the tape (EPL209)
   Metric update_state/result/    metric updates and reads from user code, and resets (EPL208)
   reset_state, Metric.__call__
 
@@ -72,6 +74,7 @@ class Tracer:
         self.optimizers: list[tuple[int, Any]] = []
         self.training_layers: dict[int, list[str]] = {}
         self.user_metrics: set[int] = set()
+        self.regularized: dict[int, bool] = {}
         self.modules: dict[str, Any] = {}
         self.sites: Optional[Sites] = None
 
@@ -163,6 +166,9 @@ class Tracer:
         opt = getattr(keras.optimizers, "Optimizer", None)
         if opt is not None:
             self._patch(opt, "__init__", self._wrap_optimizer_init)
+        losses = inspect.getattr_static(Model, "losses", None)
+        if isinstance(losses, property):
+            self._patch(Model, "losses", self._wrap_losses)
         self._install_metrics(keras.metrics.Metric)
         if name == "keras":
             try:
@@ -211,8 +217,11 @@ class Tracer:
             tracer.sink.emit("call_begin", **fields)
             probe = tracer.modules[f"{framework}.probe"](tracer, call_id, method)
             callbacks = arguments.get("callbacks")
-            if callbacks is None or isinstance(callbacks, (list, tuple)):
+            attached = callbacks is None or isinstance(callbacks, (list, tuple))
+            if attached:
                 arguments["callbacks"] = [probe, *(callbacks or [])]
+            else:  # a CallbackList of the user's own: leave it alone, epochs are then not counted
+                tracer.sink.emit("probe_not_attached", call=call_id)
             stack = getattr(tracer.local, "calls", None)
             if stack is None:
                 stack = tracer.local.calls = []
@@ -330,6 +339,14 @@ class Tracer:
         layers = self.training_layers.get(model_id)
         if layers is None:
             layers = self.training_layers[model_id] = _training_layers(model)
+        regularized = self.regularized.get(model_id)
+        if regularized is None:
+            regularized = self.regularized[model_id] = _has_regularizers(model)
+        if regularized:
+            pending = getattr(self.local, "tape_models", None)
+            if pending is None:
+                pending = self.local.tape_models = {}
+            pending[model_id] = model
         self.sink.emit("model_under_tape", model=model_id, model_class=type(model).__name__, layers=layers,
                        training=_jsonable_flag(explicit), default=_jsonable_flag(default),
                        effective=_jsonable_flag(effective), graph=not _executing_eagerly(self.modules["tf"]), **site)
@@ -342,14 +359,14 @@ class Tracer:
 
         def wrapper(tape, target, *args, **kwargs):
             try:
-                tracer._gradient(target)
+                tracer._gradient(target, args[0] if args else kwargs.get("sources"))
             except Exception as exc:  # noqa: BLE001
                 tracer.sink.emit("internal_warning", where="gradient", message=repr(exc)[:300])
             return orig(tape, target, *args, **kwargs)
 
         return wrapper
 
-    def _gradient(self, target) -> None:
+    def _gradient(self, target, sources) -> None:
         site = self.sites.user_site(skip=0, immediate=True)
         if site is None:
             return
@@ -369,6 +386,36 @@ class Tracer:
             except Exception:  # noqa: BLE001
                 value = None
         self.sink.emit("gradient", shapes=shapes, per_sample=per_sample, graph=not eager, value=value, **site)
+        pending, read = getattr(self.local, "tape_models", None), getattr(self.local, "losses_read", None) or set()
+        self.local.tape_models, self.local.losses_read = {}, set()
+        if pending:  # only models this gradient trains (a frozen teacher's penalties are not due)
+            source_ids = {id(v) for v in tf.nest.flatten(sources)} if sources is not None else set()
+            trained = {mid: m for mid, m in pending.items()
+                       if any(id(v) in source_ids for v in getattr(m, "trainable_variables", ()))}
+            if trained:
+                self.sink.emit("regularization", graph=not eager, models=[
+                    {"model": mid, "model_class": type(m).__name__, "losses_read": mid in read}
+                    for mid, m in trained.items()], **site)
+
+    def _wrap_losses(self, prop: property) -> property:
+        """`model.losses` read by anyone (the user's loss, Keras's compute_loss): EPL209."""
+        tracer = self
+        fget = prop.fget
+
+        @functools.wraps(fget)
+        def getter(model):
+            try:
+                model_id = tracer.ids.get(id(model))
+                if model_id is not None:
+                    read = getattr(tracer.local, "losses_read", None)
+                    if read is None:
+                        read = tracer.local.losses_read = set()
+                    read.add(model_id)
+            except Exception:  # noqa: BLE001
+                pass
+            return fget(model)
+
+        return property(getter, prop.fset, prop.fdel, prop.__doc__)
 
     # -- EPL203 / EPL206 ---------------------------------------------------------------------
     def _wrap_tf_function(self, orig):
@@ -623,6 +670,20 @@ def _training_layers(model) -> list[str]:
         if names & TRAINING_LAYER_CLASSES or cls.startswith("Random"):
             found.append(cls)
     return found
+
+
+REGULARIZER_ATTRS = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "depthwise_regularizer",
+                     "pointwise_regularizer", "recurrent_regularizer", "gamma_regularizer", "beta_regularizer",
+                     "embeddings_regularizer")
+
+
+def _has_regularizers(model) -> bool:
+    """A layer of the model has a weight or activity regularizer (add_loss is not looked at)."""
+    try:
+        layers = list(model._flatten_layers(include_self=True, recursive=True))  # noqa: SLF001
+    except Exception:  # noqa: BLE001
+        layers = list(getattr(model, "layers", []))
+    return any(getattr(layer, attr, None) is not None for layer in layers for attr in REGULARIZER_ATTRS)
 
 
 def _fingerprint(model) -> Optional[str]:

@@ -137,7 +137,8 @@ def _call_line(group: list[dict]) -> str:
         notes.append(f"{max(val)} validation batch(es)/epoch")
     requested = "/".join(sorted({str(g["epochs_requested"]) for g in group}))
     initial = "/".join(sorted({str(g["initial_epoch"]) for g in group if g.get("initial_epoch")}))
-    run = "+".join(str(g["epochs_run"]) for g in group[:12]) + ("+..." if len(group) > 12 else "")
+    run = "+".join("?" if g["epochs_run"] is None else str(g["epochs_run"]) for g in group[:12]) \
+        + ("+..." if len(group) > 12 else "")
     losses = [v for g in group for v in g["losses"]]
     return (f"{where}  fit() on {c['model_class']} (model #{c['model']}){times}: epochs={requested}"
             + (f", initial_epoch={initial}" if initial else "")

@@ -69,6 +69,23 @@ def raised(fn: Callable[[], Any]) -> dict[str, Any]:
     return {"raised": False}
 
 
+def clip(text: str, limit: int = 120) -> str:
+    """`text` in at most `limit` characters without cutting a sentence or a word: up to the last
+    sentence end that fits, else the last whole word and "...". Keras glues sentences ("NumPy
+    arrays.Found incompatible type"): a space goes back after such a full stop first."""
+    import re
+
+    text = re.sub(r"(?<=[a-z)\]`'\"])\.(?=[A-Z])", ". ", " ".join(text.split()))
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", head)]
+    if ends and ends[-1] >= limit // 3:
+        return head[: ends[-1]]
+    cut = head[: limit - 4].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + " ..."
+
+
 def last_line(exc: BaseException) -> str:
     text = str(exc) if not isinstance(exc.args, tuple) or len(exc.args) != 2 else " ".join(map(str, exc.args))
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from runtime_check import data, models
 from runtime_check.env import Env, capture
-from runtime_check.witnesses.base import Checks, Outcome, counter_callback, epochs_run, raised, witness
+from runtime_check.witnesses.base import Checks, Outcome, clip, counter_callback, epochs_run, raised, witness
 
 RAN_OUT = "ran out of data"
 
@@ -34,7 +34,7 @@ def epl301(env: Env) -> Outcome:
                    f"epoch 1 (epochs begun {counter.begun}); stopped by a callback")
     else:
         ok.add("ValueError", call.get("type") == "ValueError" and "infinite dataset" in call.get("message", ""))
-        summary = f"fit raised {call.get('type', 'nothing')}: {call.get('message', '')[:90]}"
+        summary = f"fit raised {call.get('type', 'nothing')}: {clip(call.get('message', ''), 90)}"
     return Outcome(ev, ok, summary)
 
 
@@ -265,4 +265,4 @@ def epl305(env: Env) -> Outcome:
             ev[kind] = raised(lambda: model.fit(_streamed(env, kind, x, y), validation_split=0.2, epochs=1, verbose=0))
         ok.add(f"{kind}: ValueError", ev[kind].get("type") == "ValueError" and "validation_split" in ev[kind].get("message", ""))
     return Outcome(ev, ok, "fit(input, validation_split=0.2): " + "; ".join(
-        f"{kind}: {ev[kind].get('type', 'accepted')}" for kind in INPUT_KINDS) + f" ({ev['dataset'].get('message', '')[:80]})")
+        f"{kind}: {ev[kind].get('type', 'accepted')}" for kind in INPUT_KINDS) + f" ({clip(ev['dataset'].get('message', ''), 80)})")

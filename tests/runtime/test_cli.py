@@ -68,7 +68,7 @@ def test_text_output_selected_rules(env, cache_dir, run_main):
     for r in rows:
         assert r.split()[1] == "CONFIRMED"
         float(r.split()[2])  # seconds column
-    assert "evidence: fit(nb_epoch=2): TypeError" in out
+    assert "evidence: fit: TypeError; evaluate: " in out
     assert "fit-functional" not in out  # patterns only run without --rule
     assert "3 witnesses, 0 patterns: 3 confirmed, 0 refuted" in out
 

@@ -21,7 +21,7 @@ pytest.importorskip("tensorflow", reason="the runtime extra is not installed")
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "trace"
 SEED = ROOT / "fixtures" / "seed"
-RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208")
+RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208", "EPL209")
 
 
 def _trace(argv: list[str]) -> tuple[int, str]:
@@ -78,7 +78,7 @@ def test_bad_fixtures_have_no_runtime_only_and_no_refuted(bad):
     _, doc = bad
     assert doc["runtime_only"] == []
     assert doc["summary"]["refuted"] == 0 and doc["summary"]["not_reached"] == 0
-    assert doc["summary"]["confirmed"] == 10
+    assert doc["summary"]["confirmed"] == 11
     assert doc["outcome"]["reason"] == "finished"
 
 
@@ -102,9 +102,38 @@ def test_bad_fixture_evidence_says_what_happened(bad):
     assert evidence("bad_epl206.py", "EPL206")["python_numbers"] == [[0], [1], [2]]
     e208 = evidence("bad_epl208.py", "EPL208")
     assert e208["updates"] == 12 and e208["reads_after_updates"] == 3 and e208["resets"] == 0
+    e209 = evidence("bad_epl209.py", "EPL209")
+    assert e209["gradient_calls"] == 4 and e209["losses_read"] == [False] * 4
     errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
               for r in _by_file(doc, "bad_epl102.py", "EPL102")}
     assert errors == {"compile": "TypeError", "evaluate": "ValueError"}
+
+
+@pytest.fixture(scope="module")
+def bad_keras2():
+    pytest.importorskip("tf_keras", reason="tf_keras is not installed")
+    return _trace_json("--keras2", str(FIX / "rules" / "all_bad.py"))
+
+
+def test_keras2_confirms_the_same_findings(bad_keras2):
+    exit_code, doc = bad_keras2
+    assert doc["environment"]["legacy_keras"] is True and doc["environment"]["keras_version"].startswith("2.")
+    assert {f["code"]: f["status"] for f in doc["findings"]} == {code: "confirmed" for code in RULES}
+    assert doc["summary"]["confirmed"] == 11 and doc["runtime_only"] == []
+    # Keras 2 raises TypeError where Keras 3 raises ValueError (evaluate)
+    errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
+              for r in _by_file(doc, "bad_epl102.py", "EPL102")}
+    assert errors == {"compile": "TypeError", "evaluate": "TypeError"}
+    assert exit_code == 1
+
+
+def test_text_report_of_the_bad_run(bad):
+    from runtime_check.trace.report import render_text
+
+    text = render_text(bad[1])
+    assert "What ran:" in text and "[CONFIRMED]" in text
+    assert "bad_epl104.py:10  fit() on Sequential" in text and "x3 calls" in text
+    assert text.rstrip().endswith("11 confirmed, 0 refuted, 0 not reached, 0 not checked, 0 runtime-only")
 
 
 def test_good_fixtures_report_no_problem(good):
@@ -127,6 +156,8 @@ def test_good_fixtures_show_what_ran(good):
     assert obs[("good_epl104.py", "EPL104")]["problem"] is False
     assert obs[("good_epl208.py", "EPL208")]["problem"] is False  # reset between the epochs' reads
     assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 2  # the first reset precedes any update
+    assert obs[("good_epl209.py", "EPL209")]["problem"] is False
+    assert obs[("good_epl209.py", "EPL209")]["evidence"]["losses_read"] == [True] * 4
 
 
 def test_every_kind_of_input_is_counted(good):
@@ -205,8 +236,11 @@ def test_multimodule_sarif_validates(multimodule):
 
 # -- scripts that crash, exit, spawn threads or never end --------------------------------------
 @pytest.fixture(scope="module")
-def crash():
-    return _trace_json(str(FIX / "ends" / "crash_after_thread.py"))
+def crash(tmp_path_factory):
+    report_file = tmp_path_factory.mktemp("trace-output") / "report.json"
+    code, out = _trace(["--format", "json", "--output", str(report_file), str(FIX / "ends" / "crash_after_thread.py")])
+    assert out == ""  # --output: nothing on stdout
+    return code, json.loads(report_file.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
