@@ -399,6 +399,17 @@ class SemanticModel:
                 return b.value
         return None
 
+    def local_def_at(self, node: cst.CSTNode, site: Site):
+        """The same-module FunctionDef/ClassDef a Name used at `site` refers to: the one def
+        reaching it (a function defined twice resolves to the definition live at the call);
+        None when it is not a def there, or when several may reach it."""
+        if not isinstance(node, cst.Name):
+            return None
+        found = self.reaching_at(node.value, site)
+        if found and all(b.kind in ("def", "class") and b.value is found[-1].value for b in found):
+            return found[-1].value
+        return None
+
     def scope_for(self, node: cst.CSTNode) -> Optional[Scope]:
         return self.scope_of_node.get(id(node))
 

@@ -86,3 +86,28 @@ def test_rules_import_only_analysis_edits_and_base():
 def test_declared_analyses_are_analysis_classes(rule):
     for cls in rule.ANALYSES:
         assert cls.__module__.startswith("linter.analysis."), (rule.code, cls)
+
+
+@pytest.mark.parametrize(
+    "unfreeze",
+    ["base.trainable = stage > 0", 'setattr(base, "trainable", stage > 0)', "model = grow(model, stage)"],
+)
+def test_epl104_and_epl204_agree_on_staged_training(unfreeze):
+    """One loop fact (`LoopIndex.changes_what_trains`): a loop that changes what is trained
+    recompiles and continues on purpose, for both rules."""
+    from linter.engine import check_source
+
+    code = (
+        "import keras\n"
+        "base = keras.applications.MobileNetV2(include_top=False)\n"
+        "model = keras.Sequential([base, keras.layers.Dense(1)])\n"
+        "for stage in range(3):\n"
+        f"    {unfreeze}\n"
+        "    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss='mse')\n"
+        "    model.fit(x, y, epochs=5)\n"
+    )
+    options = CheckOptions(frozenset({"EPL104", "EPL204"}))
+    assert check_source(SourceFile("x.py", code), options).findings == []
+    # without the change both fire: the same model and a new optimizer every turn
+    fixed = code.replace(f"    {unfreeze}\n", "")
+    assert sorted(f.code for f in check_source(SourceFile("x.py", fixed), options).findings) == ["EPL104", "EPL204"]

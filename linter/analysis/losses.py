@@ -20,7 +20,7 @@ from typing import Optional
 
 import libcst as cst
 
-from linter.analysis.calls import LOSS_FUNCTION, NN_LOSS, REDUCTION, argument
+from linter.analysis.calls import LOSS_FUNCTION, NN_LOSS, REDUCTION, argument, find_argument
 from linter.analysis.tape import AFTER_ALL, Site
 from linter.semantic import SemanticModel, dotted
 
@@ -146,6 +146,9 @@ class LossShapes:
         self.models: frozenset = frozenset()  # see `set_models`
         self._shapes: dict = {}
         self._ranks: dict = {}
+        # id(helper scope) -> {parameter: (argument, caller's Site)} while a call of that helper
+        # is followed (`generator_loss(fake_output)`): a parameter's rank is its argument's
+        self._args: dict[int, dict] = {}
         self._terms: dict = {}
 
     def set_models(self, models: frozenset) -> None:
@@ -160,7 +163,7 @@ class LossShapes:
     def shape(self, expr: cst.CSTNode, site: Site, _depth: int = 0) -> Shape:
         if _depth > _MAX_DEPTH:
             return _UNKNOWN
-        key = (id(expr), site.seq)
+        key = (id(expr), site.seq, self._args_key())
         if key in self._shapes:
             return self._shapes[key]
         self._shapes[key] = _UNKNOWN  # recursion guard
@@ -237,9 +240,27 @@ class LossShapes:
             fn_scope = sem.scope_for(local)
             if fn_scope is None or not fn_scope.returns or fn_scope.yields:
                 return _UNKNOWN
-            inner = Site(fn_scope, AFTER_ALL, ())
-            return _join([self.shape(r, inner, depth) for r in fn_scope.returns])
+            params = [p.name.value for p in (*local.params.posonly_params, *local.params.params)]
+            args = {}
+            for name in params:
+                arg, _ = find_argument(call, name, params)
+                if arg is not None:
+                    args[name] = (arg.value, site)
+            saved = self._args.get(id(fn_scope))
+            self._args[id(fn_scope)] = args
+            try:
+                return _join([self.shape(r, Site(fn_scope, seq, anc), depth) for r, seq, anc in fn_scope.return_sites])
+            finally:
+                if saved is None:
+                    del self._args[id(fn_scope)]
+                else:
+                    self._args[id(fn_scope)] = saved
         return _UNKNOWN
+
+    def _args_key(self) -> tuple:
+        if not self._args:
+            return ()
+        return tuple((scope, name, id(value)) for scope, args in self._args.items() for name, (value, _) in args.items())
 
     def at_least_2d(self, expr: cst.CSTNode, site: Site, depth: int = 0) -> bool:
         """Is `expr` known to have rank >= 2: a model's output (a call of a known Keras model, or
@@ -247,7 +268,7 @@ class LossShapes:
         arithmetic (broadcasting never lowers the rank)? False means unknown."""
         if depth > _MAX_DEPTH:
             return False
-        key = (id(expr), site.seq)
+        key = (id(expr), site.seq, self._args_key())
         if key not in self._ranks:
             self._ranks[key] = False  # recursion guard
             self._ranks[key] = self._at_least_2d(expr, site, depth + 1)
@@ -257,10 +278,7 @@ class LossShapes:
         sem = self.sem
         if isinstance(expr, cst.Name):
             bindings = sem.reaching(expr.value, site.scope, site.seq, site.ancestors)
-            return bool(bindings) and all(
-                b.kind in ("assign", "annassign") and b.value is not None and self.at_least_2d(b.value, Site.of_binding(b), depth)
-                for b in bindings
-            )
+            return bool(bindings) and all(self._binding_2d(b, depth) for b in bindings)
         if isinstance(expr, cst.BinaryOperation):
             return isinstance(expr.operator, _ARITHMETIC) and (self.at_least_2d(expr.left, site, depth) or self.at_least_2d(expr.right, site, depth))
         if isinstance(expr, cst.Call):
@@ -272,6 +290,12 @@ class LossShapes:
                 if qname is not None and _elementwise(qname) and not qname.endswith("add_n"):
                     return any(arg.keyword is None and self.at_least_2d(arg.value, site, depth) for arg in expr.args)
         return False
+
+    def _binding_2d(self, b, depth: int) -> bool:
+        if b.kind in ("assign", "annassign") and b.value is not None:
+            return self.at_least_2d(b.value, Site.of_binding(b), depth)
+        passed = self._args.get(id(b.scope), {}).get(b.name) if b.kind == "param" else None
+        return passed is not None and self.at_least_2d(passed[0], passed[1], depth)  # the caller's argument
 
     def _rank_changed(self, call: cst.Call, site: Site) -> bool:
         """A loss function fed 1-D values (`tf.squeeze(pred)`, `pred[:, 0]`) reduces to a scalar."""

@@ -203,6 +203,28 @@ class UnreducedLoss(Rule):
         ),
     ]
     INVALID = [
+        # the rank-2 value reaches the loss function through a helper's parameter (DCGAN)
+        Invalid(
+            """
+            import tensorflow as tf
+
+            discriminator = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+
+            def generator_loss(fake_output):
+                return tf.keras.losses.binary_crossentropy(tf.ones_like(fake_output), fake_output, from_logits=True)
+
+            @tf.function
+            def train_step(noise):
+                with tf.GradientTape() as gen_tape:
+                    fake_output = discriminator(generator(noise, training=True), training=True)
+                    gen_loss = generator_loss(fake_output)
+                gen_grads = gen_tape.gradient(gen_loss, generator.trainable_variables)
+                gen_optimizer.apply_gradients(zip(gen_grads, generator.trainable_variables))
+            """,
+            message_contains="`gen_loss` is a per-sample loss vector",
+            line=13,
+            column=17,
+        ),
         # inputs of unknown rank: --strict assumes the usual (batch, d) shapes
         Invalid(
             """

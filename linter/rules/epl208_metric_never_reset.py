@@ -10,7 +10,7 @@ from linter.analysis.loops import LoopIndex, epoch_loop
 from linter.analysis.metrics import ALL_MODEL_METRICS, Metrics
 from linter.analysis.tf_function import TfFunctionIndex
 from linter.rules.base import Invalid, Rule, Valid
-from linter.semantic import Scope
+from linter.semantic import Scope, Site
 
 _RESETS = frozenset({"reset_state", "reset_states"})
 _WILDCARD = "any-metric"  # a reset we cannot attribute (an unknown loop variable, `model.reset_metrics()`)
@@ -23,6 +23,7 @@ class _Site:
     scope: Scope
     loops: tuple
     keys: set = field(default_factory=set)
+    at: Optional[Site] = None  # where a call of a plain name is made (which def it calls)
 
 
 class MetricNeverReset(Rule):
@@ -235,6 +236,37 @@ class MetricNeverReset(Rule):
                     m.reset_state()
             """
         ),
+        # `train_step` defined twice (a notebook's cells): the first loop calls the first one,
+        # which updates no metric; the second loop calls the second one and resets each epoch
+        Valid(
+            """
+            import tensorflow as tf
+
+            @tf.function
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=True))
+                optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+
+            for epoch in range(3):
+                for x, y in train_data:
+                    train_step(x, y)
+
+            loss_metric = tf.keras.metrics.Mean()
+
+            @tf.function
+            def train_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = loss_fn(y, model(x, training=True))
+                optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+                loss_metric.update_state(loss)
+
+            for epoch in range(3):
+                loss_metric.reset_states()
+                for x, y in train_data:
+                    train_step(x, y)
+            """
+        ),
     ]
     INVALID = [
         Invalid(
@@ -360,9 +392,9 @@ class MetricNeverReset(Rule):
             elif name == "reset_metrics":
                 self.resets.append(_Site(node, self.ctx.scope, self.loops.current, {_WILDCARD}))
             elif isinstance(func.value, cst.Name):
-                self.named_calls.append(_Site(node, self.ctx.scope, self.loops.current))
+                self.named_calls.append(_Site(node, self.ctx.scope, self.loops.current, at=Site.of(self.ctx)))
         elif isinstance(func, cst.Name):
-            self.named_calls.append(_Site(node, self.ctx.scope, self.loops.current))
+            self.named_calls.append(_Site(node, self.ctx.scope, self.loops.current, at=Site.of(self.ctx)))
 
     # ------------------------------------------------------------------ decisions
     def finish(self) -> None:
@@ -411,9 +443,10 @@ class MetricNeverReset(Rule):
         )
 
     # call graph ---------------------------------------------------------------
-    def _callee(self, func: cst.BaseExpression, scope: Scope):
+    def _callee(self, func: cst.BaseExpression, scope: Scope, at: Optional[Site] = None):
         if isinstance(func, cst.Name):
-            local = self.ctx.semantic.local_def(func, scope)
+            sem = self.ctx.semantic
+            local = sem.local_def_at(func, at) if at is not None else sem.local_def(func, scope)
             if isinstance(local, cst.FunctionDef):
                 return local
         else:
@@ -427,7 +460,7 @@ class MetricNeverReset(Rule):
         if self._callers is None:
             table: dict[int, list[_Site]] = {}
             for site in self.named_calls:
-                callee = self._callee(site.call.func, site.scope)
+                callee = self._callee(site.call.func, site.scope, site.at)
                 if callee is not None:
                     table.setdefault(id(callee), []).append(site)
             self._callers = table
