@@ -144,7 +144,7 @@ def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iter
     if not KERAS_HINT.search(source.text) or not limits.may_fire(source.text):
         return FileResult(source.path, [], skipped=True)
     try:
-        return limits.bounded(source, on_big_stack, _check_collected, source, options, rules)
+        return limits.bounded(source, on_big_stack, _check_collected, source, options, rules, prepare=start_big_stack)
     except limits.TooLarge as exc:  # over --max-seconds / --max-memory, or predicted to be
         return FileResult(source.path, epl000(source.path, "too-large", str(exc), options.enabled))
 
@@ -288,6 +288,11 @@ def on_big_stack(fn, *args):
     if isinstance(result, _Raised):
         raise result.exc
     return result
+
+
+def start_big_stack() -> None:
+    """Start the big-stack thread now (a guarded child does, before its memory limit is set)."""
+    on_big_stack(int)
 
 
 def parse_module(text: str) -> cst.Module:

@@ -163,10 +163,19 @@ def _limit_memory(extra: int) -> None:
         pass
 
 
-def _child(write_fd: int, fn, args) -> None:
-    """In the forked child: run `fn(*args)` under the memory limit, send back the result."""
+def _child(write_fd: int, fn, args, prepare) -> None:
+    """In the forked child: `prepare()`, then run `fn(*args)` under the memory limit and send
+    back the result. The limit is address space on top of what the child has once prepared:
+    `prepare` reserves what `fn` would otherwise reserve under the limit without using it (the
+    big-stack thread's 1 GiB stack), or a file would get about 1 GiB less than it is allowed."""
     try:
         die_with_parent()
+        try:  # an allocation failure in libcst's native parser aborts with a Rust backtrace on
+            devnull = os.open(os.devnull, os.O_WRONLY)  # stderr: the parent reports EPL000 instead
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except OSError:
+            pass
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
         try:
             import faulthandler
@@ -174,6 +183,8 @@ def _child(write_fd: int, fn, args) -> None:
             faulthandler.disable()  # an allocation abort at the limit is expected, not a crash to dump
         except (ImportError, RuntimeError):
             pass
+        if prepare is not None:
+            prepare()
         _limit_memory(_limits.memory)
         try:
             result = fn(*args)
@@ -197,9 +208,10 @@ class TooLarge(Exception):
     """The file is over a limit; the message (for EPL000 too-large) names the limit and the size."""
 
 
-def bounded(source, fn, *args):
+def bounded(source, fn, *args, prepare=None):
     """`fn(*args)` (which checks `source`, returning a FileResult) within the per-file limits;
-    raises TooLarge past one."""
+    raises TooLarge past one. `prepare()` runs in the guarded child before the limit is set
+    (see `_child`)."""
     limits = _limits
     text = source.text
     message = predicted_too_large(text, limits)
@@ -213,7 +225,7 @@ def bounded(source, fn, *args):
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_fd)
-        _child(write_fd, fn, args)
+        _child(write_fd, fn, args, prepare)
     os.close(write_fd)
     chunks: list[bytes] = []
     timed_out = False
@@ -249,4 +261,4 @@ def bounded(source, fn, *args):
     elif not (os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGABRT)):
         # no answer and not killed for memory (the kernel's OOM kill, an allocation abort)
         raise RuntimeError(f"the check of this file crashed (wait status {status})")
-    raise TooLarge(f"file too large to check: {shown} needed over the {_size(limits.memory)} limit (--max-memory)")
+    raise TooLarge(f"file too large to check: this {shown} file needed more than the {_size(limits.memory)} memory limit (--max-memory)")

@@ -98,7 +98,7 @@ def test_memory_limit_in_the_guarded_child(monkeypatch):
     text = "import keras\n" + "model.fit(x, epochs=3)\n" * 6000
     result = check_source(SourceFile("hungry.py", text), ALL)
     assert [(f.code, f.name) for f in result.findings] == [("EPL000", "too-large")]
-    assert "48.0 MiB limit (--max-memory)" in result.findings[0].message
+    assert "48.0 MiB memory limit (--max-memory)" in result.findings[0].message
 
 
 def test_guarded_check_gives_the_same_findings_as_in_process(monkeypatch):
@@ -241,3 +241,47 @@ def test_config_keys_set_the_limits_and_flags_win(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.epochlint]\nmax-seconds = "soon"\n')
     bad = _epochlint("check", "slow.py", cwd=tmp_path)
     assert bad.returncode == 2 and "max-seconds: expected a positive number" in bad.stderr
+
+
+_RESERVED: list = []
+
+
+def _reserve_a_stack():
+    """What the engine's `prepare` does: reserve 1 GiB of address space (the big-stack thread's
+    stack) that the check will not use."""
+    import mmap
+
+    _RESERVED.append(mmap.mmap(-1, 1 << 30))
+
+
+def _reserve_a_stack_and_use_some_memory():
+    """A guarded check: the stack is reserved (once), and the parse really uses memory."""
+    import types
+
+    if not _RESERVED:
+        _reserve_a_stack()
+    used = bytearray(64 << 20)
+    return types.SimpleNamespace(findings=[], size=len(used))
+
+
+def test_address_space_reserved_before_the_limit_is_not_counted_against_the_file():
+    # A 1 MB training script needs about 1.2 GiB to parse; before the reserve was counted, the
+    # child got the 2 GiB limit minus the 1 GiB stack reservation and died in libcst's parser.
+    limits.configure(memory=256 << 20)
+    source = SourceFile("big.py", "x" * limits.GUARD_FROM_BYTES)  # guarded; one token, not predicted
+    with pytest.raises((limits.TooLarge, RuntimeError)):
+        limits.bounded(source, _reserve_a_stack_and_use_some_memory)
+    result = limits.bounded(source, _reserve_a_stack_and_use_some_memory, prepare=_reserve_a_stack)
+    assert result.findings == [] and result.size == 64 << 20
+
+
+def test_a_one_megabyte_training_script_is_checked_not_refused(tmp_path):
+    lines = ["import keras"]
+    while sum(len(line) + 1 for line in lines) < 1_000_000:
+        lines += ["model = keras.Sequential([keras.layers.Dense(8)])", "model.epochs = 2"]
+    (tmp_path / "big.py").write_text("\n".join(lines) + "\n")
+    proc = _epochlint("check", "--no-cache", "--select", "EPL000,EPL101", "--format", "json", "big.py", cwd=tmp_path)
+    import json
+
+    codes = {f["code"] for f in json.loads(proc.stdout)["findings"]}
+    assert codes == {"EPL101"}, proc.stdout[:500] + proc.stderr[-500:]
