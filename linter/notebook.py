@@ -9,8 +9,10 @@ placeholder line of the same indentation (`pass  # epochlint-ipython-line`), whi
 line number: line magics (`%time ...`), shell escapes (`!pip ...`, `!!ls`), assignments from them
 (`files = !ls`), help (`obj?`, `??obj`), continuation lines of any of these (`\\`), and cell
 magics (`%%time`, `%%timeit`, `%%capture`, ... whose body is Python: only the magic line; any
-other cell magic, `%%bash` or `%%writefile`, masks the whole cell). Only lines that start a
-logical line count: `%` continuing an open bracket is the modulo operator. Notebooks whose
+other cell magic, `%%bash` or `%%writefile`, masks the whole cell, as does a cell whose first
+line is indented: IPython dedents it). A line that starts with a magic's name and is not Python
+on its own is an automagic call (`ls ./data/`, `pip install x`) and is masked too. Only lines
+that start a logical line count: `%` continuing an open bracket is the modulo operator. Notebooks whose
 kernel language is not Python have no code to check.
 
 Positions. `SourceFile.cells` maps a virtual line to `(cell, line in cell)`. `cell` is the cell's
@@ -31,6 +33,7 @@ or a malformed cell.
 from __future__ import annotations
 
 import copy
+import ast
 import json
 import re
 from dataclasses import dataclass, field
@@ -53,6 +56,14 @@ _MAGIC_START = re.compile(
       | [\w.\[\],\s()*]+?=\s*[%!]              # files = !ls, t = %timeit -o f()
     )""",
     re.VERBOSE,
+)
+
+
+# IPython's line magics (and shell aliases) that automagic runs without the `%`
+_AUTOMAGIC = re.compile(
+    r"^\s*(?:ls|cd|pwd|pip|conda|mamba|cat|cp|mv|rm|rmdir|mkdir|clear|less|man|env|load_ext|matplotlib"
+    r"|tensorboard|run|time|timeit|who|whos|history|reset|alias|bookmark|pinfo|pycat|sx|sc)"
+    r"(?:[ \t]*$|[ \t]+(?![=(\[,:;]))"  # `name args`, never `name = ...` or `name(...`
 )
 
 
@@ -160,12 +171,29 @@ def _placeholder(line: str, indent: Optional[str] = None) -> str:
     return f"{indent}pass  {IPYTHON_MARK}{_ending(line) or ''}"
 
 
+def _automagic(body: str) -> bool:
+    """`ls ./data/`, `pip install x`, `cd dir`: a magic called without `%` (IPython's automagic,
+    on by default) is a line that starts with its name and is not Python on its own."""
+    if _AUTOMAGIC.match(body) is None or body.rstrip().endswith("\\"):
+        return False
+    try:
+        ast.parse(body.strip())
+    except (SyntaxError, ValueError):
+        return True
+    return False
+
+
 def mask_ipython(source: str) -> tuple[list[str], list[str]]:
     """(lines with IPython syntax replaced by placeholders, the original masked lines)."""
     lines = lines_of(source)
     masked: list[str] = []
     out: list[str] = []
     first = next((ln for ln in lines if ln.strip()), "")
+    code_first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
+    if code_first[:1] in (" ", "\t"):
+        # IPython removes a cell's leading indentation before running it; a dedented copy would
+        # shift every column, so the cell is masked whole (unknown to the rules, never EPL000)
+        return [_placeholder(ln, "") for ln in lines], [ln.rstrip("\r\n") for ln in lines]
     if first.lstrip().startswith("%%"):
         name = first.lstrip()[2:].split(None, 1)[0] if first.lstrip()[2:].strip() else ""
         if name not in PYTHON_BODY_CELL_MAGICS:
@@ -175,7 +203,7 @@ def mask_ipython(source: str) -> tuple[list[str], list[str]]:
     magic_indent = ""
     for line in lines:
         body = line.rstrip("\r\n")
-        if in_magic or (scanner.at_logical_start and body.strip() and _MAGIC_START.match(body)):
+        if in_magic or (scanner.at_logical_start and body.strip() and (_MAGIC_START.match(body) or _automagic(body))):
             if not in_magic:
                 magic_indent = "" if body.lstrip().startswith("%%") else body[: len(body) - len(body.lstrip(" \t"))]
             out.append(_placeholder(line, magic_indent))

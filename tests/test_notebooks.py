@@ -352,6 +352,9 @@ MASKING = [
     ("%%bash\necho (\n", [0, 1]),  # any other cell magic: the whole cell
     ("\n\n%%capture out\nprint(1)\n", [2]),
     ("a = 1 if b else 2\nc = a != 3\n", []),
+    ("  for x in y:\n    print(x)\n", [0, 1]),  # IPython dedents an indented cell: masked whole
+    ("  # an indented comment\nx = 1\n", []),  # ... but a comment is not code
+    ("ls ./data/train/\ncd ..\npip install keras\nls -la\nhistory = model.fit(x,\n    y)\ntime.sleep(1)\n", [0, 1, 2]),
 ]
 
 
