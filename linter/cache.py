@@ -36,6 +36,7 @@ from typing import Optional
 from linter import __version__
 from linter.engine import FileResult
 from linter.finding import Finding
+from linter.source import read_capped
 
 CACHE_DIR_NAME = ".epochlint_cache"
 FORMAT = 1  # bump when the entry layout changes
@@ -236,14 +237,7 @@ def _read_entry(entry: Path) -> Optional[bytes]:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
             return None
-        chunks, size = [], 0
-        while size <= MAX_ENTRY_BYTES:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        return None if size > MAX_ENTRY_BYTES else b"".join(chunks)
+        return read_capped(fd, MAX_ENTRY_BYTES)
     finally:
         os.close(fd)
 

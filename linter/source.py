@@ -72,6 +72,19 @@ def decode_python(data: bytes, path: str) -> SourceFile:
 MAX_READ_BYTES = 64 << 20  # a "source file" larger than this is not read (EPL000)
 
 
+def read_capped(fd: int, limit: int) -> Optional[bytes]:
+    """All of `fd`'s bytes when there are at most `limit` of them (a file may grow while it is
+    read), else None."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
 def read_bytes(path: str) -> bytes:
     """A regular file's bytes, or UnreadableSource saying why not. A FIFO, a device (a link to
     /dev/zero) or a socket is refused before a byte is read: the open does not block, the file
@@ -97,16 +110,10 @@ def read_bytes(path: str) -> bytes:
             raise UnreadableSource(problem)
         if st.st_size > MAX_READ_BYTES:
             raise UnreadableSource(f"file too large to check ({st.st_size // (1 << 20)} MiB; the limit is {MAX_READ_BYTES >> 20} MiB)")
-        chunks, size = [], 0
-        while size <= MAX_READ_BYTES:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_READ_BYTES:
+        data = read_capped(fd, MAX_READ_BYTES)
+        if data is None:
             raise UnreadableSource(f"file too large to check (over {MAX_READ_BYTES >> 20} MiB)")
-        return b"".join(chunks)
+        return data
     except OSError as exc:
         raise UnreadableSource(f"cannot read file: {exc.strerror or exc}") from None
     finally:
