@@ -100,22 +100,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return EXIT_ERROR
 
 
-def _verify(argv: list[str]) -> int:
+def _runtime(command: str, module: str, argv: list[str]) -> int:
+    """`verify` / `trace`: the runtime half, imported only when asked for (it needs TensorFlow)."""
+    import importlib
+
     try:
-        from runtime_check.cli import main as verify_main
+        entry = importlib.import_module(module).main
     except ImportError as exc:
-        print(f"epochlint verify: the runtime verifier is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
+        print(f"epochlint {command}: the runtime half is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
         return EXIT_ERROR
-    return verify_main(argv)
+    return entry(argv)
+
+
+def _verify(argv: list[str]) -> int:
+    return _runtime("verify", "runtime_check.cli", argv)
 
 
 def _trace(argv: list[str]) -> int:
-    try:
-        from runtime_check.trace.cli import main as trace_main
-    except ImportError as exc:
-        print(f"epochlint trace: the runtime half is not available ({exc}). Install it with: pip install 'epochlint[runtime]'", file=sys.stderr)
-        return EXIT_ERROR
-    return trace_main(argv)
+    return _runtime("trace", "runtime_check.trace.cli", argv)
 
 
 if __name__ == "__main__":

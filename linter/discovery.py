@@ -120,16 +120,7 @@ class FileFinder:
         self.warnings: list[str] = []  # directories that could not be read (the caller prints them)
 
     def _excluded(self, path: Path, is_dir: bool) -> bool:
-        if path.name in DEFAULT_EXCLUDE and is_dir:
-            return True
-        if self.exclude is not None:
-            try:
-                rel = path.resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                rel = path.as_posix()
-            if self.exclude.match_file(rel + ("/" if is_dir else "")):
-                return True
-        return self.gitignore.ignored(path.absolute(), is_dir)
+        return (is_dir and path.name in DEFAULT_EXCLUDE) or bool(self._why_excluded(path, is_dir))
 
     def find(self, paths: list[str]) -> Iterator[Candidate]:
         seen: set[str] = set()
