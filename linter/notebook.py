@@ -171,11 +171,21 @@ def _placeholder(line: str, indent: Optional[str] = None) -> str:
     return f"{indent}pass  {IPYTHON_MARK}{_ending(line) or ''}"
 
 
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def _automagic(body: str) -> bool:
     """`ls ./data/`, `pip install x`, `cd dir`: a magic called without `%` (IPython's automagic,
     on by default) is a line that starts with its name and is not Python on its own."""
     if _AUTOMAGIC.match(body) is None or body.rstrip().endswith("\\"):
         return False
+    if sum(body.count(c) for c in "([{") > sum(body.count(c) for c in ")]}"):
+        return False  # a statement going on past this line (`time if x else (`) is Python
     try:
         ast.parse(body.strip())
     except (SyntaxError, ValueError):
@@ -190,9 +200,10 @@ def mask_ipython(source: str) -> tuple[list[str], list[str]]:
     out: list[str] = []
     first = next((ln for ln in lines if ln.strip()), "")
     code_first = next((ln for ln in lines if ln.strip() and not ln.lstrip().startswith("#")), "")
-    if code_first[:1] in (" ", "\t"):
+    if code_first[:1] in (" ", "\t") and not _parses(source):
         # IPython removes a cell's leading indentation before running it; a dedented copy would
-        # shift every column, so the cell is masked whole (unknown to the rules, never EPL000)
+        # shift every column, so a cell that is not Python as it stands is masked whole (unknown
+        # to the rules, never EPL000)
         return [_placeholder(ln, "") for ln in lines], [ln.rstrip("\r\n") for ln in lines]
     if first.lstrip().startswith("%%"):
         name = first.lstrip()[2:].split(None, 1)[0] if first.lstrip()[2:].strip() else ""

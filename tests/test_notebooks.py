@@ -354,6 +354,8 @@ MASKING = [
     ("a = 1 if b else 2\nc = a != 3\n", []),
     ("  for x in y:\n    print(x)\n", [0, 1]),  # IPython dedents an indented cell: masked whole
     ("  # an indented comment\nx = 1\n", []),  # ... but a comment is not code
+    ("\n \\\n\n", []),  # nor a lone continuation line: Python as it stands is never masked
+    ("time if x else (\n    2)\n", []),  # a magic's name starting a statement that goes on
     ("ls ./data/train/\ncd ..\npip install keras\nls -la\nhistory = model.fit(x,\n    y)\ntime.sleep(1)\n", [0, 1, 2]),
 ]
 
