@@ -9,7 +9,6 @@ sorted findings. Anything that goes wrong inside becomes an `EPL000` finding for
 from __future__ import annotations
 
 import ast
-import dataclasses
 import gc
 import os
 import re
@@ -24,10 +23,9 @@ import libcst as cst
 
 from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
-from linter.finding import Edit, Finding, Fix
+from linter.finding import Finding, Fix
 from linter.positions import node_positions
 from linter.rules import ALL_RULES, Rule
-from linter.rules.base import NodeFix
 from linter.semantic import SemanticModel, Scope
 from linter.source import SourceFile
 from linter.walker import Walker, deep_recursion, iter_handlers
@@ -77,7 +75,7 @@ class Report:
     rule: Rule
     node: cst.CSTNode
     message: str
-    fix: Optional[object]  # a linter.edits.EditFix (or a NodeFix)
+    fix: Optional[EditFix]
 
 
 class FileContext:
@@ -370,7 +368,7 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
 def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) -> list[Finding]:
     if not reports:
         return []
-    anchors = [n for rep in reports if isinstance(rep.fix, EditFix) for n in rep.fix.anchors]
+    anchors = [n for rep in reports if rep.fix is not None for n in rep.fix.anchors]
     positions = node_positions(module, [*(rep.node for rep in reports), *anchors])
     # Positions are measured on libcst's rendering of the module, which is not always the file
     # (a form feed at a line start, a final lone CR, trailing blank lines are dropped): they are
@@ -401,134 +399,19 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
             column=col,
             end_line=end_line,
             end_column=end_col,
-            fix=_resolve_fix(source, module, rep.fix, positions, tmap, code) if rep.fix and tmap is not None else None,
+            fix=_resolve_fix(source, rep.fix, positions, tmap) if rep.fix and tmap is not None else None,
         )
         findings.append(f)
     findings.sort(key=Finding.sort_key)
     return findings
 
 
-def _resolve_fix(source: SourceFile, module: cst.Module, fix, positions, tmap: TextMap, code: Optional[str]) -> Optional[Fix]:
+def _resolve_fix(source: SourceFile, fix: EditFix, positions, tmap: TextMap) -> Optional[Fix]:
     """A rule's fix as text edits on the file's own text; None when it cannot be placed."""
-    if isinstance(fix, EditFix):
-        try:
-            return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
-        except (ValueError, KeyError, IndexError):  # the fix cannot be placed here: the finding stays, unfixed
-            return None
-    start, end, content = _fix_span(module, fix, code)  # a NodeFix: a span of the rendering
-    return Fix(fix.applicability, (tmap.edit(tmap.from_code(start), tmap.from_code(end), content),), fix.description)
-
-
-class _Replacer(cst.CSTTransformer):
-    def __init__(self, replacements: dict[int, Optional[cst.CSTNode]], keep: Optional[set] = None) -> None:
-        super().__init__()
-        self.replacements = replacements
-        self.keep = keep  # ids of the replaced nodes and their ancestors: only these are entered
-
-    def on_visit(self, node) -> bool:
-        return self.keep is None or id(node) in self.keep
-
-    def on_leave(self, original_node, updated_node):
-        key = id(original_node)
-        if key in self.replacements:
-            new = self.replacements[key]
-            return cst.RemovalSentinel.REMOVE if new is None else new
-        return updated_node
-
-
-_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _paths_to(module: cst.Module, targets: set[int]) -> set[int]:
-    """Ids of every occurrence of the target nodes and of all their ancestors. A transform
-    that enters only these gives the same tree as one that enters everything: the subtrees
-    it skips are returned as they are instead of being rebuilt equal."""
-    keep: set[int] = set()
-    path: list = []
-    stack: list = [(module, 0)]
-    fields_of = _NODE_FIELDS
-    Node = cst.CSTNode
-    while stack:
-        node, depth = stack.pop()
-        del path[depth:]
-        path.append(node)
-        if id(node) in targets:
-            keep.update(map(id, path))
-        cls = node.__class__
-        names = fields_of.get(cls)
-        if names is None:
-            names = fields_of[cls] = tuple(f.name for f in dataclasses.fields(cls))
-        for name in names:
-            value = getattr(node, name)
-            if value.__class__ is tuple or value.__class__ is list:
-                for child in value:
-                    if isinstance(child, Node):
-                        stack.append((child, depth + 1))
-            elif isinstance(value, Node):
-                stack.append((value, depth + 1))
-    return keep
-
-
-def apply_node_fixes(module: cst.Module, fixes: Iterable[NodeFix]) -> cst.Module:
-    """Apply node replacements in one pass (outer replacements win over inner ones)."""
-    replacements: dict[int, Optional[cst.CSTNode]] = {}
-    for fix in fixes:
-        for old, new in fix.replacements:
-            replacements[id(old)] = new
-    return module.visit(_Replacer(replacements, _paths_to(module, set(replacements))))
-
-
-def _fix_span(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> tuple[int, int, str]:
-    """The span of the rendering where old and fixed code differ, and its new content."""
-    if old is None:
-        old = module.code
-    new = apply_node_fixes(module, [fix]).code
-    start = _common_prefix(old, new)
-    common_end = _common_suffix(old, new, min(len(old), len(new)) - start)
-    end_old, end_new = len(old) - common_end, len(new) - common_end
-    return start, end_old, new[start:end_new]
-
-
-def _fix_edits(module: cst.Module, fix: NodeFix, old: Optional[str] = None) -> Fix:
-    """The text edit a NodeFix makes, in the rendering's lines (see `_fix_span`)."""
-    if old is None:
-        old = module.code
-    start, end_old, content = _fix_span(module, fix, old)
-    l1, c1 = _line_col(old, start)
-    l2, c2 = _line_col(old, end_old)
-    return Fix(fix.applicability, (Edit(l1, c1, l2, c2, content),), fix.description)
-
-
-def _common_prefix(a: str, b: str) -> int:
-    """Length of the longest common prefix (binary search on slices: the comparing is in C)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    """Length of the longest common suffix, at most `limit`."""
-    lo, hi = 0, max(limit, 0)
-    la, lb = len(a), len(b)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[la - mid:la - lo] == b[lb - mid:lb - lo]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based line and column; lines end at \\r\\n, \\r or \\n (as Python and libcst count)."""
-    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset) + 1
-    col = offset - (max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1) + 1
-    return line, col
+    try:
+        return fix.resolve(source.text, lambda node: tmap.span(positions[node]), tmap)
+    except (ValueError, KeyError, IndexError):  # the fix cannot be placed here: the finding stays, unfixed
+        return None
 
 
 # --------------------------------------------------------------------------- EPL000

@@ -28,7 +28,7 @@ _RULE_NAMES: dict[str, str] = {
     if m
 }
 ALL_CODES: tuple[str, ...] = tuple(sorted([*_RULE_NAMES, *META_CODES]))
-_BASE_NAMES = ("Invalid", "NodeFix", "Rule", "Valid")
+_BASE_NAMES = ("Invalid", "Rule", "Valid")
 _LOADED_NAMES = ("ALL_RULES", "RULES_BY_CODE", "RULES_BY_NAME")
 
 
@@ -82,4 +82,4 @@ def name_for(code: str) -> str:
     return META_CODES[code]["name"]
 
 
-__all__ = ["ALL_RULES", "ALL_CODES", "META_CODES", "RULES_BY_CODE", "Rule", "Valid", "Invalid", "NodeFix", "code_for", "name_for"]
+__all__ = ["ALL_RULES", "ALL_CODES", "META_CODES", "RULES_BY_CODE", "Rule", "Valid", "Invalid", "code_for", "name_for"]

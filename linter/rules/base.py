@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, Mapping, Optional, Sequence, Union
 
 import libcst as cst
@@ -59,22 +59,6 @@ class Invalid:
         return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
 
 
-@dataclass(frozen=True)
-class NodeFix:
-    """A fix expressed as libcst node replacements (`None` removes the node).
-
-    The engine turns it into text edits (for JSON/SARIF) and applies it for `--fix`.
-    """
-
-    applicability: str  # "safe" | "unsafe"
-    replacements: tuple[tuple[cst.CSTNode, Optional[cst.CSTNode]], ...]
-    description: str = ""
-
-    @classmethod
-    def replace(cls, old: cst.CSTNode, new: Optional[cst.CSTNode], applicability: str = "safe", description: str = "") -> "NodeFix":
-        return cls(applicability, ((old, new),), description)
-
-
 Example = Union[str, Valid, Invalid]
 
 
@@ -106,7 +90,7 @@ class Rule:
             raise TypeError(f"{type(self).__name__} uses {cls.__name__} without declaring it in ANALYSES")
         return self.ctx.analysis(cls)
 
-    def report(self, node: cst.CSTNode, message: str, fix: Optional[NodeFix] = None) -> None:
+    def report(self, node: cst.CSTNode, message: str, fix=None) -> None:
         self.ctx.report(self, node, bounded(message), fix)
 
     def finish(self) -> None:
