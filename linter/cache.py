@@ -105,9 +105,11 @@ class Cache:
         return self.folder / f"{name}.json", name
 
     # ------------------------------------------------------------------ read
-    def load(self, path: str, data: bytes, enabled: frozenset) -> Optional[tuple[FileResult, Optional[dict]]]:
-        """The cached (result, context lines) for `path` with this content, or None (miss,
-        stale, unreadable or corrupt entry). The one place an entry is read."""
+    def load(self, path: str, data: bytes, enabled: frozenset, deps: str = "") -> Optional[tuple[FileResult, Optional[dict]]]:
+        """The cached (result, context lines) for `path` with this content and project context
+        (`deps`: linter.project.view.ProjectView.digest, which covers the summaries of every
+        project module it imports), or None (miss, stale, unreadable or corrupt entry). The one
+        place an entry is read."""
         entry, key = self._entry(path, enabled)
         if self._trusted is None:
             self._trusted = _plain_folders(self.root, self.folder)
@@ -118,14 +120,14 @@ class Cache:
             if raw is None:
                 return None
             stored = json.loads(raw)
-            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data):
+            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data) or stored.get("deps", "") != deps:
                 return None
             return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
             return None
 
     # ------------------------------------------------------------------ write
-    def store(self, path: str, data: bytes, enabled: frozenset, outcome) -> bool:
+    def store(self, path: str, data: bytes, enabled: frozenset, outcome, deps: str = "") -> bool:
         """Record an outcome computed from `data`; never raises (a cache that cannot be
         written is no cache). Internal errors are not recorded: they may not happen again."""
         result = outcome.result
@@ -135,9 +137,13 @@ class Cache:
         record = {
             "key": key,
             "digest": content_digest(data),
+            "deps": deps,
             "result": _result_to_json(result),
             "lines": _lines_to_json(outcome.lines),
         }
+        return self._write(entry, record)
+
+    def _write(self, entry: Path, record: dict) -> bool:
         try:
             payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
             self._prepare()
@@ -157,6 +163,37 @@ class Cache:
         except (OSError, ValueError, TypeError):
             return False
         return True
+
+    # ------------------------------------------------------------------ module summaries
+    def _summary_entry(self, key: str) -> Optional[Path]:
+        return self.folder / f"summary-{key}.json" if _SUMMARY_KEY.fullmatch(key or "") else None
+
+    def load_summary(self, key: str) -> Optional[dict]:
+        """A project module's summary (linter.project.summary) stored under its summary key (its
+        content, name, resolution and its imports' keys), or None."""
+        entry = self._summary_entry(key)
+        if entry is None:
+            return None
+        if self._trusted is None:
+            self._trusted = _plain_folders(self.root, self.folder)
+        if not self._trusted:
+            return None
+        try:
+            raw = _read_entry(entry)
+            if raw is None:
+                return None
+            stored = json.loads(raw)
+            if not isinstance(stored, dict) or stored.get("key") != key or not _valid_summary(stored.get("summary")):
+                return None
+            return stored["summary"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
+            return None
+
+    def store_summary(self, key: str, summary: dict) -> bool:
+        entry = self._summary_entry(key)
+        if entry is None:
+            return False
+        return self._write(entry, {"key": key, "summary": summary})
 
     def _prepare(self) -> None:
         """Create the folder (with its .gitignore and CACHEDIR.TAG) on the first store."""
@@ -203,6 +240,22 @@ class Cache:
 
 # ---------------------------------------------------------------------- entry validation
 _FINGERPRINT = re.compile(r"[0-9a-f]{32}")
+_SUMMARY_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _valid_summary(summary: object) -> bool:
+    """The shape linter.project.summary writes (facts are dicts; the view reads them defensively)."""
+    if not isinstance(summary, dict) or not isinstance(summary.get("names"), dict):
+        return False
+    if not all(isinstance(k, str) and isinstance(v, dict) and isinstance(v.get("kind"), str) for k, v in summary["names"].items()):
+        return False
+    for v in summary["names"].values():
+        if v["kind"] == "module" and not isinstance(v.get("module"), str):
+            return False
+        if v["kind"] == "import" and not isinstance(v.get("qname"), str):
+            return False
+    exported = summary.get("all")
+    return exported is None or (isinstance(exported, list) and all(isinstance(n, str) for n in exported))
 
 
 def _plain_folders(*folders: Path) -> bool:
@@ -303,11 +356,12 @@ def _finding_to_json(f: Finding) -> dict:
 
 
 def _result_to_json(result: FileResult) -> dict:
-    return {"path": result.path, "skipped": result.skipped, "findings": [_finding_to_json(f) for f in result.findings]}
+    return {"path": result.path, "skipped": result.skipped, "reason": result.reason, "findings": [_finding_to_json(f) for f in result.findings]}
 
 
 def _result_from_json(data: dict) -> FileResult:
-    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]))
+    reason = data.get("reason", "")
+    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]), reason=reason if isinstance(reason, str) else "")
 
 
 def _lines_to_json(lines: Optional[dict]) -> Optional[list]:

@@ -68,6 +68,8 @@ class FileResult:
     path: str
     findings: list[Finding]
     skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
+    reason: str = ""  # why it was skipped (`--verbose`)
+    summary: Optional[dict] = None  # its project summary, when its ProjectView asked for it
 
 
 @dataclass
@@ -138,18 +140,66 @@ def _dispatch(objs: Iterable[object]) -> tuple[dict, dict]:
 
 
 # --------------------------------------------------------------------------- pipeline
-def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> FileResult:
-    if not KERAS_HINT.search(source.text) or not limits.may_fire(source.text):
-        return FileResult(source.path, [], skipped=True)
+SKIP_NO_KERAS = "no keras/tensorflow mention in it or in the project modules it imports"
+SKIP_NOTHING = "nothing in it that any rule looks at"
+
+
+def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None, project=None) -> FileResult:
+    """Check one source. `project` (a linter.project.view.ProjectView) gives the facts of the
+    project modules it imports; a file that mentions neither keras nor tensorflow is checked
+    all the same when one of them (transitively) does."""
+    related = project is not None and project.related_keras
+    want = project is not None and project.want_summary
+    if not limits.needs_parse(source.text, related) and not (want and related):
+        result = FileResult(source.path, [], skipped=True)
+        result.reason = SKIP_NOTHING if (related or KERAS_HINT.search(source.text)) else SKIP_NO_KERAS
+        if want:
+            from linter.project.summary import empty
+
+            result.summary = empty(keras=related)
+        return result
     try:
-        return limits.bounded(source, on_big_stack, _check_collected, source, options, rules, prepare=start_big_stack)
+        return limits.bounded(source, on_big_stack, _check_collected, source, options, rules, project, prepare=start_big_stack)
     except limits.TooLarge as exc:  # over --max-seconds / --max-memory, or predicted to be
         return FileResult(source.path, epl000(source.path, "too-large", str(exc), options.enabled))
 
 
-def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:
+def summarize_source(source: SourceFile, project) -> dict:
+    """The project summary of a module that is imported but not checked in this run: its one
+    parse and a walk of the semantic model alone (no rule runs). A module that cannot be parsed
+    (or is too large) has an empty summary: its importers see its names as unknown."""
+    from linter.project import summary as S
+
+    if not project.related_keras:
+        return S.empty(keras=False)
+    try:
+        return limits.bounded(source, on_big_stack, _summarize, source, project, prepare=start_big_stack)
+    except limits.TooLarge:
+        return S.empty(keras=True, broken=True)
+
+
+def _summarize(source: SourceFile, project) -> dict:
+    from linter.project import summary as S
+
+    if looks_too_deep(source.text):
+        return S.empty(keras=True, broken=True)
+    try:
+        module = parse_module(source.text)
+    except Exception:  # ParserSyntaxError, RecursionError, MemoryError: nothing is known of it
+        return S.empty(keras=True, broken=True)
+    try:
+        with deep_recursion():
+            semantic = SemanticModel(module, project)
+            enter, leave = _dispatch([semantic])
+            Walker(enter, leave, semantic.stack).walk(module)
+            return S.summarize(semantic)
+    except Exception:
+        return S.empty(keras=True, broken=True)
+
+
+def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]], project=None) -> FileResult:
     if not gc.isenabled():
-        return _check_source(source, options, rules)
+        return _check_source(source, options, rules, project)
     # A parse allocates millions of objects and the cyclic GC would scan the growing tree again
     # and again (about a third of the parse time). Nothing in a tree is cyclic; the semantic
     # model and the rules are, so the file's garbage is collected when it is done: the young
@@ -162,7 +212,7 @@ def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[
     # then catches anything longer-winded.
     gc.disable()
     try:
-        return _check_source(source, options, rules)
+        return _check_source(source, options, rules, project)
     finally:
         gc.enable()
         gc.collect(0)
@@ -174,7 +224,7 @@ def _check_collected(source: SourceFile, options: CheckOptions, rules: Optional[
             gc.collect()
 
 
-def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]]) -> FileResult:
+def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iterable[type[Rule]]], project=None) -> FileResult:
     if looks_too_deep(source.text):
         refused = _refuse_deep(source, options)
         if refused is not None:
@@ -182,12 +232,13 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
     try:
         module = parse_module(source.text)
     except cst.ParserSyntaxError as exc:
-        return FileResult(source.path, _epl000(source, options, "syntax-error", *_syntax_error(source.text, exc)))
+        return _broken(FileResult(source.path, _epl000(source, options, "syntax-error", *_syntax_error(source.text, exc))), project)
     except (RecursionError, MemoryError) as exc:
-        return FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1))
+        return _broken(FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1)), project)
+    summary: list = []
     try:
         with deep_recursion():  # walk, finish() and positions on trees nested up to CPython's limits
-            findings = run_rules(source, module, options, rules)
+            findings = run_rules(source, module, options, rules, project, summary)
     except RecursionError:
         findings = _epl000(
             source, options, "internal-error",
@@ -200,7 +251,21 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
             f"internal error while checking this file: {type(exc).__name__}: {exc} (please report it)", 1, 1,
             detail=traceback.format_exc(),
         )
-    return FileResult(source.path, findings)
+    result = FileResult(source.path, findings)
+    if project is not None and project.want_summary:
+        from linter.project.summary import empty
+
+        result.summary = summary[0] if summary else empty(keras=True, broken=True)
+    return result
+
+
+def _broken(result: FileResult, project) -> FileResult:
+    """A file that cannot be parsed: its importers know nothing of it."""
+    if project is not None and project.want_summary:
+        from linter.project.summary import empty
+
+        result.summary = empty(keras=True, broken=True)
+    return result
 
 
 class _Raised:
@@ -349,9 +414,11 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
     return None
 
 
-def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> list[Finding]:
+def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None, project=None, summary: Optional[list] = None) -> list[Finding]:
+    """The walk and the rules; with `summary` (a list) and a `project` that wants it, the
+    module's project summary is appended to it, computed from the same semantic model."""
     rule_classes = [r for r in (rules if rules is not None else ALL_RULES) if r.code in options.enabled]
-    semantic = SemanticModel(module)
+    semantic = SemanticModel(module, project)
     ctx = FileContext(source, module, semantic, options)
     for cls in rule_classes:  # each analysis a rule declares, built once for the file
         for analysis in cls.ANALYSES:
@@ -361,6 +428,13 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
     Walker(enter, leave, semantic.stack).walk(module)
     for rule in instances:
         rule.finish()
+    if summary is not None and project is not None and project.want_summary:
+        from linter.project.summary import summarize
+
+        try:
+            summary.append(summarize(semantic, keras=project.related_keras))
+        except RecursionError:
+            pass
     findings = _to_findings(source, module, ctx.reports)
     return suppression.apply(source, findings, options.enabled)
 

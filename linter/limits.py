@@ -76,9 +76,13 @@ def current() -> Limits:
 KERAS_HINT = re.compile(r"keras|tensorflow")  # the engine's pre-check (a file naming neither is skipped)
 
 
-def needs_parse(text: str) -> bool:
-    """Would the engine parse this text? (Its pre-check and `may_fire`.)"""
-    return KERAS_HINT.search(text) is not None and may_fire(text)
+def needs_parse(text: str, related: bool = False) -> bool:
+    """Would the engine parse this text? A file that mentions keras/tensorflow, or imports a
+    project module that does (`related`), when a rule could fire in it (`may_fire`); any other
+    file only when CPython cannot compile it (its syntax error is EPL000, checked or not)."""
+    if related or KERAS_HINT.search(text) is not None:
+        return may_fire(text)
+    return len(text) < SYNTAX_CHECK_BELOW and not _compiles(text)
 
 
 def may_fire(text: str) -> bool:

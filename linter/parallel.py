@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 from linter import limits, runner
 from linter.cache import Cache
 from linter.config import Settings
+from linter.project.plan import plan
 from linter.runner import FileOutcome, FixMode, internal_error
 from linter.source import UnreadableSource
 
@@ -58,23 +59,39 @@ def check_files(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     cache = _open_cache(settings) if use_cache and not mode.active else None
     outcomes: list[Optional[FileOutcome]] = [None] * len(files)
-    todo: list[int] = []
-    data: dict[int, bytes] = {}  # bytes read for the cache lookup, checked as they are
+    data: dict[int, bytes] = {}  # bytes read for the cache lookup and the index, checked as they are
     for i, path in enumerate(files):
-        if cache is not None:
-            got = _cached(cache, path, settings)
-            if isinstance(got, bytes):
-                data[i] = got
-            elif got is not None:
-                outcomes[i] = got
+        try:
+            data[i] = runner.read_file(path)
+        except UnreadableSource:
+            pass  # the check reports it
+    project = plan(files, data, settings, cache)
+    for wave in project.waves():  # modules before the modules that import them
+        todo: list[int] = []
+        views: dict[int, object] = {}
+        for node in wave:
+            indices = project.indices(node)
+            if not indices:
+                if node.needed:
+                    project.summarize_only(node)
                 continue
-        todo.append(i)
-    if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
-        done = _run_pool(files, todo, data, settings, mode, cache, jobs)
-    else:
-        done = {}
-    for i in todo:
-        outcomes[i] = done[i] if i in done else runner.check_file(files[i], settings, mode, cache, data.get(i))
+            want = node.needed and not project.cached_summary(node)
+            for i in indices:
+                view = views[i] = project.view(node, want and i == indices[0])
+                if cache is not None and i in data and not view.want_summary:
+                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), view.digest)
+                    if hit is not None:
+                        outcomes[i] = FileOutcome(*hit)
+                        continue
+                todo.append(i)
+        if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
+            done = _run_pool(files, todo, data, settings, mode, cache, jobs, views)
+        else:
+            done = {}
+        for i in todo:
+            outcomes[i] = done[i] if i in done else runner.check_file(files[i], settings, mode, cache, data.get(i), views[i])
+            if views[i].want_summary:
+                project.record(project.graph.nodes[os.path.abspath(files[i])], outcomes[i].result.summary)
     return outcomes  # type: ignore[return-value]
 
 
@@ -83,17 +100,6 @@ def _open_cache(settings: Settings) -> Optional[Cache]:
         return Cache.for_settings(settings)
     except Exception:  # an unreadable package folder, say: run without the cache
         return None
-
-
-def _cached(cache: Cache, path: str, settings: Settings):
-    """The cached outcome, or (a miss) the bytes read for the lookup, or None (unreadable:
-    the check reports it)."""
-    try:
-        data = runner.read_file(path)
-    except UnreadableSource:
-        return None
-    hit = cache.load(path, data, settings.enabled_codes(path))
-    return FileOutcome(*hit) if hit is not None else data
 
 
 # --------------------------------------------------------------------------- workers
@@ -106,9 +112,9 @@ def _init_worker(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> N
     _WORKER.update(settings=settings, mode=mode, cache=cache)
 
 
-def _check_chunk(chunk: Sequence[tuple[int, str, Optional[bytes]]]) -> list[tuple[int, FileOutcome]]:
+def _check_chunk(chunk: Sequence[tuple]) -> list[tuple[int, FileOutcome]]:
     settings, mode, cache = _WORKER["settings"], _WORKER["mode"], _WORKER["cache"]
-    return [(i, runner.check_file(path, settings, mode, cache, data)) for i, path, data in chunk]
+    return [(i, runner.check_file(path, settings, mode, cache, data, view)) for i, path, data, view in chunk]
 
 
 def _mp_context():
@@ -121,10 +127,12 @@ def _mp_context():
     return multiprocessing.get_context()
 
 
-def _chunks(files: list[str], todo: list[int], jobs: int, data: Optional[dict] = None) -> list[list[tuple[int, str, Optional[bytes]]]]:
+def _chunks(files: list[str], todo: list[int], jobs: int, data: Optional[dict] = None, views: Optional[dict] = None) -> list[list[tuple]]:
     """Largest files first; small files grouped so that there are about CHUNKS_PER_JOB
-    chunks per worker of similar size. Each item is (index, path, bytes already read or None)."""
+    chunks per worker of similar size. Each item is (index, path, bytes already read or None,
+    the file's ProjectView or None)."""
     data = data or {}
+    views = views or {}
     sizes = {}
     for i in todo:
         if i in data:
@@ -136,11 +144,11 @@ def _chunks(files: list[str], todo: list[int], jobs: int, data: Optional[dict] =
             sizes[i] = 0
     order = sorted(todo, key=lambda i: -sizes[i])
     target = max(1, sum(sizes.values()) // (jobs * CHUNKS_PER_JOB))
-    chunks: list[list[tuple[int, str, Optional[bytes]]]] = []
-    current: list[tuple[int, str, Optional[bytes]]] = []
+    chunks: list[list[tuple]] = []
+    current: list[tuple] = []
     weight = 0
     for i in order:
-        current.append((i, files[i], data.get(i)))
+        current.append((i, files[i], data.get(i), views.get(i)))
         weight += sizes[i]
         if weight >= target or len(current) >= MAX_CHUNK_FILES:
             chunks.append(current)
@@ -156,19 +164,19 @@ def _new_pool(workers: int, settings: Settings, mode: FixMode, cache: Optional[C
     return ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(), initializer=_init_worker, initargs=(settings, mode, cache))
 
 
-def _run_pool(files: list[str], todo: list[int], data: dict[int, bytes], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int) -> dict[int, FileOutcome]:
+def _run_pool(files: list[str], todo: list[int], data: dict[int, bytes], settings: Settings, mode: FixMode, cache: Optional[Cache], jobs: int, views: Optional[dict] = None) -> dict[int, FileOutcome]:
     """Outcomes by index for the files the pool could check; the caller checks the rest."""
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    chunks = _chunks(files, todo, jobs, data)
+    chunks = _chunks(files, todo, jobs, data, views)
     done: dict[int, FileOutcome] = {}
     try:
         pool = _new_pool(min(jobs, len(chunks)), settings, mode, cache)
     except (OSError, ImportError, ValueError, NotImplementedError):
         return done  # no pool on this system: in-process
-    retry: list[tuple[int, str, Optional[bytes]]] = []  # a chunk failed: check its files one by one
-    orphans: list[tuple[int, str, Optional[bytes]]] = []  # the pool broke: check them one by one, isolated
+    retry: list[tuple] = []  # a chunk failed: check its files one by one
+    orphans: list[tuple] = []  # the pool broke: check them one by one, isolated
     worked = False  # did any chunk come back?
     try:
         try:
@@ -191,7 +199,7 @@ def _run_pool(files: list[str], todo: list[int], data: dict[int, bytes], setting
         if retry and not orphans:
             singles = {pool.submit(_check_chunk, [item]): item for item in retry}
             for future, item in singles.items():
-                i, path, _ = item
+                i, path = item[0], item[1]
                 try:
                     done.update(future.result())
                 except BrokenProcessPool:
@@ -224,21 +232,22 @@ def _pool_works(settings: Settings, mode: FixMode, cache: Optional[Cache]) -> bo
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _isolate(items: list[tuple[int, str, Optional[bytes]]], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
+def _isolate(items: list[tuple], settings: Settings, mode: FixMode, cache: Optional[Cache]) -> dict[int, FileOutcome]:
     """After a worker died: one file at a time in a one-worker pool, replaced when it dies."""
     from concurrent.futures.process import BrokenProcessPool
 
     done: dict[int, FileOutcome] = {}
     pool: Optional["ProcessPoolExecutor"] = None
     try:
-        for i, path, data in items:
+        for item in items:
+            i, path = item[0], item[1]
             if pool is None:
                 try:
                     pool = _new_pool(1, settings, mode, cache)
                 except (OSError, ImportError, ValueError, NotImplementedError):
                     break  # the caller checks what is left in-process
             try:
-                done.update(pool.submit(_check_chunk, [(i, path, data)]).result())
+                done.update(pool.submit(_check_chunk, [item]).result())
             except BrokenProcessPool:
                 enabled = settings.enabled_codes(path)
                 done[i] = internal_error(path, enabled, "the worker process checking it crashed (native code or out of memory)", None)

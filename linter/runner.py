@@ -75,7 +75,7 @@ def context_lines(source: SourceFile) -> dict:
     return per_cell
 
 
-def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode(), write: bool = True) -> FileOutcome:
+def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode(), write: bool = True, project=None) -> FileOutcome:
     """Check one decoded source; with `mode.active`, fix it first (and write it when `write`).
 
     The fix rounds check the text anyway: the check of the final text is reused for the
@@ -87,7 +87,7 @@ def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode
     last: list = [None, None]  # text and FileResult of the last check
 
     def check(current: SourceFile) -> FileResult:
-        result = engine.check_source(current, options)
+        result = engine.check_source(current, options, project=project)
         last[0], last[1] = current.text, result
         return result
 
@@ -112,22 +112,28 @@ def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode
 
 
 # --------------------------------------------------------------------------- one file
-def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=None, data: Optional[bytes] = None) -> FileOutcome:
+def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=None, data: Optional[bytes] = None, project=None) -> FileOutcome:
     """Read (unless `data` was read already), look up the cache (a linter.cache.Cache), check,
-    store. Never raises."""
+    store. Never raises. `project` (a linter.project.view.ProjectView) is what the file sees of
+    the project modules it imports; its `digest` is part of the cache key, and the summary it
+    asks for is stored next to the results."""
     enabled = settings.enabled_codes(path)
     if data is None:
         try:
             data = read_file(path)
         except UnreadableSource as exc:
             return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
-    if cache is not None:
-        hit = cache.load(path, data, enabled)
+    deps = project.digest if project is not None else ""
+    want = project is not None and project.want_summary
+    if cache is not None and not want:
+        hit = cache.load(path, data, enabled, deps)
         if hit is not None:
             return FileOutcome(*hit)
-    outcome = check_bytes(path, data, settings, mode, write=True)
+    outcome = check_bytes(path, data, settings, mode, write=True, project=project)
     if cache is not None:
-        cache.store(path, data, enabled, outcome)
+        cache.store(path, data, enabled, outcome, deps)
+        if want and outcome.result.summary is not None and not mode.active:
+            cache.store_summary(deps, outcome.result.summary)
     return outcome
 
 
@@ -140,7 +146,7 @@ def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
     return check_bytes(display, data, settings, mode, write=False)
 
 
-def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool) -> FileOutcome:
+def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool, project=None) -> FileOutcome:
     """decode -> check_source, never raising."""
     enabled = settings.enabled_codes(path)
     try:
@@ -149,9 +155,9 @@ def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write
         except UnreadableSource as exc:
             return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
         try:
-            return check_source(source, settings, mode, write)
+            return check_source(source, settings, mode, write, project)
         except OSError as exc:  # the fixes cannot be written (a read-only file): why, and its findings unfixed
-            outcome = check_source(source, settings, FixMode(), write)
+            outcome = check_source(source, settings, FixMode(), write, project)
             outcome.result.findings[:0] = unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled).findings
             return outcome
     except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)

@@ -116,8 +116,13 @@ def _import_name(node: Union[cst.Attribute, cst.Name]) -> str:
 class SemanticModel:
     """Scopes and bindings of one module, with resolution queries."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, project=None) -> None:
         self.module_scope = Scope("module", module, None)
+        # the file's linter.project.view.ProjectView (None: no project facts): what the project
+        # modules it imports define (`from models import build_model`)
+        self.project = project
+        self.star_imports: list[str] = []  # absolute modules of the module's `from m import *`
+        self.calls_by_name: dict[str, list] = {}  # name -> (call, scope) of every call `name(...)`
         self.scope = self.module_scope
         self.stack: list = []  # set by the engine: the live ancestor stack
         self.scope_of_node: dict[int, Scope] = {}  # id(def/class/lambda node) -> its scope
@@ -178,16 +183,25 @@ class SemanticModel:
                 self._bind(top, "import", alias, node, qname=N.canonical(top))
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None:
+        if node.relative:
+            module = _import_name(node.module) if node.module is not None else None
+            base = self.project.absolute(len(node.relative), module) if self.project is not None else None
+        elif node.module is None:
             base = None
         else:
             base = _import_name(node.module)
         if isinstance(node.names, cst.ImportStar):
+            if base and self.scope is self.module_scope:
+                self.star_imports.append(base)
             return
         for alias in node.names:
             nm = _import_name(alias.name)
             bound = alias.asname.name.value if alias.asname is not None and isinstance(alias.asname.name, cst.Name) else nm
             qname = N.canonical(f"{base}.{nm}") if base else None
+            if qname is not None and self.project is not None:  # a project module re-exporting a library name
+                fact = self.project.fact(qname)
+                if fact is not None and fact.get("kind") == "import":
+                    qname = fact["qname"]
             self._bind(bound, "import", alias, node, qname=qname)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -271,8 +285,10 @@ class SemanticModel:
 
     def visit_Call(self, node: cst.Call) -> None:
         # calls of plain names made at module level: where a module-level function runs (`reaching`)
-        if self.scope is self.module_scope and node.func.__class__ is cst.Name:
-            self.module_calls.setdefault(node.func.value, []).append((self.seq + 1, tuple(self.stack)))
+        if node.func.__class__ is cst.Name:
+            if self.scope is self.module_scope:
+                self.module_calls.setdefault(node.func.value, []).append((self.seq + 1, tuple(self.stack)))
+            self.calls_by_name.setdefault(node.func.value, []).append((node, self.scope))
 
     def visit_Yield(self, node: cst.Yield) -> None:
         fn = self.scope.function()
@@ -370,6 +386,10 @@ class SemanticModel:
         if isinstance(node, cst.Name):
             bindings = self.lookup(node.value, scope)
             if not bindings:
+                if self.star_imports:
+                    star = self._star_qname(node.value)
+                    if star is not None:
+                        return star
                 return f"builtins.{node.value}" if node.value in _BUILTINS else None
             # only imports and aliases (`Dense = layers.Dense`) name something: a scope keeps them
             # apart, so a name bound n times (`model = ...` per cell) is not scanned n times per use
@@ -386,6 +406,30 @@ class SemanticModel:
                 return None
             return N.canonical(f"{base}.{node.attr.value}")
         return None
+
+    def _star_qname(self, name: str) -> Optional[str]:
+        """`module.name` when a project module star-imported here exports `name` (the last star
+        import that does wins, as in Python)."""
+        for module in reversed(self.star_imports):
+            names = self.project.star_names(module) if self.project is not None else None
+            if names and name in names:
+                fact = names[name]
+                return fact["qname"] if fact.get("kind") == "import" else f"{module}.{name}"
+        return None
+
+    def project_fact(self, node: cst.CSTNode, scope: Scope) -> Optional[dict]:
+        """The project fact (linter.project.summary) a Name/Attribute chain denotes, when its
+        root name is bound only by imports (a name also bound here is not the imported one)."""
+        if self.project is None:
+            return None
+        root = node
+        while isinstance(root, cst.Attribute):
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return None
+        if any(b.kind != "import" for b in self.lookup(root.value, scope)):
+            return None
+        return self.project.fact(self.qualified_name(node, scope))
 
     def call_name(self, call: cst.Call, scope: Scope) -> Optional[str]:
         return self.qualified_name(call.func, scope)
@@ -492,6 +536,12 @@ class SemanticModel:
                 return self.is_model_class(local)
             if isinstance(local, cst.FunctionDef):
                 return self.returns_model(local)
+            if self.project is not None:
+                fact = self.project_fact(node.func, scope)
+                if fact is not None:
+                    return fact.get("model") if fact.get("kind") in ("function", "class") else None
+                if self.project.fact(q) is not None or _in_project(self.project, q):
+                    return None  # a project name nothing is known of (not a library call)
             if q is not None:
                 return N.call_result_is_not_model(q)
             return None
@@ -512,6 +562,10 @@ class SemanticModel:
                 result = None
             self._memo[key] = result
             return result
+        if isinstance(node, cst.Attribute) and self.project is not None:
+            fact = self.project_fact(node, scope)
+            if fact is not None:
+                return fact.get("model") if fact.get("kind") == "value" else False
         if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
             cls_scope = scope.class_scope()
             if cls_scope is not None and self.is_self_param(node.value.value, scope):
@@ -549,16 +603,75 @@ class SemanticModel:
                 return True
         if b.kind in ("assign", "annassign") and b.value is not None:
             return self.model_provenance(b.value, b.scope, depth + 1)
+        if b.kind == "import" and self.project is not None and b.qname is not None:
+            fact = self.project.fact(b.qname)
+            if fact is not None:
+                return fact.get("model") if fact.get("kind") == "value" else False
+            if _in_project(self.project, b.qname):
+                return None  # a project name nothing is known of
         if b.kind in ("import", "def", "class"):
             return False
-        if b.kind == "param" and isinstance(b.value, cst.Param) and b.value.default is not None:
-            return None
+        if b.kind == "param" and isinstance(b.value, cst.Param) and isinstance(b.stmt, cst.FunctionDef):
+            return self._param_provenance(b, depth)
+        return None
+
+    def _param_provenance(self, b: Binding, depth: int) -> Provenance:
+        """A parameter of a function called only by name in this module: known when every call
+        passes it a known model (or every call a known non-model); unknown when the function is
+        referenced otherwise (passed around, exported and called elsewhere), a call unpacks
+        `*args`/`**kwargs`, or leaves the parameter to its default."""
+        fn = b.stmt
+        key = ("param_prov", id(fn), b.name)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None  # recursion guard (a recursive call passes the parameter on)
+        result: Provenance = None
+        name = fn.name.value
+        calls = self.calls_by_name.get(name, [])
+        defs = [d for d in self.module_scope.names.get(name, []) if d.kind == "def"]
+        if calls and b.scope.parent is self.module_scope and len(self.module_scope.names.get(name, [])) == 1 and len(defs) == 1 and defs[0].value is fn:
+            if self._name_counts is None:
+                self._name_counts = _count_names(self.module_scope.node)
+            if self._name_counts.get(name, 0) == len(calls):
+                result = self._arguments_provenance(fn, b.name, calls, depth)
+        self._memo[key] = result
+        return result
+
+    def _arguments_provenance(self, fn: cst.FunctionDef, param: str, calls: list, depth: int) -> Provenance:
+        p = fn.params
+        positional = [q.name.value for q in (*p.posonly_params, *p.params)]
+        keyword_ok = param not in [q.name.value for q in p.posonly_params]
+        verdicts = []
+        for call, scope in calls:
+            if any(a.star for a in call.args):
+                return None
+            value = None
+            for k, a in enumerate(call.args):
+                if a.keyword is None and k < len(positional) and positional[k] == param:
+                    value = a.value
+                elif a.keyword is not None and a.keyword.value == param and keyword_ok:
+                    value = a.value
+            if value is None:
+                return None
+            verdicts.append(self.model_provenance(value, scope, depth + 1))
+        if verdicts and all(v is True for v in verdicts):
+            return True
+        if verdicts and all(v is False for v in verdicts):
+            return False
         return None
 
     def is_keras_model(self, node: cst.CSTNode, scope: Scope, strict: bool = False) -> bool:
         """Rules' receiver test: known model, or (strict) not known to be something else."""
         p = self.model_provenance(node, scope)
         return p is True or (strict and p is None)
+
+
+def _in_project(project, qname: Optional[str]) -> bool:
+    """Does `qname` name something inside a project module (`models.build_model`)?"""
+    if not qname:
+        return False
+    parts = qname.split(".")
+    return any(project.module_key(".".join(parts[:i])) is not None for i in range(len(parts), 0, -1))
 
 
 def _seq_of(b: Binding) -> int:

@@ -133,8 +133,8 @@ def test_a_fix_that_breaks_the_code_is_dropped_and_the_others_are_kept(tmp_path,
     monkeypatch.chdir(tmp_path)
     real = engine.check_source
 
-    def with_a_broken_fix(source, options, rules=None):
-        result = real(source, options, rules)
+    def with_a_broken_fix(source, options, rules=None, project=None):
+        result = real(source, options, rules, project)
         broken = Fix("safe", (Edit(1, 1, 1, 7, "def ("),), "breaks the code")
         result.findings.append(Finding("EPL101", "epochs-attribute", "bogus", source.path, 1, 1, 1, 7, fix=broken))
         return result

@@ -15,6 +15,7 @@ from linter import cache as cache_mod
 from linter import engine, parallel, runner
 from linter.cache import CACHE_DIR_NAME, Cache
 from linter.config import Settings
+from linter.project.plan import plan
 from linter.runner import FixMode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,11 +104,11 @@ def test_largest_files_are_sent_first(tmp_path):
     files = make_tree(tmp_path / "src", 12)
     Path(files[5]).write_text(BAD * 200, encoding="utf-8")
     chunks = parallel._chunks(files, list(range(12)), jobs=2)
-    assert chunks[0][0] == (5, files[5], None)  # nothing read yet: the worker reads it
-    assert sorted(i for chunk in chunks for i, _, _ in chunk) == list(range(12))
+    assert chunks[0][0] == (5, files[5], None, None)  # nothing read yet: the worker reads it
+    assert sorted(item[0] for chunk in chunks for item in chunk) == list(range(12))
     data = {i: Path(files[i]).read_bytes() for i in range(12)}  # read for the cache lookup
     chunks = parallel._chunks(files, list(range(12)), jobs=2, data=data)
-    assert chunks[0][0] == (5, files[5], data[5])
+    assert chunks[0][0] == (5, files[5], data[5], None)
 
 
 def test_a_rule_crash_in_a_worker_is_that_files_internal_error(tmp_path, settings, monkeypatch):
@@ -115,10 +116,10 @@ def test_a_rule_crash_in_a_worker_is_that_files_internal_error(tmp_path, setting
     expected = comparable(parallel.check_files(files, settings, jobs=1, use_cache=False))
     real = engine.run_rules
 
-    def flaky(source, module, options, rules=None):
+    def flaky(source, module, options, rules=None, *rest):
         if source.path.endswith("m04.py"):
             raise ZeroDivisionError("a rule divided by zero")
-        return real(source, module, options, rules)
+        return real(source, module, options, rules, *rest)
 
     monkeypatch.setattr(engine, "run_rules", flaky)  # forked workers inherit it
     pooled = parallel.check_files(files, settings, jobs=2, use_cache=False)
@@ -247,9 +248,11 @@ def test_version_is_part_of_the_key(tmp_path, settings, monkeypatch):
     parallel.check_files(files, settings, jobs=1)
     c = Cache.for_settings(settings)
     data = Path(files[0]).read_bytes()
-    assert c.load(files[0], data, settings.enabled_codes(files[0])) is not None
+    deps = plan(files, {0: data}, settings).graph.nodes[os.path.abspath(files[0])].skey  # its project context
+    assert c.load(files[0], data, settings.enabled_codes(files[0]), deps) is not None
+    assert c.load(files[0], data, settings.enabled_codes(files[0])) is None  # another project context
     monkeypatch.setattr(cache_mod, "__version__", "99.0.0")
-    assert c.load(files[0], data, settings.enabled_codes(files[0])) is None
+    assert c.load(files[0], data, settings.enabled_codes(files[0]), deps) is None
 
 
 def test_fix_and_diff_never_use_the_cache(tmp_path, settings, monkeypatch):
@@ -359,10 +362,10 @@ import linter.engine as engine
 _real = engine.run_rules
 
 
-def run_rules(source, module, options, rules=None):
+def run_rules(source, module, options, rules=None, *rest):
     if source.path.endswith("explode.py"):
         raise RuntimeError("rule exploded on purpose")
-    return _real(source, module, options, rules)
+    return _real(source, module, options, rules, *rest)
 
 
 engine.run_rules = run_rules

@@ -166,8 +166,8 @@ def test_the_file_is_freed_when_the_check_is_done(monkeypatch):
     refs = []
     real = engine.SemanticModel
 
-    def tracked(module):
-        model = real(module)  # holds the tree, and is cyclic (scopes <-> bindings)
+    def tracked(module, *rest):
+        model = real(module, *rest)  # holds the tree, and is cyclic (scopes <-> bindings)
         refs.append(weakref.ref(model))
         return model
 

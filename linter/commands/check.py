@@ -59,7 +59,7 @@ def run_check(args) -> int:
     if paths != ["-"]:  # files that need no parse need neither libcst nor the engine (pre-commit's usual case)
         finder = FileFinder(settings.exclude, settings.root, args.force_exclude)
         candidates = list(finder.find([p for p in paths if p != "-"]))
-        quick = None if "-" in paths or any(c.error for c in candidates) else _prescan_only([c.path for c in candidates])
+        quick = None if "-" in paths or any(c.error for c in candidates) else _prescan_only([c.path for c in candidates], settings)
     else:
         quick = None
     if quick is None:
@@ -167,7 +167,8 @@ def run_check(args) -> int:
     if args.verbose:
         for o in outcomes:
             if o.result.skipped:
-                print(f"epochlint: skipped {o.result.path} (no keras/tensorflow mention)", file=sys.stderr)
+                why = getattr(o.result, "reason", "") or "no keras/tensorflow mention"
+                print(f"epochlint: skipped {o.result.path} ({why})", file=sys.stderr)
         print(f"epochlint: {checked} files checked, {skipped} skipped in {time.perf_counter() - started:.2f}s", file=sys.stderr)
     if findings and not args.exit_zero:
         return EXIT_FINDINGS
@@ -187,9 +188,11 @@ def _fix_only_report(result: RunResult) -> str:
 PRESCAN_ONLY_UP_TO = 64  # files: a pre-commit hook's batch, not a tree
 
 
-def _prescan_only(files: list[str]) -> "list | None":
+def _prescan_only(files: list[str], settings: Settings) -> "list | None":
     """Outcomes (all skipped) when no file needs a parse, else None: then the engine runs as usual.
-    Only plain .py files that decode; anything else (a notebook, EPL000) takes the full path."""
+    Only plain .py files that decode; anything else (a notebook, EPL000) takes the full path.
+    A file that imports a project module mentioning keras/tensorflow needs a parse (its
+    imports are scanned and resolved, not parsed: linter.project.index)."""
     from types import SimpleNamespace
 
     from linter import limits
@@ -200,14 +203,36 @@ def _prescan_only(files: list[str]) -> "list | None":
     outcomes = []
     for path in files:
         try:
-            source = decode_python(read_bytes(path), path)
+            data = read_bytes(path)
+            source = decode_python(data, path)
         except (UnreadableSource, OSError):
             return None
-        if limits.needs_parse(source.text):
+        if limits.needs_parse(source.text, _imports_keras(path, data, source.text, settings)):
             return None
-        result = SimpleNamespace(path=path, findings=[], skipped=True)
+        result = SimpleNamespace(path=path, findings=[], skipped=True, reason="no keras/tensorflow mention in it or in the project modules it imports")
         outcomes.append(SimpleNamespace(result=result, lines=None, fixed=0, diff="", new_bytes=None))
     return outcomes
+
+
+def limits_hint(text: str) -> bool:
+    from linter.limits import KERAS_HINT
+
+    return KERAS_HINT.search(text) is not None
+
+
+def _imports_keras(path: str, data: bytes, text: str, settings: Settings) -> bool:
+    """Does `path` or a project module it imports (transitively) mention keras or tensorflow?"""
+    if "import" not in text or limits_hint(text):
+        return limits_hint(text)
+    from pathlib import Path
+
+    from linter.project.index import ProjectGraph, ProjectIndex, load
+
+    config_root = Path(settings.root) if settings.source is not None else None
+    index = ProjectIndex.for_path(path, config_root)
+    key = os.path.abspath(path)
+    graph = ProjectGraph(index.graph([(key, data, text)], load).nodes)
+    return graph.nodes[key].related_keras
 
 
 def _run(files: list[str], settings: Settings, mode, args) -> list:

@@ -1,0 +1,349 @@
+"""The project index: root, module names, import resolution, and the import graph in order.
+
+- The project root is the configuration's folder when there is a config file, else the nearest
+  folder above a file holding `pyproject.toml`, `setup.cfg` or `.git`, else the file's folder.
+- A file's module name follows its `__init__.py` chain (`pkg/sub/m.py` is `pkg.sub.m`); the
+  folder above the chain is the sys.path entry it is imported from (its *base*).
+- An absolute import is resolved as Python would with the script's folder first on sys.path:
+  the file's folder, then its base, the project root and `root/src` (a src layout). A module found
+  in the file's own folder wins (Python puts the script's folder first); one found only further
+  up is not taken when a module of that name is installed (precision first: `import models` may
+  then be the installed `models` when the script runs), nor is anything named like the libraries
+  the rules are about (`keras`, `tensorflow`). A relative import is resolved from the base.
+- `ModuleNode`s and `order` give the import graph's strongly connected components, modules
+  before the modules that import them: a module's summary can use its imports' summaries, and
+  the members of one import cycle do not see each other's (unknown to each other, in every run
+  the same way).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from linter.limits import KERAS_HINT
+from linter.project.imports import Import, scan
+
+MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+NEVER_PROJECT = frozenset({"keras", "tensorflow", "tf_keras", "tf", "numpy", "torch", "jax"})
+MAX_MODULES = 5000  # modules followed from the files of one run (a larger closure stops growing)
+
+
+def load(path: Path) -> tuple:
+    """(bytes, text) of a module that is imported (None, None when it cannot be read)."""
+    from linter.source import UnreadableSource, decode_python, read_bytes
+
+    try:
+        data = read_bytes(str(path))
+    except (UnreadableSource, OSError):
+        return None, None
+    try:
+        return data, decode_python(data, str(path)).text
+    except UnreadableSource:
+        return data, None
+
+
+def find_root(path: Path, config_root: Optional[Path] = None) -> Path:
+    """The project root of `path` (see the module docstring)."""
+    path = Path(os.path.abspath(path))
+    if config_root is not None:
+        config_root = Path(os.path.abspath(config_root))
+        if config_root == path or config_root in path.parents:
+            return config_root
+    for d in path.parents:
+        if any((d / m).exists() for m in MARKERS):
+            return d
+    return path.parent
+
+
+def module_name(path: Path) -> tuple[str, Path, bool]:
+    """(dotted module name, base folder, is a package's __init__.py) of a source file."""
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.name.rsplit(".", 1)[0]]
+    d = path.parent
+    if is_package:
+        parts.insert(0, d.name)
+        d = d.parent
+    seen = 0
+    while (d / "__init__.py").is_file() and d.parent != d and seen < 64:
+        parts.insert(0, d.name)
+        d = d.parent
+        seen += 1
+    return ".".join(parts), d, is_package
+
+
+_installed: dict[tuple, bool] = {}
+
+
+def installed(top: str, root: Path) -> bool:
+    """Is a top-level module `top` importable from outside the project (stdlib, site-packages)?"""
+    key = (top, root)
+    if key not in _installed:
+        if top in NEVER_PROJECT or top in sys.builtin_module_names:
+            _installed[key] = True
+        else:
+            cwd = os.getcwd()
+            paths = []
+            for p in sys.path:
+                ap = os.path.abspath(p or cwd)
+                if ap == cwd or ap == str(root) or ap.startswith(str(root) + os.sep) or not os.path.isdir(ap):
+                    continue
+                paths.append(ap)
+            try:
+                _installed[key] = importlib.machinery.PathFinder.find_spec(top, paths) is not None
+            except (ImportError, ValueError, OSError):
+                _installed[key] = True
+    return _installed[key]
+
+
+def _file_of(d: Path, parts: list) -> Optional[Path]:
+    p = d.joinpath(*parts)
+    f = p.parent / (p.name + ".py")
+    if f.is_file():
+        return f
+    init = p / "__init__.py"
+    if init.is_file():
+        return init
+    return None
+
+
+def _top_is_regular(d: Path, top: str) -> bool:
+    return (d / (top + ".py")).is_file() or (d / top / "__init__.py").is_file()
+
+
+@dataclass
+class ModuleNode:
+    """One project module of a run: a file checked, or a module one of them imports."""
+
+    path: Path  # absolute
+    key: str  # its module key (the absolute path, as text)
+    data: Optional[bytes]  # its bytes (None: unreadable)
+    text: Optional[str]  # decoded (None: cannot be decoded)
+    dotted: str
+    base: Path
+    is_package: bool
+    imports: list = field(default_factory=list)  # linter.project.imports.Import
+    resolved: dict = field(default_factory=dict)  # absolute dotted -> key or None
+    keras: bool = False  # its own text mentions keras/tensorflow
+    related_keras: bool = False  # it or a module it imports (transitively) does
+    deps: list = field(default_factory=list)  # keys of the project modules it imports
+    component: int = -1  # its strongly connected component (index into ProjectGraph.components)
+    level: int = 0  # 0: imports no module outside its component; else 1 + its imports' highest
+    skey: str = ""  # summary key: its content, name, resolution and its imports' keys (a Merkle key)
+    needed: bool = False  # another module outside its component imports it (its summary is read)
+
+
+class ProjectIndex:
+    """Import resolution for the files under one project root (results cached per instance;
+    `invalidate(path)` forgets what a changed or deleted file told it)."""
+
+    _by_root: dict = {}
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.search_tail = [self.root, self.root / "src"]
+        self._resolve_cache: dict = {}
+
+    @classmethod
+    def for_path(cls, path, config_root: Optional[Path] = None) -> "ProjectIndex":
+        """The index of the project `path` belongs to (one per root, reused)."""
+        root = find_root(Path(path), config_root)
+        found = cls._by_root.get(root)
+        if found is None:
+            found = cls._by_root[root] = cls(root)
+        return found
+
+    def invalidate(self, path=None) -> None:
+        """Forget resolutions (a file was created, changed, renamed or deleted)."""
+        self._resolve_cache.clear()
+
+    # ------------------------------------------------------------------ resolution
+    def resolve(self, importer: Path, base: Path, dotted: str, relative: bool = False) -> Optional[Path]:
+        """The project file an import of `dotted` in `importer` loads, or None (not a project
+        module, ambiguous with an installed one, or missing)."""
+        key = (importer.parent, base, dotted, relative)
+        if key in self._resolve_cache:
+            return self._resolve_cache[key]
+        parts = dotted.split(".")
+        found = None
+        if relative:
+            found = _file_of(base, parts)
+        elif parts[0] not in NEVER_PROJECT:
+            dirs = []
+            for d in (importer.parent, base, *self.search_tail):
+                if d not in dirs and d.is_dir():
+                    dirs.append(d)
+            for d in dirs:
+                if _top_is_regular(d, parts[0]):
+                    hit = _file_of(d, parts)
+                    if hit is not None and d != importer.parent and installed(parts[0], self.root):
+                        hit = None
+                    found = hit
+                    break
+            else:  # namespace packages (a folder without __init__.py), as Python's last resort
+                for d in dirs:
+                    if (d / parts[0]).is_dir() and len(parts) > 1:
+                        hit = _file_of(d, parts)
+                        if hit is not None:
+                            found = None if d != importer.parent and installed(parts[0], self.root) else hit
+                            break
+        self._resolve_cache[key] = found
+        return found
+
+    def resolve_imports(self, path: Path, base: Path, dotted: str, is_package: bool, imports: Iterable[Import]) -> dict:
+        """{absolute dotted module -> project file or None} for a file's imports (for `from m
+        import a`, also `m.a` when it is a submodule)."""
+        from linter.project.view import ProjectView
+
+        rel = ProjectView(module=dotted, is_package=is_package)
+        out: dict = {}
+        for imp in imports:
+            if imp.level:
+                absolute = rel.absolute(imp.level, imp.module or None)
+                if absolute is None:
+                    continue
+                out[absolute] = self.resolve(path, base, absolute, relative=True)
+                if imp.names:
+                    for n in imp.names:
+                        if n != "*":
+                            sub = self.resolve(path, base, f"{absolute}.{n}", relative=True)
+                            if sub is not None:
+                                out[f"{absolute}.{n}"] = sub
+                continue
+            out[imp.module] = self.resolve(path, base, imp.module)
+            if imp.names:
+                for n in imp.names:
+                    if n != "*":
+                        sub = self.resolve(path, base, f"{imp.module}.{n}")
+                        if sub is not None:
+                            out[f"{imp.module}.{n}"] = sub
+        return out
+
+    # ------------------------------------------------------------------ graph
+    def graph(self, starts: Iterable[tuple], load: Callable[[Path], tuple]) -> "ProjectGraph":
+        """The modules of a run: `starts` ((absolute path, bytes or None, text or None) of the
+        files checked) and every project module they import, transitively; `load(path)` gives
+        (bytes, text) of the others."""
+        nodes: dict[str, ModuleNode] = {}
+        queue = []
+        for path, data, text in starts:
+            node = self._node(Path(path), data, text)
+            if node.key not in nodes:
+                nodes[node.key] = node
+                queue.append(node)
+        while queue:
+            node = queue.pop()
+            for target in node.resolved.values():
+                if target is None:
+                    continue
+                key = str(target)
+                if key not in nodes and key != node.key and len(nodes) < MAX_MODULES:
+                    data, text = load(target)
+                    dep = self._node(target, data, text)
+                    nodes[key] = dep
+                    queue.append(dep)
+                if key in nodes and key != node.key and key not in node.deps:
+                    node.deps.append(key)
+        return ProjectGraph(nodes)
+
+    def _node(self, path: Path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
+        path = Path(os.path.abspath(path))
+        dotted, base, is_package = module_name(path)
+        imports = scan(text) if text else []
+        node = ModuleNode(path, str(path), data, text, dotted, base, is_package, imports)
+        node.keras = bool(text) and KERAS_HINT.search(text) is not None
+        node.resolved = {k: (str(v) if v is not None else None) for k, v in self.resolve_imports(path, base, dotted, is_package, imports).items()}
+        return node
+
+
+class ProjectGraph:
+    """The import graph of a run's modules: components in dependency order, levels, keys."""
+
+    def __init__(self, nodes: dict) -> None:
+        self.nodes = nodes
+        self.components = _components(nodes)  # dependencies first
+        for ci, comp in enumerate(self.components):
+            for key in comp:
+                nodes[key].component = ci
+        for comp in self.components:
+            members = [nodes[k] for k in comp]
+            outside = {d for n in members for d in n.deps if nodes[d].component != n.component}
+            level = 1 + max((nodes[d].level for d in outside), default=-1)
+            related = any(n.keras for n in members) or any(nodes[d].related_keras for d in outside)
+            for n in members:
+                n.level = level
+                n.related_keras = related
+                for d in n.deps:
+                    if nodes[d].component != n.component:
+                        nodes[d].needed = True
+            for n in sorted(members, key=lambda m: m.key):
+                n.skey = _summary_key(n, nodes)
+
+    def visible_deps(self, node: ModuleNode) -> list:
+        """The modules whose summaries `node` sees (its imports outside its own cycle)."""
+        return [d for d in node.deps if self.nodes[d].component != node.component]
+
+
+def _summary_key(node: ModuleNode, nodes: dict) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"summary 1\0")
+    h.update(hashlib.blake2b(node.data or b"", digest_size=20).digest() if node.data is not None else b"unreadable")
+    h.update(f"\0{node.dotted}\0{node.is_package}\0".encode("utf-8", "surrogatepass"))
+    for dotted in sorted(node.resolved):
+        target = node.resolved[dotted]
+        if target is None:
+            mark = "none"
+        elif target == node.key or nodes[target].component == node.component:
+            mark = "cycle"
+        else:
+            mark = nodes[target].skey
+        h.update(f"{dotted}={mark}\0".encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _components(nodes: dict) -> list:
+    """Tarjan's strongly connected components (iterative), each sorted, dependencies first."""
+    index: dict = {}
+    low: dict = {}
+    stack: list = []
+    on_stack: set = set()
+    found: list = []
+    counter = 0
+    for start in sorted(nodes):
+        if start in index:
+            continue
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        work = [(start, iter(sorted(nodes[start].deps)))]
+        while work:
+            node, children = work[-1]
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(nodes[child].deps))))
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    comp = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        comp.append(member)
+                        if member == node:
+                            break
+                    found.append(sorted(comp))
+    return found  # Tarjan emits a component after every component it reaches: dependencies first

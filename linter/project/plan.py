@@ -1,0 +1,174 @@
+"""A run's project: the import graph of the files checked, and their views in dependency order.
+
+`Project` is built once per run (linter.parallel) from the files to check and the bytes read
+for them: it indexes them and every project module they import (read, never parsed: their
+imports are found by linter.project.imports), and hands out the waves of modules to process,
+modules before the modules that import them. For each module it gives the `ProjectView` its
+check needs (the summaries of its imports, its cache digest) and keeps the summaries the checks
+produce. A module that is imported but not checked in this run is summarised on its own (its
+one parse), unless its summary is cached.
+
+The same object serves a long-lived caller (the language server): `Project.for_path(path)`,
+`summary_of(path)`, `view_for(path)` and `invalidate(path)`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, find_root, load as _load
+from linter.project.summary import empty
+from linter.project.view import ProjectView
+from linter.source import decode_python
+
+
+def _text_of(path: str, data: Optional[bytes]) -> Optional[str]:
+    if data is None:
+        return None
+    try:
+        if path.endswith(".ipynb"):
+            from linter.notebook import notebook_source
+
+            return notebook_source(data, path).text
+        return decode_python(data, path).text
+    except Exception:  # an undecodable file is EPL000 in its own check; here it imports nothing
+        return None
+
+
+class Project:
+    """The project modules of one run (or of a long-lived session: see the module docstring)."""
+
+    def __init__(self, files: list, data: dict, config_root: Optional[Path] = None, cache=None) -> None:
+        self.cache = cache
+        self.config_root = config_root
+        self.summaries: dict[str, dict] = {}
+        self.indexes: dict[Path, ProjectIndex] = {}
+        self.checked: dict[str, list] = {}  # module key -> indices of `files` naming it
+        starts = []
+        for i, path in enumerate(files):
+            key = os.path.abspath(path)
+            self.checked.setdefault(key, []).append(i)
+            if len(self.checked[key]) == 1:
+                starts.append((key, data.get(i), _text_of(path, data.get(i))))
+        self.graph = self._build(starts)
+
+    def _build(self, starts: list) -> ProjectGraph:
+        nodes: dict = {}
+        by_root: dict = {}
+        for start in starts:
+            root = find_root(Path(start[0]), self.config_root)
+            by_root.setdefault(root, []).append(start)
+        for root, group in sorted(by_root.items()):
+            index = self.indexes.get(root) or ProjectIndex(root)
+            self.indexes[root] = index
+            for key, node in index.graph(group, _load).nodes.items():
+                nodes.setdefault(key, node)
+        return ProjectGraph(nodes)
+
+    # ------------------------------------------------------------------ long-lived API
+    @classmethod
+    def for_path(cls, path, config_root: Optional[Path] = None, cache=None) -> "Project":
+        """The project of one file (its imports, transitively), e.g. for an editor's buffer."""
+        data, _ = _load(Path(path))
+        return cls([str(path)], {0: data} if data is not None else {}, config_root, cache)
+
+    def invalidate(self, path=None) -> None:
+        """A file changed, appeared or went away: rebuild the graph from the files checked
+        (summaries are keyed by content, so unchanged modules keep theirs)."""
+        for index in self.indexes.values():
+            index.invalidate(path)
+        starts = []
+        for key in self.checked:
+            data, text = _load(Path(key))
+            starts.append((key, data, text))
+        self.graph = self._build(starts)
+
+    def summary_of(self, path) -> dict:
+        """The summary of a module of the graph (computed, in dependency order, on demand)."""
+        key = os.path.abspath(path)
+        node = self.graph.nodes.get(key)
+        if node is None:
+            return empty()
+        for wave in self.waves():
+            for n in wave:
+                if n.key in self.summaries or not (n.needed or n.key == key):
+                    continue
+                self.summarize_only(n)
+            if key in self.summaries:
+                break
+        return self.summaries.get(key, empty())
+
+    def view_for(self, path) -> ProjectView:
+        key = os.path.abspath(path)
+        node = self.graph.nodes.get(key)
+        if node is None:
+            return ProjectView()
+        for dep in self.graph.visible_deps(node):
+            self.summary_of(dep)
+        return self.view(node)
+
+    # ------------------------------------------------------------------ a run
+    def waves(self) -> list:
+        """The modules by level: each wave only imports modules of earlier waves (or of its own
+        import cycle, which it does not see)."""
+        levels: dict[int, list] = {}
+        for node in self.graph.nodes.values():
+            levels.setdefault(node.level, []).append(node)
+        return [sorted(levels[k], key=lambda n: n.key) for k in sorted(levels)]
+
+    def indices(self, node: ModuleNode) -> list:
+        return self.checked.get(node.key, [])
+
+    def cached_summary(self, node: ModuleNode) -> bool:
+        """Is the summary of `node` known (loaded from the cache now if it is there)?"""
+        if node.key in self.summaries:
+            return True
+        if not node.related_keras:
+            self.summaries[node.key] = empty(keras=False)
+            return True
+        if self.cache is not None:
+            found = self.cache.load_summary(node.skey)
+            if found is not None:
+                self.summaries[node.key] = found
+                return True
+        return False
+
+    def view(self, node: ModuleNode, want_summary: bool = False) -> ProjectView:
+        """What the check of `node` sees (the summaries of its imports outside its own cycle)."""
+        visible = set(self.graph.visible_deps(node))
+        return ProjectView(
+            module=node.dotted,
+            is_package=node.is_package,
+            resolved={k: v for k, v in node.resolved.items() if v is not None},  # a cycle's members: unknown
+            summaries={k: self.summaries[k] for k in visible if k in self.summaries},
+            related_keras=node.related_keras,
+            digest=node.skey,
+            want_summary=want_summary,
+        )
+
+    def record(self, node: ModuleNode, summary: Optional[dict]) -> None:
+        if summary is not None:
+            self.summaries[node.key] = summary
+
+    def summarize_only(self, node: ModuleNode) -> dict:
+        """The summary of a module imported but not checked: from the cache, else its one parse."""
+        if self.cached_summary(node):
+            return self.summaries[node.key]
+        summary = None
+        if node.text is not None:
+            from linter.engine import summarize_source
+            from linter.source import SourceFile
+
+            summary = summarize_source(SourceFile(str(node.path), node.text), self.view(node))
+        summary = summary or empty(keras=node.related_keras, broken=True)
+        self.summaries[node.key] = summary
+        if self.cache is not None and not summary.get("broken"):
+            self.cache.store_summary(node.skey, summary)
+        return summary
+
+
+def plan(files: Iterable[str], data: dict, settings, cache=None) -> Project:
+    """The project of a run (`settings.root` is the project root when a config file was found)."""
+    config_root = Path(settings.root) if getattr(settings, "source", None) is not None else None
+    return Project(list(files), data, config_root, cache)

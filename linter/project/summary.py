@@ -1,0 +1,167 @@
+"""A module's summary: what importers need to know of it, small and JSON-serialisable.
+
+Computed from the module's `SemanticModel` after its walk (the check's own model when the module
+is checked in this run, so no file is parsed twice), with the summaries of the modules it
+imports already available through its `ProjectView`. It does not depend on who imports it:
+
+    {"v": 1, "keras": bool, "all": [names] | null, "broken": bool,
+     "names": {name: fact}}
+
+A fact describes a module-level name as it stands at the end of the module (the bindings that
+reach the end; several merge into "unknown" unless they agree):
+
+    {"kind": "function", "model": true|false}        returns a Keras model (or never does)
+        + "contents": {"training": [...], "regularizers": [...], "complete": bool}
+    {"kind": "class", "model": true|false}            a keras.Model subclass (or not)
+        + "contents" for a model class
+    {"kind": "value", "model": true|false}            a module-level model (or not)
+    {"kind": "module", "module": key}                 a project module (`from . import nets`)
+    {"kind": "import", "qname": "keras.Sequential"}   a re-exported third-party name
+
+Names with nothing known are left out (an importer sees them as unknown). Re-exports of project
+names (`from .models import build_model` in an `__init__.py`, `from net import *`) are copied
+from the imported module's summary, so an importer needs only the summaries of the modules it
+imports directly.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import libcst as cst
+
+from linter.semantic import AFTER_ALL, Binding, SemanticModel
+
+VERSION = 1
+MAX_NAMES = 2000  # facts kept per module (a generated module of thousands of names: the first ones)
+
+
+def empty(keras: bool = False, broken: bool = False) -> dict:
+    """The summary of a module nothing is known of (not Keras-related, or cannot be parsed)."""
+    return {"v": VERSION, "keras": keras, "all": None, "broken": broken, "names": {}}
+
+
+def summarize(sem: SemanticModel, keras: bool = True) -> dict:
+    """The summary of the module `sem` was built for (see the module docstring)."""
+    project = getattr(sem, "project", None)
+    out = empty(keras)
+    names: dict = {}
+    scope = sem.module_scope
+    for dotted in getattr(sem, "star_imports", ()):
+        star = project.star_names(dotted) if project is not None else None
+        if star:
+            for name, fact in star.items():
+                names.setdefault(name, fact)
+    contents = None
+    for name, bindings in scope.names.items():
+        if len(names) >= MAX_NAMES:
+            break
+        reaching = sem.reaching(name, scope, AFTER_ALL, ())
+        facts = []
+        for b in reaching:
+            fact = _fact(sem, b, project)
+            if fact is None:
+                facts = []
+                break
+            facts.append(fact)
+        if not facts:
+            names.pop(name, None)
+            continue
+        merged = _merge(facts)
+        if merged is None:
+            names.pop(name, None)
+            continue
+        if merged.get("kind") in ("function", "class") and merged.get("model") is True and len(reaching) == 1:
+            if contents is None:
+                from linter.analysis.model_contents import ModelContents
+
+                contents = ModelContents(sem)
+            c = _contents(sem, contents, reaching[0])
+            if c is not None:
+                merged = dict(merged, contents=c)
+        names[name] = merged
+    out["names"] = names
+    out["all"] = _dunder_all(sem)
+    return out
+
+
+def _fact(sem: SemanticModel, b: Binding, project) -> Optional[dict]:
+    if b.kind == "def":
+        verdict = sem.returns_model(b.value)
+        return {"kind": "function", "model": verdict} if verdict is not None else None
+    if b.kind == "class":
+        verdict = sem.is_model_class(b.value)
+        return {"kind": "class", "model": verdict} if verdict is not None else None
+    if b.kind == "import":
+        q = b.qname
+        if q is None:
+            return None
+        if project is not None:
+            found = project.fact(q)
+            if found is not None:
+                return found
+            if project.module_key(q) is not None:
+                return {"kind": "module", "module": project.module_key(q)}
+            if _in_project(project, q):
+                return None  # a project name nothing is known of
+        return {"kind": "import", "qname": q}
+    if b.kind in ("assign", "annassign") and b.value is not None:
+        verdict = sem.model_provenance(b.value, b.scope)
+        return {"kind": "value", "model": verdict} if verdict is not None else None
+    return None
+
+
+def _in_project(project, qname: str) -> bool:
+    parts = qname.split(".")
+    return any(project.module_key(".".join(parts[:i])) is not None for i in range(len(parts), 0, -1))
+
+
+def _merge(facts: list) -> Optional[dict]:
+    first = facts[0]
+    if all(f == first for f in facts[1:]):
+        return first
+    models = {f.get("model") for f in facts}
+    if models == {False}:
+        return {"kind": "value", "model": False}
+    return None
+
+
+def _contents(sem: SemanticModel, contents, b: Binding) -> Optional[dict]:
+    """What a model-returning function (or model class) builds: its training-behaviour layers
+    and regularizers; None when it depends on flags its callers pass."""
+    from linter.analysis.tape import Site
+
+    node = b.value
+    try:
+        if isinstance(node, cst.ClassDef):
+            c = contents.of_class(node, as_model=True)
+        else:
+            p = node.params
+            if any(q.default is not None for q in (*p.posonly_params, *p.params, *p.kwonly_params)):
+                return None  # `apply_dropout=False`: what it builds depends on the call
+            fn_scope = sem.scope_for(node)
+            if fn_scope is None or not fn_scope.returns or fn_scope.yields:
+                return None
+            from linter.analysis.model_contents import Contents
+
+            c = Contents()
+            for r in fn_scope.returns:
+                c.add(contents.component(r, Site(fn_scope, AFTER_ALL, ())))
+    except RecursionError:
+        return None
+    return {"training": [str(t) for t in c.training], "regularizers": [str(r) for r in c.regularizers], "complete": bool(c.complete)}
+
+
+def _dunder_all(sem: SemanticModel) -> Optional[list]:
+    """`__all__` when it is one literal list/tuple of strings, else None (public names)."""
+    bindings = sem.module_scope.names.get("__all__")
+    if not bindings or len(bindings) != 1 or bindings[0].kind != "assign":
+        return None
+    value = bindings[0].value
+    if not isinstance(value, (cst.List, cst.Tuple)):
+        return None
+    out = []
+    for el in value.elements:
+        if not isinstance(el.value, cst.SimpleString):
+            return None
+        out.append(el.value.evaluated_value if isinstance(el.value.evaluated_value, str) else "")
+    return out
