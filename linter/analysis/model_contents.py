@@ -96,6 +96,18 @@ def _unknown() -> Contents:
     return Contents(complete=False)
 
 
+def _imported(fact: Optional[dict]) -> Contents:
+    """What a model built by another project module contains, from its summary
+    (linter.project.summary: a builder function's or model class's "contents")."""
+    contents = fact.get("contents") if fact is not None and fact.get("model") is True else None
+    if not isinstance(contents, dict):
+        return _unknown()
+    training, regularizers = contents.get("training"), contents.get("regularizers")
+    if not isinstance(training, list) or not isinstance(regularizers, list):
+        return _unknown()
+    return Contents([str(t) for t in training], [str(r) for r in regularizers], contents.get("complete") is True)
+
+
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
 
@@ -264,7 +276,7 @@ class ModelContents:
                 else:
                     self._off[id(local)] = saved
             return out
-        return _unknown()
+        return _imported(sem.project_fact(call.func, site.scope) if local is None else None)
 
     def built_with_training_layers(self, expr: cst.CSTNode, site: Site) -> Optional[bool]:
         """False when every value `expr` may hold is built by a same-module builder function or

@@ -70,7 +70,7 @@ def summarize(sem: SemanticModel, keras: bool = True) -> dict:
         if merged is None:
             names.pop(name, None)
             continue
-        if merged.get("kind") in ("function", "class") and merged.get("model") is True and len(reaching) == 1:
+        if merged.get("model") is True and len(reaching) == 1 and reaching[0].kind in ("def", "class"):
             if contents is None:
                 from linter.analysis.model_contents import ModelContents
 
