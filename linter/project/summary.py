@@ -128,6 +128,7 @@ def _merge(facts: list) -> Optional[dict]:
 def _contents(sem: SemanticModel, contents, b: Binding) -> Optional[dict]:
     """What a model-returning function (or model class) builds: its training-behaviour layers
     and regularizers; None when it depends on flags its callers pass."""
+    from linter.analysis.model_contents import _false_literal
     from linter.analysis.tape import Site
 
     node = b.value
@@ -136,7 +137,7 @@ def _contents(sem: SemanticModel, contents, b: Binding) -> Optional[dict]:
             c = contents.of_class(node, as_model=True)
         else:
             p = node.params
-            if any(q.default is not None for q in (*p.posonly_params, *p.params, *p.kwonly_params)):
+            if any(q.default is not None and _false_literal(q.default) for q in (*p.posonly_params, *p.params, *p.kwonly_params)):
                 return None  # `apply_dropout=False`: what it builds depends on the call
             fn_scope = sem.scope_for(node)
             if fn_scope is None or not fn_scope.returns or fn_scope.yields:
