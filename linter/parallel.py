@@ -72,9 +72,8 @@ def check_files(
         for node in wave:
             indices = project.indices(node)
             if not indices:
-                if node.needed:
-                    project.summarize_only(node)
-                continue
+                continue  # a module imported but not checked: summarised when an importer needs it
+            project.ensure(project.graph.visible_deps(node))
             want = node.needed and not project.cached_summary(node)
             for i in indices:
                 view = views[i] = project.view(node, want and i == indices[0])

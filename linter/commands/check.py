@@ -226,13 +226,11 @@ def _imports_keras(path: str, data: bytes, text: str, settings: Settings) -> boo
         return limits_hint(text)
     from pathlib import Path
 
-    from linter.project.index import ProjectGraph, ProjectIndex, load
+    from linter.project.index import ProjectIndex, begin_run, load
 
+    begin_run()
     config_root = Path(settings.root) if settings.source is not None else None
-    index = ProjectIndex.for_path(path, config_root)
-    key = os.path.abspath(path)
-    graph = ProjectGraph(index.graph([(key, data, text)], load).nodes)
-    return graph.nodes[key].related_keras
+    return ProjectIndex.for_path(path, config_root).reaches_keras(os.path.abspath(path), data, text, load)
 
 
 def _run(files: list[str], settings: Settings, mode, args) -> list:

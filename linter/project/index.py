@@ -69,7 +69,7 @@ def module_name(path: Path) -> tuple[str, Path, bool]:
         parts.insert(0, d.name)
         d = d.parent
     seen = 0
-    while (d / "__init__.py").is_file() and d.parent != d and seen < 64:
+    while "__init__.py" in _names(str(d)) and d.parent != d and seen < 64:
         parts.insert(0, d.name)
         d = d.parent
         seen += 1
@@ -100,19 +100,52 @@ def installed(top: str, root: Path) -> bool:
     return _installed[key]
 
 
-def _file_of(d: Path, parts: list) -> Optional[Path]:
-    p = d.joinpath(*parts)
-    f = p.parent / (p.name + ".py")
-    if f.is_file():
-        return f
-    init = p / "__init__.py"
-    if init.is_file():
-        return init
+_listings: dict = {}  # folder -> the names in it (one listing per folder and run: stats are slow)
+
+
+def _names(d: str) -> frozenset:
+    found = _listings.get(d)
+    if found is None:
+        try:
+            found = frozenset(os.listdir(d))
+        except OSError:
+            found = frozenset()
+        _listings[d] = found
+    return found
+
+
+def forget_listings() -> None:
+    """Files were created or removed: list the folders again."""
+    _listings.clear()
+
+
+def begin_run() -> None:
+    """A new run: the file system may have changed since the last one (folders are listed
+    again, imports resolved again; what a file's bytes say of its imports is kept)."""
+    forget_listings()
+    for index in ProjectIndex._by_root.values():
+        index._resolve_cache.clear()
+        index._scans.clear()
+
+
+def _file_of(d: str, parts: list) -> Optional[str]:
+    folder = d
+    for part in parts[:-1]:
+        if part not in _names(folder):
+            return None
+        folder = os.path.join(folder, part)
+    last = parts[-1]
+    names = _names(folder)
+    if last + ".py" in names and os.path.isfile(os.path.join(folder, last + ".py")):
+        return os.path.join(folder, last + ".py")
+    if last in names and "__init__.py" in _names(os.path.join(folder, last)):
+        return os.path.join(folder, last, "__init__.py")
     return None
 
 
-def _top_is_regular(d: Path, top: str) -> bool:
-    return (d / (top + ".py")).is_file() or (d / top / "__init__.py").is_file()
+def _top_is_regular(d: str, top: str) -> bool:
+    names = _names(d)
+    return top + ".py" in names or (top in names and "__init__.py" in _names(os.path.join(d, top)))
 
 
 @dataclass
@@ -145,8 +178,9 @@ class ProjectIndex:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.abspath(root))
-        self.search_tail = [self.root, self.root / "src"]
+        self.search_tail = [str(self.root), str(self.root / "src")]
         self._resolve_cache: dict = {}
+        self._scans: dict = {}  # (path, bytes) -> what _node found in them
 
     @classmethod
     def for_path(cls, path, config_root: Optional[Path] = None) -> "ProjectIndex":
@@ -157,15 +191,25 @@ class ProjectIndex:
             found = cls._by_root[root] = cls(root)
         return found
 
+    @classmethod
+    def for_root(cls, root: Path) -> "ProjectIndex":
+        found = cls._by_root.get(root)
+        if found is None:
+            found = cls._by_root[root] = cls(root)
+        return found
+
     def invalidate(self, path=None) -> None:
-        """Forget resolutions (a file was created, changed, renamed or deleted)."""
+        """Forget resolutions and what files said (a file was created, changed, renamed or deleted)."""
         self._resolve_cache.clear()
+        self._scans.clear()
+        forget_listings()
 
     # ------------------------------------------------------------------ resolution
-    def resolve(self, importer: Path, base: Path, dotted: str, relative: bool = False) -> Optional[Path]:
-        """The project file an import of `dotted` in `importer` loads, or None (not a project
-        module, ambiguous with an installed one, or missing)."""
-        key = (importer.parent, base, dotted, relative)
+    def resolve(self, here: str, base: str, dotted: str, relative: bool = False) -> Optional[str]:
+        """The project file an import of `dotted` in a file of folder `here` (its package's base
+        folder `base`) loads, or None (not a project module, ambiguous with an installed one, or
+        missing)."""
+        key = (here, base, dotted, relative)
         if key in self._resolve_cache:
             return self._resolve_cache[key]
         parts = dotted.split(".")
@@ -174,22 +218,22 @@ class ProjectIndex:
             found = _file_of(base, parts)
         elif parts[0] not in NEVER_PROJECT:
             dirs = []
-            for d in (importer.parent, base, *self.search_tail):
-                if d not in dirs and d.is_dir():
+            for d in (here, base, *self.search_tail):
+                if d not in dirs and os.path.basename(d) in _names(os.path.dirname(d)):
                     dirs.append(d)
             for d in dirs:
                 if _top_is_regular(d, parts[0]):
                     hit = _file_of(d, parts)
-                    if hit is not None and d != importer.parent and installed(parts[0], self.root):
+                    if hit is not None and d != here and installed(parts[0], self.root):
                         hit = None
                     found = hit
                     break
             else:  # namespace packages (a folder without __init__.py), as Python's last resort
                 for d in dirs:
-                    if (d / parts[0]).is_dir() and len(parts) > 1:
+                    if parts[0] in _names(d) and len(parts) > 1:
                         hit = _file_of(d, parts)
                         if hit is not None:
-                            found = None if d != importer.parent and installed(parts[0], self.root) else hit
+                            found = None if d != here and installed(parts[0], self.root) else hit
                             break
         self._resolve_cache[key] = found
         return found
@@ -201,6 +245,8 @@ class ProjectIndex:
 
         rel = ProjectView(module=dotted, is_package=is_package)
         out: dict = {}
+        here, base = os.path.dirname(str(path)), str(base)
+        path = here
         for imp in imports:
             if imp.level:
                 absolute = rel.absolute(imp.level, imp.module or None)
@@ -231,7 +277,7 @@ class ProjectIndex:
         nodes: dict[str, ModuleNode] = {}
         queue = []
         for path, data, text in starts:
-            node = self._node(Path(path), data, text)
+            node = self._node(path, data, text)
             if node.key not in nodes:
                 nodes[node.key] = node
                 queue.append(node)
@@ -242,7 +288,7 @@ class ProjectIndex:
                     continue
                 key = str(target)
                 if key not in nodes and key != node.key and len(nodes) < MAX_MODULES:
-                    data, text = load(target)
+                    data, text = load(Path(target))
                     dep = self._node(target, data, text)
                     nodes[key] = dep
                     queue.append(dep)
@@ -250,13 +296,40 @@ class ProjectIndex:
                     node.deps.append(key)
         return ProjectGraph(nodes)
 
-    def _node(self, path: Path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
+    def reaches_keras(self, path, data: Optional[bytes], text: Optional[str], load: Callable[[Path], tuple]) -> bool:
+        """Does the file or a project module it imports (transitively) mention keras or
+        tensorflow? Stops at the first that does (the pre-commit pre-scan's question)."""
+        start = self._node(path, data, text)
+        seen = {start.key}
+        queue = [start]
+        while queue:
+            node = queue.pop()
+            if node.keras:
+                return True
+            for target in node.resolved.values():
+                if target is None or target in seen:
+                    continue
+                if len(seen) >= MAX_MODULES:
+                    return True  # too many to say no: let the check decide
+                seen.add(target)
+                dep_data, dep_text = load(Path(target))
+                queue.append(self._node(target, dep_data, dep_text))
+        return False
+
+    def _node(self, path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
+        key = (str(path), data)
+        found = self._scans.get(key)
         path = Path(os.path.abspath(path))
-        dotted, base, is_package = module_name(path)
-        imports = scan(text) if text else []
+        if found is None:
+            dotted, base, is_package = module_name(path)
+            imports = scan(text) if text else []
+            keras = bool(text) and KERAS_HINT.search(text) is not None
+            resolved = self.resolve_imports(path, base, dotted, is_package, imports)
+            found = self._scans[key] = (dotted, base, is_package, imports, keras, resolved)
+        dotted, base, is_package, imports, keras, resolved = found
         node = ModuleNode(path, str(path), data, text, dotted, base, is_package, imports)
-        node.keras = bool(text) and KERAS_HINT.search(text) is not None
-        node.resolved = {k: (str(v) if v is not None else None) for k, v in self.resolve_imports(path, base, dotted, is_package, imports).items()}
+        node.keras = keras
+        node.resolved = dict(resolved)
         return node
 
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, find_root, load as _load
+from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, begin_run, find_root, load as _load
 from linter.project.summary import empty
 from linter.project.view import ProjectView
 from linter.source import decode_python
@@ -60,7 +60,7 @@ class Project:
             root = find_root(Path(start[0]), self.config_root)
             by_root.setdefault(root, []).append(start)
         for root, group in sorted(by_root.items()):
-            index = self.indexes.get(root) or ProjectIndex(root)
+            index = self.indexes.get(root) or ProjectIndex.for_root(root)
             self.indexes[root] = index
             for key, node in index.graph(group, _load).nodes.items():
                 nodes.setdefault(key, node)
@@ -90,13 +90,7 @@ class Project:
         node = self.graph.nodes.get(key)
         if node is None:
             return empty()
-        for wave in self.waves():
-            for n in wave:
-                if n.key in self.summaries or not (n.needed or n.key == key):
-                    continue
-                self.summarize_only(n)
-            if key in self.summaries:
-                break
+        self.ensure([key])
         return self.summaries.get(key, empty())
 
     def view_for(self, path) -> ProjectView:
@@ -104,8 +98,7 @@ class Project:
         node = self.graph.nodes.get(key)
         if node is None:
             return ProjectView()
-        for dep in self.graph.visible_deps(node):
-            self.summary_of(dep)
+        self.ensure(self.graph.visible_deps(node))
         return self.view(node)
 
     # ------------------------------------------------------------------ a run
@@ -147,6 +140,22 @@ class Project:
             want_summary=want_summary,
         )
 
+    def ensure(self, keys: Iterable[str]) -> None:
+        """Make the summaries of these modules known: from this run, the cache, or (only for
+        what is missing) summarised in dependency order. A warm run reads the summaries of the
+        modules the checked files import directly, and nothing further."""
+        stack = list(keys)
+        missing: dict[str, ModuleNode] = {}
+        while stack:
+            key = stack.pop()
+            node = self.graph.nodes.get(key)
+            if node is None or key in missing or self.cached_summary(node):
+                continue
+            missing[key] = node
+            stack.extend(self.graph.visible_deps(node))
+        for node in sorted(missing.values(), key=lambda n: (n.level, n.key)):
+            self.summarize_only(node)
+
     def record(self, node: ModuleNode, summary: Optional[dict]) -> None:
         if summary is not None:
             self.summaries[node.key] = summary
@@ -171,4 +180,5 @@ class Project:
 def plan(files: Iterable[str], data: dict, settings, cache=None) -> Project:
     """The project of a run (`settings.root` is the project root when a config file was found)."""
     config_root = Path(settings.root) if getattr(settings, "source", None) is not None else None
+    begin_run()
     return Project(list(files), data, config_root, cache)
