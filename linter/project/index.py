@@ -271,30 +271,8 @@ class ProjectIndex:
 
     # ------------------------------------------------------------------ graph
     def graph(self, starts: Iterable[tuple], load: Callable[[Path], tuple]) -> "ProjectGraph":
-        """The modules of a run: `starts` ((absolute path, bytes or None, text or None) of the
-        files checked) and every project module they import, transitively; `load(path)` gives
-        (bytes, text) of the others."""
-        nodes: dict[str, ModuleNode] = {}
-        queue = []
-        for path, data, text in starts:
-            node = self._node(path, data, text)
-            if node.key not in nodes:
-                nodes[node.key] = node
-                queue.append(node)
-        while queue:
-            node = queue.pop()
-            for target in node.resolved.values():
-                if target is None:
-                    continue
-                key = str(target)
-                if key not in nodes and key != node.key and len(nodes) < MAX_MODULES:
-                    data, text = load(Path(target))
-                    dep = self._node(target, data, text)
-                    nodes[key] = dep
-                    queue.append(dep)
-                if key in nodes and key != node.key and key not in node.deps:
-                    node.deps.append(key)
-        return ProjectGraph(nodes)
+        """The import graph of `starts` in this project (see `build_graph`)."""
+        return build_graph(starts, lambda path: self, load)
 
     def reaches_keras(self, path, data: Optional[bytes], text: Optional[str], load: Callable[[Path], tuple]) -> bool:
         """Does the file or a project module it imports (transitively) mention keras or
@@ -331,6 +309,34 @@ class ProjectIndex:
         node.keras = keras
         node.resolved = dict(resolved)
         return node
+
+
+def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectIndex"], load: Callable[[Path], tuple]) -> "ProjectGraph":
+    """The modules of a run: `starts` ((absolute path, bytes or None, text or None) of the files
+    checked) and every project module they import, transitively, each resolved by the index of
+    its own project (`index_for(path)`); `load(path)` gives (bytes, text) of the others. Each
+    module is read and scanned once, whatever the number of files importing it."""
+    nodes: dict[str, ModuleNode] = {}
+    queue = []
+    for path, data, text in starts:
+        key = os.path.abspath(path)
+        if key not in nodes:
+            node = nodes[key] = index_for(key)._node(key, data, text)
+            queue.append(node)
+    while queue:
+        node = queue.pop()
+        for target in node.resolved.values():
+            if target is None or target == node.key:
+                continue
+            if target not in nodes:
+                if len(nodes) >= MAX_MODULES:
+                    continue
+                data, text = load(Path(target))
+                nodes[target] = index_for(target)._node(target, data, text)
+                queue.append(nodes[target])
+            if target not in node.deps:
+                node.deps.append(target)
+    return ProjectGraph(nodes)
 
 
 class ProjectGraph:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, begin_run, find_root, load as _load
+from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, begin_run, build_graph, find_root, load as _load
 from linter.project.summary import empty
 from linter.project.view import ProjectView
 from linter.source import decode_python
@@ -54,17 +54,18 @@ class Project:
         self.graph = self._build(starts)
 
     def _build(self, starts: list) -> ProjectGraph:
-        nodes: dict = {}
-        by_root: dict = {}
-        for start in starts:
-            root = find_root(Path(start[0]), self.config_root)
-            by_root.setdefault(root, []).append(start)
-        for root, group in sorted(by_root.items()):
-            index = self.indexes.get(root) or ProjectIndex.for_root(root)
-            self.indexes[root] = index
-            for key, node in index.graph(group, _load).nodes.items():
-                nodes.setdefault(key, node)
-        return ProjectGraph(nodes)
+        roots: dict[str, ProjectIndex] = {}  # folder -> the index of its project
+
+        def index_for(path: str) -> ProjectIndex:
+            folder = os.path.dirname(path)
+            found = roots.get(folder)
+            if found is None:
+                root = find_root(Path(path), self.config_root)
+                found = roots[folder] = self.indexes.get(root) or ProjectIndex.for_root(root)
+                self.indexes[root] = found
+            return found
+
+        return build_graph(starts, index_for, _load)
 
     # ------------------------------------------------------------------ long-lived API
     @classmethod
