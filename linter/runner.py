@@ -143,7 +143,32 @@ def check_stdin(display: str, settings: Settings, mode: FixMode) -> FileOutcome:
         data = read_stream(sys.stdin.buffer)
     except UnreadableSource as exc:
         return FileOutcome(unreadable(display, str(exc), settings.enabled_codes(display), exc.line, exc.column))
-    return check_bytes(display, data, settings, mode, write=False)
+    return check_bytes(display, data, settings, mode, write=False, project=stdin_view(display, data, settings))
+
+
+def stdin_view(display: str, data: bytes, settings: Settings):
+    """The ProjectView of standard input named `--stdin-filename` (an editor's buffer): the
+    project modules it imports, as if the buffer were saved there; None for plain `-`."""
+    if display == "-" or not display.endswith(".py"):
+        return None
+    try:
+        from linter.cache import Cache
+        from linter.project.plan import plan
+
+        try:
+            cache = Cache.for_settings(settings)
+        except Exception:
+            cache = None
+        project = plan([display], {0: data}, settings, cache)
+        import os
+
+        node = project.graph.nodes.get(os.path.abspath(display))
+        if node is None:
+            return None
+        project.ensure(project.graph.visible_deps(node))
+        return project.view(node)
+    except Exception:  # the index is a help, never a reason not to check the buffer
+        return None
 
 
 def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write: bool, project=None) -> FileOutcome:

@@ -304,3 +304,40 @@ def test_the_import_scan():
     assert [tuple(i) for i in scan(text)] == [
         (0, "a.b", None), (0, "d", None), (1, "", ("x",)), (2, "pkg.m", ("y", "z")), (0, "q", ("*",)),
     ]
+
+
+def test_stdin_named_like_a_project_file_sees_the_project(example):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    cmd = [sys.executable, "-c", "import sys; from linter.cli import main; sys.exit(main())", "check", "--output-format", "concise", "--stdin-filename", "train.py", "-"]
+    proc = subprocess.run(cmd, cwd=example, env=env, input=TRAIN, capture_output=True, text=True, timeout=120)
+    assert "train.py:4:17: EPL103" in proc.stdout and "train.py:6:5: EPL104" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_verbose_gives_each_skipped_file_its_reason(example, capsys):
+    from linter import cli
+
+    write(example, {"consts.py": "import keras\nBATCH = 32\n", "plain.py": "import os\n"})
+    old = os.getcwd()
+    os.chdir(example)
+    try:
+        cli.main(["check", "--no-cache", "--verbose", "consts.py", "plain.py"])  # the pre-scan-only path
+        cli.main(["check", "--no-cache", "--verbose", "consts.py", "plain.py", "train.py"])  # the engine's
+    finally:
+        os.chdir(old)
+    err = capsys.readouterr().err
+    assert err.count("skipped consts.py (nothing in it that any rule looks at)") == 2, err
+    assert err.count("skipped plain.py (no keras/tensorflow mention in it or in the project modules it imports)") == 2, err
+
+
+def test_the_api_a_long_lived_caller_uses(example):
+    from linter.project.plan import Project
+
+    project = Project.for_path(example / "train.py")
+    summary = project.summary_of(example / "models.py")
+    assert summary["names"]["build_model"]["kind"] == "function" and summary["names"]["build_model"]["model"] is True
+    assert summary["names"]["build_model"]["contents"]["training"] == ["Dropout"]
+    view = project.view_for(example / "train.py")
+    assert view.fact("models.build_model")["model"] is True
+    (example / "models.py").write_text("def build_model():\n    return 3\n", encoding="utf-8")
+    project.invalidate(example / "models.py")
+    assert project.view_for(example / "train.py").fact("models.build_model") is None  # no keras: nothing known

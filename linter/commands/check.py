@@ -207,9 +207,11 @@ def _prescan_only(files: list[str], settings: Settings) -> "list | None":
             source = decode_python(data, path)
         except (UnreadableSource, OSError):
             return None
-        if limits.needs_parse(source.text, _imports_keras(path, data, source.text, settings)):
+        related = _imports_keras(path, data, source.text, settings)
+        if limits.needs_parse(source.text, related):
             return None
-        result = SimpleNamespace(path=path, findings=[], skipped=True, reason="no keras/tensorflow mention in it or in the project modules it imports")
+        reason = "nothing in it that any rule looks at" if related else "no keras/tensorflow mention in it or in the project modules it imports"
+        result = SimpleNamespace(path=path, findings=[], skipped=True, reason=reason)
         outcomes.append(SimpleNamespace(result=result, lines=None, fixed=0, diff="", new_bytes=None))
     return outcomes
 

@@ -79,6 +79,7 @@ class Project:
         (summaries are keyed by content, so unchanged modules keep theirs)."""
         for index in self.indexes.values():
             index.invalidate(path)
+        self.summaries.clear()  # kept by content in the cache, if any
         starts = []
         for key in self.checked:
             data, text = _load(Path(key))
