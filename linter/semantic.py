@@ -122,7 +122,7 @@ class SemanticModel:
         # modules it imports define (`from models import build_model`)
         self.project = project
         self.star_imports: list[str] = []  # absolute modules of the module's `from m import *`
-        self.calls_by_name: dict[str, list] = {}  # name -> (call, scope) of every call `name(...)`
+        self.calls_by_name: dict[str, list] = {}  # name -> (call, scope, seq, ancestors) of every call `name(...)`
         self.scope = self.module_scope
         self.stack: list = []  # set by the engine: the live ancestor stack
         self.scope_of_node: dict[int, Scope] = {}  # id(def/class/lambda node) -> its scope
@@ -288,7 +288,7 @@ class SemanticModel:
         if node.func.__class__ is cst.Name:
             if self.scope is self.module_scope:
                 self.module_calls.setdefault(node.func.value, []).append((self.seq + 1, tuple(self.stack)))
-            self.calls_by_name.setdefault(node.func.value, []).append((node, self.scope))
+            self.calls_by_name.setdefault(node.func.value, []).append((node, self.scope, self.seq + 1, tuple(self.stack)))
 
     def visit_Yield(self, node: cst.Yield) -> None:
         fn = self.scope.function()
@@ -616,49 +616,62 @@ class SemanticModel:
         return None
 
     def _param_provenance(self, b: Binding, depth: int) -> Provenance:
-        """A parameter of a function called only by name in this module: known when every call
-        passes it a known model (or every call a known non-model); unknown when the function is
-        referenced otherwise (passed around, exported and called elsewhere), a call unpacks
-        `*args`/`**kwargs`, or leaves the parameter to its default."""
-        fn = b.stmt
-        key = ("param_prov", id(fn), b.name)
+        """A parameter is known when every call passes it a known model (or every call a known
+        non-model): see `param_arguments`."""
+        key = ("param_prov", id(b.stmt), b.name)
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = None  # recursion guard (a recursive call passes the parameter on)
+        args = self.param_arguments(b)
         result: Provenance = None
-        name = fn.name.value
-        calls = self.calls_by_name.get(name, [])
-        defs = [d for d in self.module_scope.names.get(name, []) if d.kind == "def"]
-        if calls and b.scope.parent is self.module_scope and len(self.module_scope.names.get(name, [])) == 1 and len(defs) == 1 and defs[0].value is fn:
-            if self._name_counts is None:
-                self._name_counts = _count_names(self.module_scope.node)
-            if self._name_counts.get(name, 0) == len(calls):
-                result = self._arguments_provenance(fn, b.name, calls, depth)
+        if args:
+            verdicts = [self.model_provenance(value, site.scope, depth + 1) for value, site in args]
+            if all(v is True for v in verdicts):
+                result = True
+            elif all(v is False for v in verdicts):
+                result = False
         self._memo[key] = result
         return result
 
-    def _arguments_provenance(self, fn: cst.FunctionDef, param: str, calls: list, depth: int) -> Provenance:
+    def param_arguments(self, b: Binding) -> Optional[list]:
+        """The argument every call passes for parameter `b` ((expression, Site of the call)), for
+        a module-level function called only by name in this module; None when the function is
+        referenced otherwise (passed around, exported and called elsewhere: not followed), a call
+        unpacks `*args`/`**kwargs`, or leaves the parameter to its default."""
+        fn = b.stmt
+        if not isinstance(fn, cst.FunctionDef) or b.kind != "param" or b.scope.parent is not self.module_scope:
+            return None
+        key = ("param_args", id(fn), b.name)
+        if key in self._memo:
+            return self._memo[key]
+        self._memo[key] = None
+        name = fn.name.value
+        calls = self.calls_by_name.get(name, [])
+        bound = self.module_scope.names.get(name, [])
+        if not calls or len(bound) != 1 or bound[0].kind != "def" or bound[0].value is not fn:
+            return None
+        if self._name_counts is None:
+            self._name_counts = _count_names(self.module_scope.node)
+        if self._name_counts.get(name, 0) != len(calls):
+            return None
         p = fn.params
         positional = [q.name.value for q in (*p.posonly_params, *p.params)]
-        keyword_ok = param not in [q.name.value for q in p.posonly_params]
-        verdicts = []
-        for call, scope in calls:
+        keyword_ok = b.name not in [q.name.value for q in p.posonly_params]
+        found = []
+        for call, scope, seq, ancestors in calls:
             if any(a.star for a in call.args):
                 return None
             value = None
             for k, a in enumerate(call.args):
-                if a.keyword is None and k < len(positional) and positional[k] == param:
+                if a.keyword is None and k < len(positional) and positional[k] == b.name:
                     value = a.value
-                elif a.keyword is not None and a.keyword.value == param and keyword_ok:
+                elif a.keyword is not None and a.keyword.value == b.name and keyword_ok:
                     value = a.value
             if value is None:
                 return None
-            verdicts.append(self.model_provenance(value, scope, depth + 1))
-        if verdicts and all(v is True for v in verdicts):
-            return True
-        if verdicts and all(v is False for v in verdicts):
-            return False
-        return None
+            found.append((value, Site(scope, seq, ancestors)))
+        self._memo[key] = found
+        return found
 
     def is_keras_model(self, node: cst.CSTNode, scope: Scope, strict: bool = False) -> bool:
         """Rules' receiver test: known model, or (strict) not known to be something else."""

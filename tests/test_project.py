@@ -341,3 +341,23 @@ def test_the_api_a_long_lived_caller_uses(example):
     (example / "models.py").write_text("def build_model():\n    return 3\n", encoding="utf-8")
     project.invalidate(example / "models.py")
     assert project.view_for(example / "train.py").fact("models.build_model") is None  # no keras: nothing known
+
+
+def test_a_parameter_gets_the_contents_every_call_passes(tmp_path):
+    (tmp_path / ".git").mkdir()
+    step = """\
+    import tensorflow as tf
+    from models import build_model
+
+    def train_step(model, x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        return tape.gradient(loss, model.trainable_variables)
+
+    train_step(build_model(), x, y)
+    """
+    plain = MODELS.replace("keras.layers.Dropout(0.5), ", "")
+    write(tmp_path, {"models.py": MODELS, "step.py": step, "plain/models.py": plain, "plain/step.py": step})
+    assert run(tmp_path, ["step.py"], use_cache=False) == {"step.py": [("EPL202", 6)]}
+    # the layers are known and hold no Dropout: not even --strict suspects them
+    assert run(tmp_path, ["plain/step.py"], use_cache=False, strict=True) == {"plain/step.py": []}

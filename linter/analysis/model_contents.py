@@ -208,6 +208,9 @@ class ModelContents:
                 if b.kind in ("assign", "annassign") and b.value is not None:
                     out.add(self.component(b.value, Site.of_binding(b), depth))
                     out.add(self._added_to(b, depth))
+                elif b.kind == "param" and sem.param_arguments(b):
+                    for value, call_site in sem.param_arguments(b):  # the model every call passes
+                        out.add(self.component(value, call_site, depth))
                 else:
                     out.complete = False
             return out

@@ -71,14 +71,14 @@ class Project:
     @classmethod
     def for_path(cls, path, config_root: Optional[Path] = None, cache=None) -> "Project":
         """The project of one file (its imports, transitively), e.g. for an editor's buffer."""
+        begin_run()
         data, _ = _load(Path(path))
         return cls([str(path)], {0: data} if data is not None else {}, config_root, cache)
 
     def invalidate(self, path=None) -> None:
         """A file changed, appeared or went away: rebuild the graph from the files checked
         (summaries are keyed by content, so unchanged modules keep theirs)."""
-        for index in self.indexes.values():
-            index.invalidate(path)
+        begin_run()
         self.summaries.clear()  # kept by content in the cache, if any
         starts = []
         for key in self.checked:
