@@ -29,11 +29,12 @@ from linter.limits import KERAS_HINT
 from linter.project.imports import Import, scan
 
 MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
 NEVER_PROJECT = frozenset({"keras", "tensorflow", "tf_keras", "tf", "numpy", "torch", "jax"})
 MAX_MODULES = 5000  # modules followed from the files of one run (a larger closure stops growing)
 
 
-def load(path: Path) -> tuple:
+def load(path) -> tuple:
     """(bytes, text) of a module that is imported (None, None when it cannot be read)."""
     from linter.source import UnreadableSource, decode_python, read_bytes
 
@@ -54,26 +55,37 @@ def find_root(path: Path, config_root: Optional[Path] = None) -> Path:
         config_root = Path(os.path.abspath(config_root))
         if config_root == path or config_root in path.parents:
             return config_root
-    for d in path.parents:
-        if any((d / m).exists() for m in MARKERS):
-            return d
-    return path.parent
+    folder = str(path.parent)
+    found = _roots.get(folder)
+    if found is None:
+        d = folder
+        while True:
+            if any(m in _names(d) for m in MARKERS):
+                found = Path(d)
+                break
+            up = os.path.dirname(d)
+            if up == d:
+                found = path.parent
+                break
+            d = up
+        _roots[folder] = found
+    return found
 
 
-def module_name(path: Path) -> tuple[str, Path, bool]:
+def module_name(path) -> tuple[str, str, bool]:
     """(dotted module name, base folder, is a package's __init__.py) of a source file."""
-    is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.name.rsplit(".", 1)[0]]
-    d = path.parent
+    d, name = os.path.split(str(path))
+    is_package = name == "__init__.py"
+    parts = [] if is_package else [name.rsplit(".", 1)[0]]
     if is_package:
-        parts.insert(0, d.name)
-        d = d.parent
+        d, name = os.path.split(d)
+        parts.append(name)
     seen = 0
-    while "__init__.py" in _names(str(d)) and d.parent != d and seen < 64:
-        parts.insert(0, d.name)
-        d = d.parent
+    while "__init__.py" in _names(d) and os.path.dirname(d) != d and seen < 64:
+        d, name = os.path.split(d)
+        parts.append(name)
         seen += 1
-    return ".".join(parts), d, is_package
+    return ".".join(reversed(parts)), d, is_package
 
 
 _installed: dict[tuple, bool] = {}
@@ -101,6 +113,7 @@ def installed(top: str, root: Path) -> bool:
 
 
 _listings: dict = {}  # folder -> the names in it (one listing per folder and run: stats are slow)
+_roots: dict = {}  # folder -> its project root (find_root without a config)
 
 
 def _names(d: str) -> frozenset:
@@ -117,6 +130,7 @@ def _names(d: str) -> frozenset:
 def forget_listings() -> None:
     """Files were created or removed: list the folders again."""
     _listings.clear()
+    _roots.clear()
 
 
 def begin_run() -> None:
@@ -152,12 +166,12 @@ def _top_is_regular(d: str, top: str) -> bool:
 class ModuleNode:
     """One project module of a run: a file checked, or a module one of them imports."""
 
-    path: Path  # absolute
+    path: str  # absolute
     key: str  # its module key (the absolute path, as text)
     data: Optional[bytes]  # its bytes (None: unreadable)
     text: Optional[str]  # decoded (None: cannot be decoded)
     dotted: str
-    base: Path
+    base: str
     is_package: bool
     imports: list = field(default_factory=list)  # linter.project.imports.Import
     resolved: dict = field(default_factory=dict)  # absolute dotted -> key or None
@@ -260,7 +274,13 @@ class ProjectIndex:
                             if sub is not None:
                                 out[f"{absolute}.{n}"] = sub
                 continue
+            top = imp.module.partition(".")[0]
+            if top in NEVER_PROJECT or (top in _STDLIB and top + ".py" not in _names(here) and top not in _names(here)):
+                out[imp.module] = None  # a library (a stdlib name is a project module only next to the script)
+                continue
             out[imp.module] = self.resolve(path, base, imp.module)
+            if out[imp.module] is None and "." not in imp.module and not self._exists_anywhere(here, base, top):
+                continue  # no such top-level module in the project: none of its submodules either
             if imp.names:
                 for n in imp.names:
                     if n != "*":
@@ -268,6 +288,9 @@ class ProjectIndex:
                         if sub is not None:
                             out[f"{imp.module}.{n}"] = sub
         return out
+
+    def _exists_anywhere(self, here: str, base: str, top: str) -> bool:
+        return any(top in _names(d) or top + ".py" in _names(d) for d in (here, base, *self.search_tail))
 
     # ------------------------------------------------------------------ graph
     def graph(self, starts: Iterable[tuple], load: Callable[[Path], tuple]) -> "ProjectGraph":
@@ -290,14 +313,14 @@ class ProjectIndex:
                 if len(seen) >= MAX_MODULES:
                     return True  # too many to say no: let the check decide
                 seen.add(target)
-                dep_data, dep_text = load(Path(target))
+                dep_data, dep_text = load(target)
                 queue.append(self._node(target, dep_data, dep_text))
         return False
 
     def _node(self, path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
-        key = (str(path), data)
+        path = os.path.abspath(path)
+        key = (path, data)
         found = self._scans.get(key)
-        path = Path(os.path.abspath(path))
         if found is None:
             dotted, base, is_package = module_name(path)
             imports = scan(text) if text else []
@@ -305,7 +328,7 @@ class ProjectIndex:
             resolved = self.resolve_imports(path, base, dotted, is_package, imports)
             found = self._scans[key] = (dotted, base, is_package, imports, keras, resolved)
         dotted, base, is_package, imports, keras, resolved = found
-        node = ModuleNode(path, str(path), data, text, dotted, base, is_package, imports)
+        node = ModuleNode(path, path, data, text, dotted, base, is_package, imports)
         node.keras = keras
         node.resolved = dict(resolved)
         return node
@@ -331,7 +354,7 @@ def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectInde
             if target not in nodes:
                 if len(nodes) >= MAX_MODULES:
                     continue
-                data, text = load(Path(target))
+                data, text = load(target)
                 nodes[target] = index_for(target)._node(target, data, text)
                 queue.append(nodes[target])
             if target not in node.deps:
