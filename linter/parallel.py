@@ -73,15 +73,20 @@ def check_files(
             indices = project.indices(node)
             if not indices:
                 continue  # a module imported but not checked: summarised when an importer needs it
-            project.ensure(project.graph.visible_deps(node))
-            want = node.needed and not project.cached_summary(node)
-            for i in indices:
-                view = views[i] = project.view(node, want and i == indices[0])
-                if cache is not None and i in data and not view.want_summary:
-                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), view.digest)
+            misses = []
+            for i in indices:  # a hit needs no summary: its key (node.skey) covers its imports'
+                if cache is not None and i in data:
+                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), node.skey)
                     if hit is not None:
                         outcomes[i] = FileOutcome(*hit)
                         continue
+                misses.append(i)
+            if not misses:
+                continue
+            project.ensure(project.graph.visible_deps(node))
+            want = node.needed and not project.cached_summary(node)
+            for i in misses:
+                views[i] = project.view(node, want and i == misses[0])
                 todo.append(i)
         if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
             done = _run_pool(files, todo, data, settings, mode, cache, jobs, views)
