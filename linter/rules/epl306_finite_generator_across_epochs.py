@@ -330,7 +330,7 @@ class FiniteGeneratorAcrossEpochs(Rule):
             what = "a generator expression" if isinstance(x, cst.GeneratorExp) else "a Python generator"
             text = code(x).strip()
             shown = f"`{text}`"
-            later = f"epochs 2..{epochs}" if epochs is not None else "epochs after the first"
+            later = {None: "epochs after the first", 2: "epoch 2"}.get(epochs, f"epochs 2..{epochs}")
             self.report(
                 tc.call,
                 f"{shown} is {what}, used up by epoch 1: {later} get only 2 replayed batches. "

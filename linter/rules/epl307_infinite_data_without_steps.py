@@ -1,6 +1,7 @@
 """EPL307 infinite-data-without-steps: validation, `evaluate` or `predict` on endless data without a step count."""
 from __future__ import annotations
 
+from linter.analysis.calls import KERAS1_EPOCH_ARGUMENTS
 from linter.analysis.datasets import DATASET, GENERATOR, DataFlow
 from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
@@ -148,6 +149,7 @@ class InfiniteDataWithoutSteps(Rule):
 
             model = tf.keras.models.load_model("m.keras")
             model.fit(train, validation_data=val_ds, **fit_kwargs)
+            model.fit_generator(train, nb_epoch=3, validation_data=val_ds, nb_val_samples=320)
             """
         ),
     ]
@@ -292,6 +294,9 @@ class InfiniteDataWithoutSteps(Rule):
 
     @staticmethod
     def _has_steps(tc, name: str, flow: DataFlow) -> bool:
+        """`name=` given (not None), or its Keras 1 spelling (`nb_val_samples=`: EPL103's finding)."""
+        if any(tc.arg(old) is not None for old, (new, _) in KERAS1_EPOCH_ARGUMENTS.items() if new == name):
+            return True
         steps = tc.value(name)
         return steps is not None and not flow.none_value(steps, tc.where)
 

@@ -266,3 +266,111 @@ def epl305(env: Env) -> Outcome:
         ok.add(f"{kind}: ValueError", ev[kind].get("type") == "ValueError" and "validation_split" in ev[kind].get("message", ""))
     return Outcome(ev, ok, "fit(input, validation_split=0.2): " + "; ".join(
         f"{kind}: {ev[kind].get('type', 'accepted')}" for kind in INPUT_KINDS) + f" ({clip(ev['dataset'].get('message', ''), 80)})")
+
+
+# --------------------------------------------------------------------------- EPL306-EPL311 (issue 11)
+def _train_counter(env: Env):
+    """Batches per epoch of a fit (`per_epoch`), and the batches of validation/evaluate/predict."""
+    return counter_callback(env, hard_limit=1000)
+
+
+def _finite_generator(x, y, batch_size: int = data.BATCH_SIZE):
+    """A generator function without an endless loop (EPL306's first shape)."""
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size]
+
+
+@witness("EPL306", covers={"input": ("generator function", "generator expression"), "call": ("fit",)})
+def epl306(env: Env) -> Outcome:
+    x, y = data.witness_data()
+    per_pass, epochs = data.num_batches(len(x)), 3
+    model = models.small(env)
+    ev: dict = {"batches_per_pass": per_pass, "epochs": epochs}
+    ok = Checks()
+    inputs = {"generator function": lambda: _finite_generator(x, y),
+              "generator expression": lambda: ((x[i:i + data.BATCH_SIZE], y[i:i + data.BATCH_SIZE])
+                                               for i in range(0, len(x), data.BATCH_SIZE))}
+    for kind, make in inputs.items():
+        counter = _train_counter(env)
+        with capture() as cap:
+            hist = model.fit(make(), epochs=epochs, verbose=0, callbacks=[counter])
+        ev[kind] = {"batches_per_epoch": counter.per_epoch, "epochs_in_history": epochs_run(hist),
+                    "ran_out_warning": any(RAN_OUT in m for m in cap.all_messages())}
+        got = ev[kind]
+        ok.add(f"{kind}: epoch 1 sees every batch", got["batches_per_epoch"][:1] == [per_pass])
+        if env.keras_major >= 3:
+            ok.add(f"{kind}: later epochs replay the 2 peeked batches",
+                   got["batches_per_epoch"] == [per_pass] + [2] * (epochs - 1) and got["ran_out_warning"]
+                   and got["epochs_in_history"] == epochs)
+        else:
+            ok.add(f"{kind}: training stops in epoch 2", got["batches_per_epoch"] == [per_pass, 0]
+                   and got["ran_out_warning"] and got["epochs_in_history"] == 2)
+    g = ev["generator function"]
+    summary = (f"fit(generator of {per_pass} batches, epochs={epochs}): batches per epoch {g['batches_per_epoch']}, "
+               f"History {g['epochs_in_history']} epochs, 'ran out of data' warning: {g['ran_out_warning']}; "
+               f"generator expression: {ev['generator expression']['batches_per_epoch']}")
+    return Outcome(ev, ok, summary)
+
+
+def _endless_generator(x, y, batch_size: int = data.BATCH_SIZE, with_y: bool = True):
+    while True:
+        for start in range(0, len(x), batch_size):
+            yield (x[start:start + batch_size], y[start:start + batch_size]) if with_y else (x[start:start + batch_size],)
+
+
+class _Runaway(RuntimeError):
+    """Raised by a callback to stop a loop that does not stop by itself."""
+
+
+def _bounded_counter(env: Env, limit: int):
+    """Counts validation/evaluation and prediction batches; raises `_Runaway` at `limit`."""
+    class Bounded(env.keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.test = self.predict = 0
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.test += 1
+            if self.test >= limit:
+                raise _Runaway(f"{self.test} validation/evaluation batches")
+
+        def on_predict_batch_end(self, batch, logs=None):
+            self.predict += 1
+            if self.predict >= limit:
+                raise _Runaway(f"{self.predict} prediction batches")
+
+    return Bounded()
+
+
+@witness("EPL307", covers={"input": ("dataset", "generator"), "call": ("fit", "evaluate", "predict")})
+def epl307(env: Env) -> Outcome:
+    x, y = data.witness_data()
+    per_pass, passes = data.num_batches(len(x)), 10
+    limit = passes * per_pass
+    model = models.small(env)
+    train = _dataset(env, x, y)
+    inputs = {"dataset": lambda with_y=True: (_dataset(env, x, y) if with_y else env.tf.data.Dataset.from_tensor_slices(x).batch(data.BATCH_SIZE)).repeat(),
+              "generator": lambda with_y=True: _endless_generator(x, y, with_y=with_y)}
+    calls = {"fit": lambda m, d, cb: m.fit(train, epochs=1, validation_data=d(), verbose=0, callbacks=[cb]),
+             "evaluate": lambda m, d, cb: m.evaluate(d(), verbose=0, callbacks=[cb]),
+             "predict": lambda m, d, cb: m.predict(d(False), verbose=0, callbacks=[cb])}
+    ev: dict = {"batches_per_pass": per_pass, "stopped_at_batches": limit}
+    ok = Checks()
+    for kind, make in inputs.items():
+        ev[kind] = {}
+        for call, run in calls.items():
+            cb = _bounded_counter(env, limit)
+            with capture():
+                result = raised(lambda: run(model, make, cb))
+            batches = cb.predict if call == "predict" else cb.test
+            ev[kind][call] = {"result": result, "batches": batches}
+            runaway = result.get("type") == "_Runaway" and batches == limit
+            if env.keras_major < 3 and kind == "dataset":
+                ok.add(f"{kind} {call}: ValueError", result.get("type") == "ValueError"
+                       and "infinite dataset" in result.get("message", ""))
+            else:
+                ok.add(f"{kind} {call}: still running after {passes} passes", runaway)
+    cells = "; ".join(f"{kind} {call}: " + (f"{c['batches']} batches, still running" if c["result"].get("type") == "_Runaway"
+                                             else c["result"].get("type", "ended"))
+                      for kind in inputs for call, c in ev[kind].items())
+    return Outcome(ev, ok, f"endless input of {per_pass} batches per pass without steps: {cells}")
