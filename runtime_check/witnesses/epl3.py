@@ -374,3 +374,35 @@ def epl307(env: Env) -> Outcome:
                                              else c["result"].get("type", "ended"))
                       for kind in inputs for call, c in ev[kind].items())
     return Outcome(ev, ok, f"endless input of {per_pass} batches per pass without steps: {cells}")
+
+
+EPL311_ARGUMENTS = ("epochs", "initial_epoch", "steps_per_epoch", "validation_steps", "steps")
+
+
+@witness("EPL311", covers={"argument": EPL311_ARGUMENTS})
+def epl311(env: Env) -> Outcome:
+    x, y = data.witness_data()
+    per_pass = data.num_batches(len(x))
+    model = models.small(env)
+    ds = _dataset(env, x, y)
+    runs = {
+        "epochs=2.5": lambda: model.fit(ds, epochs=2.5, verbose=0),
+        "epochs=2.0": lambda: model.fit(ds, epochs=2.0, verbose=0),
+        "initial_epoch=1.0": lambda: model.fit(ds, epochs=2, initial_epoch=1.0, verbose=0),
+        f"steps_per_epoch={len(x)}/{data.BATCH_SIZE}": lambda: model.fit(ds.repeat(), epochs=1, steps_per_epoch=len(x) / data.BATCH_SIZE, verbose=0),
+        f"validation_steps={per_pass}/2": lambda: model.fit(ds, epochs=1, validation_data=ds.repeat(), validation_steps=per_pass / 2, verbose=0),
+        "evaluate steps=4/2": lambda: model.evaluate(ds.repeat(), steps=per_pass / 2, verbose=0),
+        "predict steps=4/2": lambda: model.predict(ds.repeat(), steps=per_pass / 2, verbose=0),
+    }
+    argument_of = dict(zip(runs, ("epochs", "epochs", "initial_epoch", "steps_per_epoch", "validation_steps", "steps", "steps")))
+    ev: dict = {}
+    ok = Checks()
+    for name, run in runs.items():
+        with capture():
+            ev[name] = raised(run)
+        type_error = ev[name].get("type") == "TypeError" and "cannot be interpreted as an integer" in ev[name].get("message", "")
+        if env.keras_major >= 3 or argument_of[name] in ("epochs", "initial_epoch"):
+            ok.add(f"{name}: TypeError", type_error)
+        else:
+            ok.add(f"{name}: accepted (Keras 2)", not ev[name]["raised"])
+    return Outcome(ev, ok, "; ".join(f"{name}: {r.get('type', 'accepted')}" for name, r in ev.items()))
