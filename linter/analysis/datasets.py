@@ -151,11 +151,10 @@ _KERAS_DATASET_HELPERS = frozenset(
 _KERAS_ITERATOR_CLASSES = frozenset({"DirectoryIterator", "NumpyArrayIterator", "DataFrameIterator"})
 _FLOW_METHODS = {"flow": 2, "flow_from_directory": 5, "flow_from_dataframe": 9}  # -> index of batch_size
 _FLOW_SHUFFLE = {"flow": 3, "flow_from_directory": 6, "flow_from_dataframe": 10}  # -> index of shuffle
-# Keras helpers that shuffle (every pass anew) unless `shuffle=False`; their default
-_HELPERS_SHUFFLE = {
-    "image_dataset_from_directory": True, "text_dataset_from_directory": True,
-    "audio_dataset_from_directory": True, "timeseries_dataset_from_array": False,
-}
+# Keras helpers that shuffle (every pass anew) unless `shuffle=False`, as measured by the EPL308
+# and EPL310 witnesses (the others are not known: no finding)
+_HELPERS_SHUFFLE = {"image_dataset_from_directory": True, "text_dataset_from_directory": True}
+_FLOW_RESHUFFLES = frozenset({"flow_from_directory"})  # measured (flow_from_dataframe needs pandas)
 _PYDATASET_BASES = frozenset(
     {
         "keras.utils.PyDataset",
@@ -498,7 +497,7 @@ class DataFlow:
         if method in _FLOW_METHODS:
             recv = self.data(func.value, where)
             if recv is not None and recv.kind == IMAGE_DATA_GENERATOR:
-                shuffles = _shuffle_argument(node, _FLOW_SHUFFLE[method], True)
+                shuffles = method in _FLOW_RESHUFFLES and _shuffle_argument(node, _FLOW_SHUFFLE[method], True)
                 return Data(ITERATOR, batch_size=_batch_size_ref(node, _FLOW_METHODS[method], where),
                             reshuffles=f"`{method}` shuffles by default" if shuffles else "")
             return None

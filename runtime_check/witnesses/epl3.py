@@ -406,3 +406,102 @@ def epl311(env: Env) -> Outcome:
         else:
             ok.add(f"{name}: accepted (Keras 2)", not ev[name]["raised"])
     return Outcome(ev, ok, "; ".join(f"{name}: {r.get('type', 'accepted')}" for name, r in ev.items()))
+
+
+# --------------------------------------------------------------------------- files for the Keras helpers
+def _image_tree(env: Env, root: str, per_class: int = 16) -> dict:
+    """Two class folders of 4x4 PNGs; image i has every pixel equal to i (its id: 0 .. 2*per_class-1,
+    class "a" first). Written with tf.io (no PIL)."""
+    import os
+
+    tf = env.tf
+    for c, name in enumerate(("a", "b")):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            ident = c * per_class + i
+            png = tf.io.encode_png(tf.fill((4, 4, 3), tf.constant(ident, tf.uint8)))
+            tf.io.write_file(os.path.join(root, name, f"{i:03d}.png"), png)
+    return {"classes": 2, "per_class": per_class}
+
+
+def _text_tree(root: str, per_class: int = 16) -> None:
+    """Two class folders of one-line text files; file i holds its id."""
+    import os
+
+    for c, name in enumerate(("a", "b")):
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            with open(os.path.join(root, name, f"{i:03d}.txt"), "w") as f:
+                f.write(str(c * per_class + i))
+
+
+def _helper(env: Env, name: str):
+    k = env.keras
+    return getattr(k.utils, name, None) or getattr(k.preprocessing, name)
+
+
+def _ids(env: Env, ds, kind: str) -> list[int]:
+    """Element ids of one pass over a (batched) dataset of (features, label)."""
+    out: list[int] = []
+    for features, _ in ds:
+        if kind == "image":
+            out.extend(int(round(float(v))) for v in env.tf.reduce_mean(features, axis=[1, 2, 3]).numpy())
+        elif kind == "text":
+            out.extend(int(t) for t in features.numpy())
+        else:
+            out.extend(int(v) for v in features.numpy().reshape(-1))
+    return out
+
+
+def _split_overlap(env: Env, ds, k: int, kind: str, passes: int = 2) -> dict:
+    """ids seen in `ds.take(k)` and in `ds.skip(k)` over `passes` passes of each."""
+    a, b = ds.take(k), ds.skip(k)
+    seen_a: set = set()
+    seen_b: set = set()
+    first = None
+    for p in range(passes):
+        ia, ib = _ids(env, a, kind), _ids(env, b, kind)
+        if p == 0:
+            first = len(set(ia) & set(ib))
+        seen_a |= set(ia)
+        seen_b |= set(ib)
+    return {"in_both_parts": len(seen_a & seen_b), "in_both_parts_first_pass": first,
+            "take_ids_seen": len(seen_a), "skip_ids_seen": len(seen_b)}
+
+
+@witness("EPL308", covers={"input": ("shuffle", "image_dataset_from_directory", "text_dataset_from_directory")})
+def epl308(env: Env) -> Outcome:
+    import tempfile
+
+    tf = env.tf
+    env.seed(0)
+    n, k = 20, 15
+    base = tf.data.Dataset.range(n).map(lambda i: (i, i))
+    ev: dict = {"elements": n, "split": f"take({k}) / skip({k})"}
+    ok = Checks()
+    for name, ds in (("shuffle", base.shuffle(n)), ("shuffle_seed_1", base.shuffle(n, seed=1)),
+                     ("reshuffle_each_iteration_false", base.shuffle(n, reshuffle_each_iteration=False))):
+        ev[name] = _split_overlap(env, ds.batch(5), k // 5, "range")
+    ok.add("shuffle: parts overlap", ev["shuffle"]["in_both_parts"] > 0)
+    ok.add("shuffle(seed=1): parts overlap", ev["shuffle_seed_1"]["in_both_parts"] > 0)
+    ok.add("reshuffle_each_iteration=False: disjoint", ev["reshuffle_each_iteration_false"]["in_both_parts"] == 0)
+    with tempfile.TemporaryDirectory() as images, tempfile.TemporaryDirectory() as texts:
+        _image_tree(env, images)
+        _text_tree(texts)
+        for helper, root, kind, extra in (("image_dataset_from_directory", images, "image", {"image_size": (4, 4)}),
+                                          ("text_dataset_from_directory", texts, "text", {})):
+            make = _helper(env, helper)
+            for shuffle in (True, False):
+                with capture():
+                    ds = make(root, batch_size=4, shuffle=shuffle, seed=0, **extra)
+                ev[f"{helper}_shuffle_{shuffle}"] = _split_overlap(env, ds, 2, kind)
+            ok.add(f"{helper}: parts overlap by default", ev[f"{helper}_shuffle_True"]["in_both_parts"] > 0)
+            ok.add(f"{helper}(shuffle=False): disjoint", ev[f"{helper}_shuffle_False"]["in_both_parts"] == 0)
+    summary = (f"ids in both parts of a take/skip split over 2 passes: .shuffle({n}) {ev['shuffle']['in_both_parts']}, "
+               f"seed=1 {ev['shuffle_seed_1']['in_both_parts']}, reshuffle_each_iteration=False "
+               f"{ev['reshuffle_each_iteration_false']['in_both_parts']}; image_dataset_from_directory "
+               f"{ev['image_dataset_from_directory_shuffle_True']['in_both_parts']} (shuffle=False: "
+               f"{ev['image_dataset_from_directory_shuffle_False']['in_both_parts']}); text_dataset_from_directory "
+               f"{ev['text_dataset_from_directory_shuffle_True']['in_both_parts']} (shuffle=False: "
+               f"{ev['text_dataset_from_directory_shuffle_False']['in_both_parts']})")
+    return Outcome(ev, ok, summary)
