@@ -657,6 +657,24 @@ class DataFlow:
                 position += 1
         return ParamEnv(fn_scope, args, complete)
 
+    # ------------------------------------------------------------------ where a visited node is
+    def where_at(self, node: cst.CSTNode, site) -> Where:
+        """The `Where` of `node` seen during the walk at `site` (`Site.of(ctx)`). Inside the value
+        of an assignment the names it binds are not bound yet (`ds = ds.batch(32)` reads the
+        `ds` bound before), but the semantic model binds targets when the statement is entered:
+        such a node is placed before the statement's own bindings."""
+        seq = site.seq
+        for anc in reversed(site.ancestors):
+            if isinstance(anc, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+                targets = [t.target for t in anc.targets] if isinstance(anc, cst.Assign) else [anc.target]
+                own = [b for name in _target_names(targets) for b in self.sem.lookup(name, site.scope) if b.stmt is anc]
+                if own:
+                    seq = min(b.seq for b in own)
+                break
+            if isinstance(anc, (cst.BaseCompoundStatement, cst.Lambda)):
+                break
+        return Where(site.scope, site.ancestors + (node,), None, seq)
+
     # ------------------------------------------------------------------ pipeline steps
     def steps(self, node: cst.BaseExpression, where: Where, _depth: int = 0) -> list:
         """The dataset method calls that built `node`, oldest first, as `Step`s: the receivers
@@ -680,6 +698,66 @@ class DataFlow:
             break
         out.reverse()
         return out
+
+    # ------------------------------------------------------------------ random map functions
+    def random_map(self, call: cst.Call, where: Where) -> Optional[str]:
+        """For `ds.map(fn)`: what makes `fn` draw new random values on every call
+        (`tf.random.uniform`, `tf.image.random_flip_left_right`, a Keras `Random*` layer or a
+        `Sequential` of them), or None when nothing is known to. `fn` is a lambda, or a
+        same-module function (and the same-module functions it calls, two levels deep)."""
+        arg, _ = find_argument(call, "map_func", ("map_func",))
+        if arg is None:
+            return None
+        return self._random_in(arg.value, where, 0)
+
+    def _random_in(self, fn_node: cst.BaseExpression, where: Where, depth: int) -> Optional[str]:
+        if depth > 2:
+            return None
+        if isinstance(fn_node, cst.Lambda):
+            body, scope = fn_node.body, where.scope
+        else:
+            local = self.sem.local_def(fn_node, where.scope)
+            if not isinstance(local, cst.FunctionDef):
+                return self._random_callable(fn_node, where)
+            body, scope = local.body, self.sem.scope_for(local) or where.scope
+        calls = _Calls()
+        body.visit(calls)
+        for c in calls.found:
+            why = self._random_callable(c.func, Where(scope, (), None, 0))
+            if why is None and depth < 2:
+                local = self.sem.local_def(c.func, scope)
+                if isinstance(local, cst.FunctionDef):
+                    why = self._random_in(c.func, Where(scope, (), None, 0), depth + 1)
+            if why is not None:
+                return why
+        return None
+
+    def _random_callable(self, func: cst.BaseExpression, where: Where) -> Optional[str]:
+        """Is calling `func` random: a random op, a Keras Random* layer (built inline, or a name
+        bound to one or to a Sequential holding one)?"""
+        if isinstance(func, cst.Call):  # `layers.RandomFlip("horizontal")(x)`
+            return _random_layer(self.sem.qualified_name(func.func, where.scope))
+        q = self.sem.qualified_name(func, where.scope)
+        if q is not None:
+            if q.startswith("tensorflow.random.") and q.rsplit(".", 1)[1] in _RANDOM_OPS:
+                return f"`{q.replace('tensorflow.', 'tf.')}`"
+            if q.startswith("tensorflow.image.random_"):
+                return f"`{q.replace('tensorflow.', 'tf.')}`"
+        if isinstance(func, cst.Name):
+            for b in self.sem.lookup(func.value, where.scope):
+                if b.kind not in ("assign", "annassign") or not isinstance(b.value, cst.Call):
+                    continue
+                bq = self.sem.qualified_name(b.value.func, b.scope)
+                why = _random_layer(bq)
+                if why is None and bq is not None and bq.rsplit(".", 1)[-1] == "Sequential" and N.is_keras_name(bq):
+                    for a in b.value.args[:1]:
+                        if isinstance(a.value, (cst.List, cst.Tuple)):
+                            for el in a.value.elements:
+                                if isinstance(el.value, cst.Call):
+                                    why = why or _random_layer(self.sem.qualified_name(el.value.func, b.scope))
+                if why is not None:
+                    return why
+        return None
 
     # ------------------------------------------------------------------ values
     def int_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> Optional[int]:
@@ -815,6 +893,27 @@ class DataFlow:
 
 
 # --------------------------------------------------------------------------- helpers
+_RANDOM_OPS = frozenset({"uniform", "normal", "truncated_normal", "shuffle", "categorical", "gamma", "poisson"})
+
+
+class _Calls(cst.CSTVisitor):
+    """Every call in a function body (nested functions and classes too: they may run)."""
+
+    def __init__(self) -> None:
+        self.found: list = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found.append(node)
+
+
+def _random_layer(q: Optional[str]) -> Optional[str]:
+    """`keras.layers.RandomFlip` & co. (Keras's random preprocessing/augmentation layers)."""
+    if q is None or not N.is_keras_name(q) or ".layers." not in q:
+        return None
+    last = q.rsplit(".", 1)[-1]
+    return f"`{last}`" if last.startswith("Random") and len(last) > 6 else None
+
+
 def merge(results: list) -> Optional[Data]:
     """All paths agree on the kind -> that kind; infinite only if every path is."""
     if not results or any(r is None for r in results):
@@ -844,6 +943,19 @@ def _annotation_data(q: Optional[str]) -> Optional[Data]:
     if q == "numpy.ndarray":
         return Data(ARRAY)
     return None
+
+
+def _target_names(targets) -> list:
+    """The plain names an assignment's targets bind (`a, (b, c) = ...` -> a, b, c)."""
+    out: list = []
+    for t in targets:
+        if isinstance(t, cst.Name):
+            out.append(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            out.extend(_target_names([e.value for e in t.elements]))
+        elif isinstance(t, cst.StarredElement):
+            out.extend(_target_names([t.value]))
+    return out
 
 
 def _target_path(target: cst.BaseExpression, name: str) -> Optional[tuple]:

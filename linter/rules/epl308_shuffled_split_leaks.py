@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from linter.analysis.datasets import DATASET, DataFlow, Where
+from linter.analysis.datasets import DATASET, DataFlow
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Site
 
@@ -235,7 +235,7 @@ class ShuffledSplitLeaks(Rule):
         groups: dict = {}
         for call, site in self.candidates:
             name = call.func.value.value
-            where = Where(site.scope, site.ancestors + (call,), None, self._before_own_binding(name, site))
+            where = flow.where_at(call, site)
             bindings = flow.reaching(name, where)
             if not bindings:
                 continue
@@ -254,16 +254,3 @@ class ShuffledSplitLeaks(Rule):
                 f"`{name}` reshuffles on every pass ({data.reshuffles}): this take/skip split changes every epoch, "
                 f"leaking validation samples into training.",
             )
-
-    def _before_own_binding(self, name: str, site: Site) -> int:
-        """The binding counter for a read of `name` inside the value of an assignment to `name`
-        (`ds = ds.skip(k)` reads the `ds` bound before that statement)."""
-        for anc in reversed(site.ancestors):
-            if isinstance(anc, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
-                for b in self.ctx.semantic.lookup(name, site.scope):
-                    if b.stmt is anc:
-                        return b.seq
-                break
-            if isinstance(anc, cst.BaseCompoundStatement):
-                break
-        return site.seq

@@ -505,3 +505,61 @@ def epl308(env: Env) -> Outcome:
                f"{ev['text_dataset_from_directory_shuffle_True']['in_both_parts']} (shuffle=False: "
                f"{ev['text_dataset_from_directory_shuffle_False']['in_both_parts']})")
     return Outcome(ev, ok, summary)
+
+
+@witness("EPL309", covers={"order": ("batch before shuffle", "shuffle before cache", "random map before cache",
+                                     "repeat before shuffle")})
+def epl309(env: Env) -> Outcome:
+    import numpy as np
+
+    tf, k = env.tf, env.keras
+    env.seed(0)
+    n = 20
+    base = tf.data.Dataset.range(n)
+
+    def two_passes(ds):
+        return [[v.tolist() if hasattr(v, "tolist") else v for v in ds.as_numpy_iterator()] for _ in range(2)]
+
+    ev: dict = {"elements": n}
+    ok = Checks()
+    p1, p2 = two_passes(base.batch(4).shuffle(5))
+    same_batches = sorted(map(tuple, p1)) == sorted(map(tuple, p2))
+    ev["batch_then_shuffle"] = {"same_batch_contents": same_batches, "batch_order_differs": p1 != p2}
+    q1, q2 = two_passes(base.shuffle(n).batch(4))
+    ev["shuffle_then_batch_same_batch_contents"] = sorted(map(tuple, map(sorted, q1))) == sorted(map(tuple, map(sorted, q2)))
+    ok.add("batch before shuffle: same batches every pass", same_batches and not ev["shuffle_then_batch_same_batch_contents"])
+    c1, c2 = two_passes(base.shuffle(n).cache())
+    d1, d2 = two_passes(base.cache().shuffle(n))
+    ev["shuffle_then_cache_same_order"], ev["cache_then_shuffle_same_order"] = c1 == c2, d1 == d2
+    ok.add("shuffle before cache: same order every pass", c1 == c2 and d1 != d2)
+    images = tf.data.Dataset.from_tensor_slices(np.arange(n * 4, dtype="float32").reshape(n, 1, 4, 1))
+    flip = k.layers.RandomFlip("horizontal")
+    maps = {"tf.random.uniform": lambda: base.map(lambda v: tf.cast(v, tf.float32) + tf.random.uniform(())),
+            "tf.image.random_flip_left_right": lambda: images.map(tf.image.random_flip_left_right),
+            "keras RandomFlip": lambda: images.map(lambda v: flip(v, training=True))}
+
+    def passes(ds):
+        return [np.stack(list(ds.as_numpy_iterator())) for _ in range(2)]
+
+    ev["random_map_then_cache"] = {}
+    tf.random.set_seed(None)  # no global seed: with one, tf.random ops in a map repeat their values on every pass
+    for name, make in maps.items():
+        u1, u2 = passes(make())
+        c1_, c2_ = passes(make().cache())
+        got = ev["random_map_then_cache"][name] = {"uncached_values_differ_between_passes": not bool(np.array_equal(u1, u2)),
+                                                  "cached_values_same_on_two_passes": bool(np.array_equal(c1_, c2_))}
+        ok.add(f"{name} map before cache: same values every pass",
+               got["uncached_values_differ_between_passes"] and got["cached_values_same_on_two_passes"])
+    env.seed(0)
+    s1, s2 = passes(maps["tf.random.uniform"]())
+    ev["with_global_seed_tf_random_map_repeats_without_cache"] = bool(np.array_equal(s1, s2))
+    mixed = list(base.repeat(2).shuffle(n).as_numpy_iterator())
+    ev["repeat_then_shuffle_distinct_in_first_pass"] = len(set(int(v) for v in mixed[:n]))
+    ok.add("repeat before shuffle: the first pass repeats elements", ev["repeat_then_shuffle_distinct_in_first_pass"] < n)
+    summary = (f"batch(4).shuffle(5): same batch contents on two passes {same_batches} (shuffle(20).batch(4): "
+               f"{ev['shuffle_then_batch_same_batch_contents']}); shuffle().cache() same order {c1 == c2} (cache().shuffle(): "
+               f"{d1 == d2}); random map + cache same values: "
+               + ", ".join(f"{k_} {v['cached_values_same_on_two_passes']} (uncached: differ "
+                           f"{v['uncached_values_differ_between_passes']})" for k_, v in ev["random_map_then_cache"].items())
+               + f"; repeat(2).shuffle(20): {ev['repeat_then_shuffle_distinct_in_first_pass']} distinct in the first 20")
+    return Outcome(ev, ok, summary)
