@@ -563,3 +563,87 @@ def epl309(env: Env) -> Outcome:
                            f"{v['uncached_values_differ_between_passes']})" for k_, v in ev["random_map_then_cache"].items())
                + f"; repeat(2).shuffle(20): {ev['repeat_then_shuffle_distinct_in_first_pass']} distinct in the first 20")
     return Outcome(ev, ok, summary)
+
+
+def _oracle(env: Env):
+    """A perfect classifier for `_image_tree` images: class "b" (ids >= per_class) is brighter."""
+    k, tf = env.keras, env.tf
+    inputs = k.Input(shape=(4, 4, 3))
+    out = k.layers.Lambda(lambda t: tf.reduce_mean(t, axis=[1, 2, 3])[:, None])(inputs)
+    return k.Model(inputs, out)
+
+
+@witness("EPL310", covers={
+    "input": ("flow_from_directory", "image_dataset_from_directory", "text_dataset_from_directory", "shuffle"),
+    "labels": ("classes attribute", "second pass"),
+})
+def epl310(env: Env) -> Outcome:
+    import tempfile
+
+    import numpy as np
+
+    k, tf = env.keras, env.tf
+    env.seed(0)
+    per_class = 16
+    ev: dict = {"images": 2 * per_class}
+    ok = Checks()
+    model = _oracle(env)
+
+    def predicted(data) -> np.ndarray:
+        scores = model.predict(data, verbose=0)[:, 0]
+        return (scores >= per_class - 0.5).astype(int)  # exact: pixel value == id (rescale=None)
+
+    with tempfile.TemporaryDirectory() as images, tempfile.TemporaryDirectory() as texts:
+        _image_tree(env, images, per_class)
+        _text_tree(texts, per_class)
+        image_gen = getattr(k, "preprocessing").image.ImageDataGenerator
+        for shuffle in (None, False):
+            kwargs = {} if shuffle is None else {"shuffle": shuffle}
+            with capture():
+                it = image_gen().flow_from_directory(images, target_size=(4, 4), batch_size=8, class_mode="binary", **kwargs)
+            pred = predicted(it)
+            ev[f"flow_from_directory_shuffle_{shuffle}"] = {
+                "accuracy_vs_classes": float((pred == it.classes).mean()),
+                "accuracy_vs_labels": float((pred == np.asarray(it.labels)).mean())}
+        helper = _helper(env, "image_dataset_from_directory")
+        for shuffle in (None, False):
+            kwargs = {} if shuffle is None else {"shuffle": shuffle}
+            with capture():
+                ds = helper(images, image_size=(4, 4), batch_size=8, **kwargs)
+            pred = predicted(ds)
+            ev[f"image_dataset_from_directory_shuffle_{shuffle}"] = {
+                "accuracy_vs_second_pass": float((pred == np.concatenate([y for _, y in ds])).mean())}
+        base = tf.data.Dataset.from_tensor_slices(
+            (np.repeat(np.arange(2 * per_class, dtype="float32"), 48).reshape(-1, 4, 4, 3),
+             (np.arange(2 * per_class) >= per_class).astype("int32")))
+        for name, ds in (("shuffle", base.shuffle(2 * per_class).batch(8)), ("no_shuffle", base.batch(8))):
+            pred = predicted(ds)
+            ev[f"dataset_{name}"] = {"accuracy_vs_second_pass": float((pred == np.concatenate([y for _, y in ds])).mean())}
+        text = _helper(env, "text_dataset_from_directory")
+        for shuffle in (None, False):
+            kwargs = {} if shuffle is None else {"shuffle": shuffle}
+            with capture():
+                ds = text(texts, batch_size=8, **kwargs)
+            first = [int(t) for b, _ in ds for t in b.numpy()]
+            second = [int(t) for b, _ in ds for t in b.numpy()]
+            ev[f"text_dataset_from_directory_shuffle_{shuffle}"] = {"two_passes_same_order": first == second}
+    f0, f1 = ev["flow_from_directory_shuffle_None"], ev["flow_from_directory_shuffle_False"]
+    i0, i1 = ev["image_dataset_from_directory_shuffle_None"], ev["image_dataset_from_directory_shuffle_False"]
+    d0, d1 = ev["dataset_shuffle"], ev["dataset_no_shuffle"]
+    chance = 0.8  # a perfect model scores 1.0 when aligned; misaligned it scores about 0.5
+    ok.add("flow_from_directory: misaligned with .classes and .labels by default",
+           f0["accuracy_vs_classes"] < chance and f0["accuracy_vs_labels"] < chance)
+    ok.add("flow_from_directory(shuffle=False): aligned", f1["accuracy_vs_classes"] == 1.0 == f1["accuracy_vs_labels"])
+    ok.add("image_dataset_from_directory: misaligned with a second pass", i0["accuracy_vs_second_pass"] < chance)
+    ok.add("image_dataset_from_directory(shuffle=False): aligned", i1["accuracy_vs_second_pass"] == 1.0)
+    ok.add(".shuffle(): misaligned with a second pass", d0["accuracy_vs_second_pass"] < chance and d1["accuracy_vs_second_pass"] == 1.0)
+    ok.add("text_dataset_from_directory: another order on the second pass",
+           not ev["text_dataset_from_directory_shuffle_None"]["two_passes_same_order"]
+           and ev["text_dataset_from_directory_shuffle_False"]["two_passes_same_order"])
+    summary = (f"perfect oracle, 32 images: flow_from_directory vs .classes {f0['accuracy_vs_classes']:.2f} "
+               f"(shuffle=False {f1['accuracy_vs_classes']:.2f}); image_dataset_from_directory vs a second pass "
+               f"{i0['accuracy_vs_second_pass']:.2f} ({i1['accuracy_vs_second_pass']:.2f}); .shuffle() dataset "
+               f"{d0['accuracy_vs_second_pass']:.2f} ({d1['accuracy_vs_second_pass']:.2f}); text_dataset_from_directory "
+               f"second pass same order: {ev['text_dataset_from_directory_shuffle_None']['two_passes_same_order']} "
+               f"(shuffle=False: {ev['text_dataset_from_directory_shuffle_False']['two_passes_same_order']})")
+    return Outcome(ev, ok, summary)
