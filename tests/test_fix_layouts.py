@@ -61,6 +61,8 @@ model.fit_generator(gen(), steps_per_epoch=2, nb_epoch=2)  # old API
 model.predict_generator(gen(), steps=2)  # old API
 model.evaluate(ds,  # held out
                batch_size=8)
+model.predict(ds, steps=8 /  # a float
+              2)
 x = 1  # noqa: EPL101 keep this note
 '''
 
@@ -140,7 +142,7 @@ def test_every_fixable_rule_fires_and_is_fixed(layout):
     outcome = _fix(source)
     after = {f.code for f in engine.check_source(_again(source, outcome.new_text), OPTIONS).findings}
     assert not after & set(FIXABLE), after
-    assert outcome.applied == 11 and outcome.rejected == 0  # the count is true: 11 fixes, each once
+    assert outcome.applied == 12 and outcome.rejected == 0  # the count is true: 12 fixes, each once
 
 
 @pytest.mark.parametrize("layout", ALL_LAYOUTS)
