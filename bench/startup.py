@@ -68,13 +68,18 @@ def _workdir(parent: Path, name: str) -> Path:
     return d
 
 
-def _wall(cmd: list[str], cwd: Path, env: dict) -> float:
+def _run(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one run of `cmd`."""
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{cmd} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
-    return wall
+    err = proc.stderr.read()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"{cmd} failed ({code}): {err.decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def _stats(xs: list[float]) -> dict:
@@ -147,17 +152,22 @@ def main() -> int:
                 commands[f"check small.py, warm cache [{tag}]"] = (lint + ["small.py"], work, lint_env)
                 commands[f"check utils.py [{tag}]"] = (lint + ["utils.py"], work, lint_env)
         times: dict[str, list[float]] = {k: [] for k in commands}
+        cpu: dict[str, list[float]] = {k: [] for k in commands}
         loads = [os.getloadavg()[0]]
         for i in range(args.runs):
             order = list(commands.items())
             if i % 2:  # alternate the order too: no command always follows the same one
                 order.reverse()
             for label, (cmd, cwd, e) in order:
-                times[label].append(_wall(cmd, cwd, e))
+                wall, used = _run(cmd, cwd, e)
+                times[label].append(wall)
+                cpu[label].append(used)
             loads.append(os.getloadavg()[0])
             print(f"round {i + 1}/{args.runs} load {loads[-1]:.2f}", file=sys.stderr)
         stats = {k: _stats(v) for k, v in times.items()}
+        cpu_stats = {k: _stats(v) for k, v in cpu.items()}
         floor = stats['python -c "import libcst"']["median"]
+        cpu_floor = cpu_stats['python -c "import libcst"']["median"]
         imports = {}
         for label in trees:
             imports[label] = importtime(*commands[f"check --no-cache small.py [{label}, {modes[0]}]"])
@@ -169,16 +179,20 @@ def main() -> int:
         f"on {time.strftime('%Y-%m-%d %H:%M')} (git {head_rev}{' + uncommitted' if dirty else ''}; {platform.platform()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}; load average {min(loads):.2f}-{max(loads):.2f} "
         "during the runs). One fresh process per run, all commands round-robin (order reversed every other round); "
-        "wall seconds; ratio = median / median of `import libcst`. small.py = 12-line Keras file with one finding; "
+        "wall seconds and CPU seconds (user + system, of the process); ratio = median / median of `import libcst`. small.py = 12-line Keras file with one finding; "
         "utils.py = a file no rule can fire on. bytecode = epochlint's modules from cached .pyc files (as a pip install "
         "leaves them); source = compiled on every run (PYTHONDONTWRITEBYTECODE, no __pycache__: this machine's default "
         "for a checkout). libcst is always loaded from its installed .pyc files.",
         "",
-        "| command | N | median s | q1-q3 s | min-max s | vs import libcst |",
-        "|---|---|---|---|---|---|",
+        "| command | N | wall median s | wall q1-q3 s | wall min-max s | wall vs import libcst | CPU median s | CPU vs import libcst |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, s in stats.items():
-        lines.append(f"| `{label}` | {s['n']} | {s['median']:.3f} | {s['q1']:.3f}-{s['q3']:.3f} | {s['min']:.3f}-{s['max']:.3f} | {s['median'] / floor:.2f}x |")
+        c = cpu_stats[label]
+        lines.append(
+            f"| `{label}` | {s['n']} | {s['median']:.3f} | {s['q1']:.3f}-{s['q3']:.3f} | {s['min']:.3f}-{s['max']:.3f} | "
+            f"{s['median'] / floor:.2f}x | {c['median']:.3f} | {c['median'] / cpu_floor:.2f}x |"
+        )
     lines.append("")
     for label, imp in imports.items():
         top = ", ".join(f"{name} {own / 1000:.1f}" for own, _, name in imp["top_self"][:8])
