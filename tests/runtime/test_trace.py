@@ -335,16 +335,36 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
     from runtime_check.trace.facts import Sink
     from runtime_check.trace.hooks import Tracer
 
+    import inspect
+
     before = {name: vars(keras.Model).get(name) for name in ("fit", "evaluate", "predict", "compile", "__call__",
-                                                              "__setattr__")}
+                                                              "__setattr__", "__init__", "__getattr__")}
+    sequential_init, metric_getattr = vars(keras.Sequential)["__init__"], vars(keras.metrics.Metric).get("__getattr__")
+    argspec = inspect.getfullargspec(keras.Sequential.__init__)
     gradient, function = tf.GradientTape.gradient, tf.function
     sink = Sink(str(tmp_path / "facts.jsonl"))
     tracer = Tracer(sink, 5)
     tracer.install()
     try:
         assert keras.Model.fit is not before["fit"] and tf.function is not function
+        # the constructors' wrappers keep the argspec Keras reads to record a model's config
+        assert keras.Sequential.__init__ is not sequential_init
+        assert inspect.getfullargspec(keras.Sequential.__init__) == argspec
+        model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)], name="kept")
+        assert model.name == "kept" and model.get_config()["name"] == "kept"
+        # a removed method: the same AttributeError as without the hook; hasattr is not a use
+        assert not hasattr(model, "fit_generator")
+        with pytest.raises(AttributeError, match="'Sequential' object has no attribute 'fit_generator'"):
+            model.fit_generator  # noqa: B018
+        with pytest.raises(AttributeError, match="has no attribute 'reset_states'"):
+            keras.metrics.Mean().reset_states()
     finally:
         tracer.uninstall()
         sink.close()
     assert {name: vars(keras.Model).get(name) for name in before} == before
+    assert vars(keras.Sequential)["__init__"] is sequential_init
+    assert vars(keras.metrics.Metric).get("__getattr__") is metric_getattr is None
     assert tf.GradientTape.gradient is gradient and tf.function is function
+    facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
+    removed = [(f["name"], f["exists"]) for f in facts if f["kind"] == "removed_method"]
+    assert removed == [("fit_generator", False), ("reset_states", False)]  # the attribute uses, not hasattr
