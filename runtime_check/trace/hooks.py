@@ -5,14 +5,22 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
 `fit`/`evaluate` epochs and batches; thin wrappers exist only where no documented hook does:
 
   Model.fit/evaluate/predict     call site, epochs requested/run, initial_epoch, the callback
-  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102; model
-                                 constructors are not wrapped: Keras 3 reads their argspec)
+  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102), and the
+  Model/Functional/Sequential    Keras 1 names and other arguments Keras rejected (EPL103); what
+  __init__                       the input is (EPL301-305). The constructors' wrappers carry the
+                                 original's `__signature__`: Keras 3 reads their argspec
+  Model/Metric __getattr__       (added to the class: Python calls it only after normal lookup
+                                 failed) fit_generator/reset_states used from user code, then the
+                                 same AttributeError (EPL106/EPL207; tf_keras: the methods wrapped)
   Model.__setattr__("epochs")    the attribute fit() ignores (EPL101)
   Model.__call__                 a model with Dropout/BatchNormalization/noise layers called
                                  under an active GradientTape, and its `training` value (EPL202)
   GradientTape.gradient          the target's shape (EPL201) and, eagerly, its mean per step
   tf.function / Function.__call__  functions created per site, traces per function, Python
-                                 numbers among the arguments of a call that traced (EPL203/206)
+                                 numbers among the arguments of a call that traced (EPL203/206);
+                                 during each call a `sys.setprofile` hook (this thread only)
+                                 counts print, outer-list appends and `.numpy()` on symbolic
+                                 tensors (EPL205)
   Optimizer.__init__             optimizers created per site, their `iterations` and the
                                  variables they update, read at the end (EPL204)
   Model.losses (property)        read since the last tape.gradient, for models with
