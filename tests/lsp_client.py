@@ -25,12 +25,13 @@ class LspError(Exception):
 
 
 class LspClient:
-    def __init__(self, args: Optional[list[str]] = None, env: Optional[dict] = None, cwd: Optional[str] = None) -> None:
+    def __init__(self, args: Optional[list[str]] = None, env: Optional[dict] = None, cwd: Optional[str] = None,
+                 command: Optional[list[str]] = None) -> None:
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "epochlint", "server", *(args or [])],
+            command or [sys.executable, "-m", "epochlint", "server", *(args or [])],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd or str(ROOT),
         )
         self._next_id = 0
@@ -164,3 +165,29 @@ class LspClient:
             except Exception:
                 pass
         return self.proc.returncode
+
+
+def _offset(text: str, position: dict) -> int:
+    """The string offset of an LSP position (UTF-16 columns) in `text`."""
+    import re
+
+    starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
+    line = position["line"]
+    if line >= len(starts):
+        return len(text)
+    start = starts[line]
+    end = starts[line + 1] if line + 1 < len(starts) else len(text)
+    units = 0
+    at = start
+    while at < end and units < position["character"]:
+        units += 2 if ord(text[at]) > 0xFFFF else 1
+        at += 1
+    return at
+
+
+def apply_edits(text: str, edits: list[dict]) -> str:
+    """`text` with LSP TextEdits applied (as an editor applies a WorkspaceEdit)."""
+    spans = sorted(((_offset(text, e["range"]["start"]), _offset(text, e["range"]["end"]), e["newText"]) for e in edits), reverse=True)
+    for a, b, new in spans:
+        text = text[:a] + new + text[b:]
+    return text

@@ -38,7 +38,10 @@ def rule_markdown(code: str, message: str) -> str:
             "",
             f"*Claim* (proven by `epochlint verify`): {rule.claim}",
             "",
-            "*Last measured evidence:* " + (evidence or f"not measured yet on this machine: run `epochlint verify --rule {code}`"),
+            "*Last measured evidence:* " + (
+                "\n" + "\n".join(f"- {line}" for line in evidence.splitlines()) if evidence
+                else f"not measured yet on this machine: run `epochlint verify --rule {code}`"
+            ),
             "",
             f"*Fix:* {fix_safety(rule.fixable)}",
         ]

@@ -30,7 +30,10 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote
 
 from lsprotocol import types
+from lsprotocol.types import ResponseError
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from linter import __version__
@@ -62,6 +65,20 @@ def _is_config(uri: str) -> bool:
     return unquote(uri).rsplit("/", 1)[-1] in CONFIG_NAMES
 
 
+class _Protocol(LanguageServerProtocol):
+    """pygls's protocol, plus: a request whose parameters do not match the LSP types is answered
+    with a JSON-RPC error (pygls logs it and never answers, so the client would wait forever)."""
+
+    def structure_message(self, data: Any) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data and isinstance(data["id"], (int, str)):
+                message = f"invalid parameters for {data.get('method')!r}: {exc.__cause__ or exc}"
+                self._send_response(data["id"], error=ResponseError(code=exc.code, message=message[:2000]))
+            raise
+
+
 class EpochlintServer(LanguageServer):
     def __init__(self, debounce: float = DEBOUNCE_SECONDS) -> None:
         super().__init__(
@@ -72,6 +89,7 @@ class EpochlintServer(LanguageServer):
                 notebook_selector=[types.NotebookDocumentFilterWithCells(cells=[types.NotebookCellLanguage(language="python")], notebook="*")],
                 save=True,
             ),
+            protocol_cls=_Protocol,
         )
         self.debounce = debounce
         self.store = DocumentStore()
