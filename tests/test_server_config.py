@@ -206,3 +206,17 @@ def test_server_help_and_missing_pygls(tmp_path):
     out = subprocess.run([sys.executable, "-c", "from linter.cli import main; raise SystemExit(main(['server']))"],
                          capture_output=True, text=True, cwd=str(ROOT), env={"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": ""})
     assert out.returncode == 2 and "pip install 'epochlint[server]'" in out.stderr
+
+
+def test_diagnostics_link_the_rule_page_when_the_url_is_known(monkeypatch):
+    from linter.server import diagnostics
+
+    snap = Snapshot("file:///t.py", None, 7, text=TRAIN)
+    checked = check(snap, Configs().settings_for(None))
+    monkeypatch.setattr(diagnostics, "rule_href", lambda code: f"https://example.invalid/rules/{code}.md")
+    (d103,) = [d for d in diagnostics.to_diagnostics(checked.findings, checked.layout, 7)["file:///t.py"] if d.code == "EPL103"]
+    assert d103.code_description.href == "https://example.invalid/rules/EPL103.md"
+    assert d103.data["version"] == 7 and d103.data["fix"]["edits"][0]["newText"] == "epochs"
+    monkeypatch.setattr(diagnostics, "rule_href", lambda code: None)
+    (d103,) = [d for d in diagnostics.to_diagnostics(checked.findings, checked.layout, 7)["file:///t.py"] if d.code == "EPL103"]
+    assert d103.code_description is None

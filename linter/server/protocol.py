@@ -181,9 +181,9 @@ class EpochlintServer(LanguageServer):
             return
         if snap is None:
             return
-        if entry.path:
+        if entry.path and snap.cells is None:
             try:
-                self.store.project.changed(entry.path, snap.text if snap.cells is None else "")
+                self.store.project.changed(entry.path, snap.text)
             except Exception:
                 self.log_message(f"epochlint: project index: {traceback.format_exc()}", types.MessageType.Error)
         generation = entry.generation
@@ -208,7 +208,8 @@ class EpochlintServer(LanguageServer):
         except Exception as exc:  # never lose the document: say what happened on it
             detail = "".join(traceback.format_exception(exc))
             self.log_message(f"epochlint: internal error while checking {entry.uri}:\n{detail}", types.MessageType.Error)
-            published = {entry.uri if not entry.notebook else next(iter(entry.published), entry.uri): [self._internal_diagnostic(exc)]}
+            cells = [c for c, nb in self.store.cells.items() if nb == entry.uri]
+            published = {cells[0] if entry.notebook and cells else entry.uri: [self._internal_diagnostic(exc)]}
         self.publish(entry, published)
 
     @staticmethod
