@@ -11,7 +11,6 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from lsprotocol import types  # noqa: E402
 
 from linter.server import actions  # noqa: E402
 from linter.server.checking import Cell, Snapshot, check, source_of  # noqa: E402

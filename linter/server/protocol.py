@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
