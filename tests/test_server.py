@@ -191,6 +191,9 @@ def test_a_document_that_does_not_parse_is_epl000_and_the_server_goes_on(server,
     diags = open_doc(server, uri, "import keras\n\ndef train(model:\n    model.fit(x, y)\n")
     assert [d["code"] for d in diags] == ["EPL000"]
     assert diags[0]["range"]["start"]["line"] == 2 and "cannot parse" in diags[0]["message"]
+    hover = server.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": diags[0]["range"]["start"]})
+    assert "**EPL000** `syntax-error`" in hover["contents"]["value"]
+    assert not [a for a in actions(server, uri, diags) if "noqa" in a["title"]]  # EPL000 cannot be suppressed
     assert change_doc(server, uri, [{"text": "import keras\n\ndef train(model):\n    model.fit(x, y)\n"}]) == []
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 
@@ -326,3 +329,17 @@ def test_an_internal_error_is_a_log_message_and_epl000(tmp_path):
         assert sorted(d["code"] for d in client.diagnostics(other, mark)) == ["EPL103", "EPL106"]
     finally:
         assert client.close() == 0
+
+
+def test_an_unsafe_fix_is_marked_and_not_in_fix_all(server, workspace):
+    root, _ = workspace
+    uri = (root / "step.py").as_uri()
+    text = "import tensorflow as tf\n\n@tf.function\ndef train_step(x, y):\n    loss = compute_loss(x, y)\n    print(\"loss\", loss)\n    return loss\n"
+    diags = open_doc(server, uri, text)
+    (d205,) = [d for d in diags if d["code"] == "EPL205"]
+    assert d205["data"]["fix"]["applicability"] == "unsafe"
+    fix = next(a for a in actions(server, uri, [d205]) if "noqa" not in a["title"])
+    assert "unsafe" in fix["title"] and fix["isPreferred"] is False
+    assert "tf.print(" in apply_edits(text, fix["edit"]["changes"][uri])
+    assert actions(server, uri, [], only=["source.fixAll"]) == []  # no safe fix: no "fix all"
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
