@@ -34,6 +34,7 @@ class LspClient:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env, cwd=cwd or str(ROOT),
         )
         self._next_id = 0
+        self.answers: dict[str, Callable[[Any], Any]] = {}  # server -> client requests we answer
         self._responses: dict[Any, dict] = {}
         self.notifications: list[dict] = []
         self._cond = threading.Condition()
@@ -64,8 +65,10 @@ class LspClient:
             with self._cond:
                 if "id" in msg and "method" not in msg:
                     self._responses[msg["id"]] = msg
-                elif "id" in msg:  # a request from the server (registerCapability, ...): accept
-                    self.send_raw(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": None}).encode())
+                elif "id" in msg:  # a request from the server: `answers[method](params)`, else null
+                    answer = self.answers.get(msg["method"])
+                    result = answer(msg.get("params")) if answer else None
+                    self.send_raw(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}).encode())
                     self.notifications.append(msg)
                 else:
                     self.notifications.append(msg)

@@ -106,6 +106,33 @@ def test_config_per_folder_client_settings_and_rechecks(server, folders):
     assert [d["code"] for d in server.diagnostics(ua, mark)] == ["EPL103"]  # defaults, a's ignore
 
 
+def test_settings_pulled_per_folder_with_workspace_configuration(folders, tmp_path):
+    a, b = folders
+    c = tmp_path / "c"
+    c.mkdir()
+    answers = {"global": {"ignore": ["EPL106"]}, c.as_uri(): {"select": ["EPL106"]}}
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "20"])
+    client.answers["workspace/configuration"] = lambda params: [answers.get(item.get("scopeUri", "global")) for item in params["items"]]
+    try:
+        client.request("initialize", {"processId": None, "capabilities": {"workspace": {"configuration": True}},
+                                      "workspaceFolders": [{"uri": c.as_uri(), "name": "c"}, {"uri": (tmp_path / "d").as_uri(), "name": "d"}]})
+        client.notify("initialized", {})
+        uc, ud = (c / "t.py").as_uri(), (tmp_path / "d" / "t.py").as_uri()
+        mark = client.mark()
+        for uri in (uc, ud):
+            client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": TRAIN}})
+        # c's own answer (select EPL106) wins over the global one there; d gets the global ignore
+        assert client.diagnostics(uc, mark, predicate=lambda d: [x["code"] for x in d] == ["EPL106"])
+        assert client.diagnostics(ud, mark, predicate=lambda d: [x["code"] for x in d] == ["EPL103"])
+        # an empty didChangeConfiguration: the server asks again
+        answers[c.as_uri()] = {"select": ["EPL103"]}
+        mark = client.mark()
+        client.notify("workspace/didChangeConfiguration", {"settings": None})
+        assert client.diagnostics(uc, mark, predicate=lambda d: [x["code"] for x in d] == ["EPL103"])
+    finally:
+        assert client.close() == 0
+
+
 # --------------------------------------------------------------------------- units
 def test_units_and_code_points():
     line = 'x = "\U0001F600é"; y'

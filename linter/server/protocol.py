@@ -240,6 +240,29 @@ class EpochlintServer(LanguageServer):
         for dependent in self.store.dependents(entry):
             self.schedule(dependent, max(delay, self.debounce))
 
+    async def pull_settings(self) -> None:
+        """Ask a client that answers `workspace/configuration` for the `epochlint` section, per
+        workspace folder (a folder's answer wins over the global one for its files)."""
+        ws = self.client_capabilities.workspace
+        if not (ws and ws.configuration):
+            return
+        folders = list(self.configs.folders)
+        items = [types.ConfigurationItem(section="epochlint")]
+        items += [types.ConfigurationItem(scope_uri=folder.as_uri(), section="epochlint") for folder in folders]
+        answers = await self.workspace_configuration_async(types.ConfigurationParams(items=items))
+        answers = list(answers or [])
+        if answers and answers[0] is not None:
+            _settings_payload(self, answers[0])
+        per_folder = {}
+        for folder, raw in zip(folders, answers[1:]):
+            if raw is not None:
+                settings, problems = ClientSettings.from_json(raw)
+                for problem in problems:
+                    self.warn(f"epochlint: ignoring a client setting for {folder}: {problem}")
+                per_folder[folder] = settings
+        self.configs.per_folder = per_folder
+        self.recheck_all()
+
     # ------------------------------------------------------------------ code actions
     async def checked_now(self, entry: Entry) -> Optional[checking.Checked]:
         """The entry's check for its current content (checked again if it changed since)."""
@@ -316,7 +339,7 @@ def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
 
     @ls.feature(types.INITIALIZED)
     @guarded()
-    def initialized(ls: EpochlintServer, params: types.InitializedParams) -> None:
+    async def initialized(ls: EpochlintServer, params: types.InitializedParams) -> None:
         ws = ls.client_capabilities.workspace
         watched = ws.did_change_watched_files if ws else None
         if watched and watched.dynamic_registration:
@@ -326,6 +349,7 @@ def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
                 types.Registration(id="epochlint-watch", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                                    register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))
             ]))
+        await ls.pull_settings()
 
     @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @guarded()
@@ -392,11 +416,12 @@ def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     @guarded()
-    def did_change_configuration(ls: EpochlintServer, params: types.DidChangeConfigurationParams) -> None:
-        if params.settings is not None:
+    async def did_change_configuration(ls: EpochlintServer, params: types.DidChangeConfigurationParams) -> None:
+        if params.settings:  # pushed settings; an empty push means "ask" (VS Code's clients)
             _settings_payload(ls, params.settings)
         ls.configs.invalidate()
         ls.recheck_all()
+        await ls.pull_settings()
 
     @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     @guarded()

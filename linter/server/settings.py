@@ -4,7 +4,8 @@ Each document gets the settings the CLI would use for it: the nearest `epochlint
 `pyproject.toml` with a `[tool.epochlint]` table above the file (`linter.config.find_config`),
 else the defaults rooted at the workspace folder that holds it. The client's settings
 (`initializationOptions` and `workspace/didChangeConfiguration`, flat or under an `epochlint` or
-`settings` key) then override: `select` replaces the config's selection (as `--select` does),
+`settings` key; or, from a client that answers `workspace/configuration`, the `epochlint` section
+per workspace folder) then override: `select` replaces the config's selection (as `--select` does),
 `ignore` adds to its ignores (as `--ignore`), `strict` replaces its `strict`.
 
 Discovery and parsing are cached (a directory's config file, a config file's parsed settings by
@@ -81,6 +82,7 @@ class Configs:
 
     def __init__(self, on_error: Callable[[str], None] = lambda message: None) -> None:
         self.client = ClientSettings()
+        self.per_folder: dict[Path, ClientSettings] = {}  # from workspace/configuration
         self.folders: list[Path] = []  # workspace folders, for the defaults' root
         self.on_error = on_error
         self._found: dict[Path, Optional[Path]] = {}  # directory -> its config file (or None)
@@ -107,7 +109,8 @@ class Configs:
         if base is None:
             root = self.folder_of(Path(os.path.abspath(path))) if path else None
             base = Settings(root=root or (self.folders[0] if self.folders else start))
-        return self.client.apply(base)
+        folder = self.folder_of(Path(os.path.abspath(path))) if path else None
+        return self.per_folder.get(folder, self.client).apply(base) if folder is not None else self.client.apply(base)
 
     def _config_for(self, start: Path) -> Optional[Path]:
         if start not in self._found:
