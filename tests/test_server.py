@@ -305,6 +305,7 @@ def test_an_internal_error_is_a_log_message_and_epl000(tmp_path):
     boom = (
         "import linter.runner as r\n"
         "def boom(source, settings, *a, **k):\n"
+        "    print('stray output on stdout')\n"  # must not reach the protocol's channel
         "    if 'boom' in source.text: raise RuntimeError('boom in a rule')\n"
         "    return ORIGINAL(source, settings, *a, **k)\n"
         "ORIGINAL = r.check_source\n"
@@ -327,6 +328,7 @@ def test_an_internal_error_is_a_log_message_and_epl000(tmp_path):
         mark = client.mark()
         client.notify("textDocument/didOpen", {"textDocument": {"uri": other, "languageId": "python", "version": 1, "text": TRAIN}})
         assert sorted(d["code"] for d in client.diagnostics(other, mark)) == ["EPL103", "EPL106"]
+        assert "stray output on stdout" in client.stderr()
     finally:
         assert client.close() == 0
 

@@ -29,5 +29,9 @@ def run_server(args) -> int:
         return 2
     debounce = getattr(args, "debounce_ms", None)
     server = create_server() if debounce is None else create_server(debounce / 1000.0)
-    server.start_io()
+    # stdout is the protocol's channel: a stray print (a warning, a rule's debug output) would
+    # corrupt it, so anything printed goes to stderr, which editors show as the server's log
+    channel_in, channel_out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr
+    server.start_io(channel_in, channel_out)
     return 0
