@@ -246,3 +246,14 @@ def test_diagnostics_link_the_rule_page_when_the_url_is_known(monkeypatch):
     monkeypatch.setattr(diagnostics, "rule_href", lambda code: None)
     (d103,) = [d for d in diagnostics.to_diagnostics(checked.findings, checked.layout, 7)["file:///t.py"] if d.code == "EPL103"]
     assert d103.code_description is None
+
+
+def test_a_failing_project_index_costs_only_the_cross_module_facts():
+    class Broken:
+        def view_for(self, path, data, settings):
+            raise RuntimeError("index exploded")
+
+    snap = Snapshot("file:///w/t.py", "/w/t.py", 1, text=TRAIN)
+    checked = check(snap, Configs().settings_for(None), project=Broken())
+    assert sorted(f.code for f in checked.findings) == ["EPL103", "EPL106"]
+    assert "index exploded" in checked.error

@@ -92,8 +92,9 @@ def source_of(snap: Snapshot, encoding: str = UTF16) -> tuple[SourceFile, Layout
     return source, Layout(docs, lines, default, encoding, frozenset(masked), tuple(c.uri for c in cells))
 
 
-def check(snap: Snapshot, settings: Settings, encoding: str = UTF16) -> Checked:
-    """Check one snapshot with `settings`. Never raises."""
+def check(snap: Snapshot, settings: Settings, encoding: str = UTF16, project: Optional[object] = None) -> Checked:
+    """Check one snapshot with `settings`; `project` (a hook of linter.server.documents) gives
+    the buffer's view of the project modules it imports. Never raises."""
     path = snap.shown
     try:
         source, layout = source_of(snap, encoding)
@@ -109,12 +110,28 @@ def check(snap: Snapshot, settings: Settings, encoding: str = UTF16) -> Checked:
     try:
         # a notebook is checked as its virtual text: the findings stay in virtual lines
         checked_source = dataclasses.replace(source, cells=None) if source.cells else source
-        findings = runner.check_source(checked_source, settings).result.findings
+        view, project_error = _project_view(snap, settings, project)
+        if view is not None:
+            findings = runner.check_source(checked_source, settings, project=view).result.findings
+        else:
+            findings = runner.check_source(checked_source, settings).result.findings
     except Exception as exc:  # outside the engine's own guard
         detail = traceback.format_exc()
         return Checked(snap, source, layout, settings, _internal(path, settings, exc, detail), detail)
-    error = next((f.detail for f in findings if f.code == "EPL000" and f.name == "internal-error" and f.detail), None)
+    error = next((f.detail for f in findings if f.code == "EPL000" and f.name == "internal-error" and f.detail), project_error)
     return Checked(snap, source, layout, settings, findings, error)
+
+
+def _project_view(snap: Snapshot, settings: Settings, project: Optional[object]) -> tuple[Optional[object], Optional[str]]:
+    """(the ProjectView of a document that has a path, or None; the traceback of a failure of the
+    project index, which only costs the cross-module facts: the file is still checked alone)."""
+    if project is None or not snap.path:
+        return None, None
+    data = _notebook_json(snap.cells) if snap.cells is not None else snap.text.encode("utf-8", "surrogatepass")
+    try:
+        return project.view_for(snap.path, data, settings), None
+    except Exception:
+        return None, "project index (checked without the facts of imported modules):\n" + traceback.format_exc()
 
 
 def _internal(path: str, settings: Settings, exc: BaseException, detail: str) -> list[Finding]:

@@ -8,9 +8,10 @@ them), and the pending debounce timer.
 Re-checking dependents: an open document's result can depend on other modules of the project
 (issue 10's project index: a model built in `models.py` and fitted in `train.py`). The store asks
 its `project` hook which paths import a changed path (`importers`) and which open entries those
-are (`dependents`), and tells the hook about buffer contents (`changed`/`closed`) so that a
-project index can read unsaved buffers instead of the files on disk. `NoProject` is the hook
-while checks are per file: nothing depends on anything.
+are (`dependents`), gives each check the buffer's view of the project (`view_for`), and tells
+the hook about buffers (`changed`/`closed`). `linter.server.project.IndexedProject` is the hook
+when the project index (linter.project) is installed; `NoProject` otherwise: checks are per
+file and nothing depends on anything.
 """
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ class NoProject:
 
     def importers(self, path: str) -> set[str]:
         return set()
+
+    def view_for(self, path: str, data: bytes, settings: object) -> None:
+        return None  # no ProjectView: the check sees this file only
 
 
 @dataclass

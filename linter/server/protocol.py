@@ -38,6 +38,7 @@ from pygls.uris import to_fs_path
 from linter import __version__
 from linter.server import actions, checking, diagnostics, hover
 from linter.server.documents import DocumentStore, Entry
+from linter.server.project import hook as project_hook
 from linter.server.layout import UTF16
 from linter.server.settings import CONFIG_NAMES, ClientSettings, Configs
 
@@ -91,7 +92,7 @@ class EpochlintServer(LanguageServer):
             protocol_cls=_Protocol,
         )
         self.debounce = debounce
-        self.store = DocumentStore()
+        self.store = DocumentStore(project_hook())
         self.configs = Configs(on_error=self.warn)
         self.checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="epochlint-check")
         self.resolve_support = False
@@ -167,7 +168,7 @@ class EpochlintServer(LanguageServer):
     def _check(self, snap: checking.Snapshot, encoding: str) -> checking.Checked:
         """On the checker thread: settings (file reads) and the check."""
         settings = self.configs.settings_for(snap.path)
-        return checking.check(snap, settings, encoding)
+        return checking.check(snap, settings, encoding, self.store.project)
 
     def _start(self, entry: Entry) -> None:
         entry.timer = None
@@ -235,10 +236,13 @@ class EpochlintServer(LanguageServer):
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
         entry.published = {}
 
-    def changed(self, entry: Entry, delay: float) -> None:
+    def changed(self, entry: Entry, delay: float, dependents: bool = False) -> None:
+        """Check `entry`; with `dependents` (a save: the project index reads modules from
+        disk), also the open documents that import it."""
         self.schedule(entry, delay)
-        for dependent in self.store.dependents(entry):
-            self.schedule(dependent, max(delay, self.debounce))
+        if dependents:
+            for dependent in self.store.dependents(entry):
+                self.schedule(dependent, max(delay, self.debounce))
 
     async def pull_settings(self) -> None:
         """Ask a client that answers `workspace/configuration` for the `epochlint` section, per
@@ -376,7 +380,10 @@ def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
             return
         entry = ls.store.entries.get(uri)
         if entry is not None:
-            ls.changed(entry, 0.0)
+            ls.changed(entry, 0.0, dependents=True)
+        elif _path_of(uri):  # a module saved that is not checked here: whoever imports it
+            for dependent in ls.store.dependents(Entry(uri, _path_of(uri))):
+                ls.schedule(dependent, ls.debounce)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @guarded()
