@@ -29,7 +29,7 @@ class PipelineOrder(Rule):
       (it trades the epoch boundary for throughput), and with `fit` one epoch of a `.repeat(n)`ed
       dataset holds all n copies anyway: on the real-code corpus every such finding was deliberate.
 
-    Reported at the `.shuffle(...)` or `.cache()` call that comes too late.
+    Reported at the name of the `.shuffle(...)` or `.cache()` call that comes too late.
 
     ## Why is this bad
     `batch(32).shuffle(n)` reorders batches but never their contents: the same 32 samples train
@@ -162,7 +162,7 @@ class PipelineOrder(Rule):
             train_ds = tf.data.Dataset.from_tensor_slices((x_train, y_train)).batch(32).shuffle(1000)
             """,
             line=3,
-            column=12,
+            column=77,
             message_contains="after `.batch()`",
         ),
         # across assignments (the common "batch, then shuffle for good measure" notebook)
@@ -176,7 +176,7 @@ class PipelineOrder(Rule):
             train_dataset = train_dataset.shuffle(buffer_size=1024).prefetch(1)
             """,
             line=6,
-            column=17,
+            column=31,
             message_contains="same samples share a batch",
         ),
         # shuffle then cache: the first epoch's order is replayed
@@ -188,7 +188,7 @@ class PipelineOrder(Rule):
             ds = ds.shuffle(len(x)).cache().batch(32).prefetch(tf.data.AUTOTUNE)
             """,
             line=4,
-            column=6,
+            column=25,
             message_contains="first epoch's order",
         ),
         # augmentation cached: a function with tf.image.random_* ops mapped before cache()
@@ -206,7 +206,7 @@ class PipelineOrder(Rule):
             train = train.shuffle(1000).batch(32)
             """,
             line=9,
-            column=9,
+            column=65,
             message_contains="freezes epoch 1's random values",
         ),
         # a Keras augmentation model in a lambda, cached afterwards (keras-io shape with cache moved)
@@ -220,7 +220,7 @@ class PipelineOrder(Rule):
             train_ds = train_ds.map(lambda x, y: (data_augmentation(x, training=True), y)).cache()
             """,
             line=6,
-            column=12,
+            column=80,
             message_contains="`RandomFlip`",
         ),
         # repeat before shuffle: only with --strict (a deliberate trade-off in TF's guides)
@@ -231,7 +231,7 @@ class PipelineOrder(Rule):
             ds = tfdata.Dataset.range(100).repeat(5).shuffle(100).batch(10)
             """,
             line=3,
-            column=6,
+            column=42,
             message_contains="after `.repeat()`",
             strict=True,
         ),
@@ -244,7 +244,7 @@ class PipelineOrder(Rule):
                 return ds.batch(32).shuffle(100)
             """,
             line=4,
-            column=12,
+            column=25,
             message_contains="shuffles whole batches",
             strict=True,
         ),
@@ -286,7 +286,7 @@ class PipelineOrder(Rule):
             data = flow.data(call, where)
             if data is None and not self.ctx.strict or data is not None and data.kind != DATASET:
                 continue
-            self.report(call, message)
+            self.report(call.func.attr, message)  # the method name: two late steps of one chain stay apart
 
     def _problem(self, method: str, call: cst.Call, steps: list, later: dict, flow: DataFlow) -> Optional[str]:
         before = steps[:-1]
