@@ -529,7 +529,7 @@ class DataFlow:
                 return Data(DATASET, reshuffles=recv.reshuffles)  # repeated twice: the count of one pass is a product
             return Data(DATASET, repeat=(count.value, where), reshuffles=recv.reshuffles)
         if method == "shuffle":
-            return replace(recv, reshuffles=self._shuffle_call_reshuffles(node, where))
+            return replace(recv, reshuffles=self.shuffle_reshuffles(node, where))
         if method in ("cache", "snapshot"):
             return replace(recv, reshuffles="")  # the first pass's order is kept
         if method in _KEEPS_LENGTH:
@@ -550,7 +550,7 @@ class DataFlow:
             return Data(DATASET)
         return Data(DATASET)  # take_while, apply: the length is no longer known
 
-    def _shuffle_call_reshuffles(self, node: cst.Call, where: Where) -> str:
+    def shuffle_reshuffles(self, node: cst.Call, where: Where) -> str:
         """`.shuffle(n)` reshuffles on every pass unless `reshuffle_each_iteration` is given and
         not literally True (positional: the third argument)."""
         arg, hidden = find_argument(node, "reshuffle_each_iteration", ("buffer_size", "seed", "reshuffle_each_iteration"))

@@ -119,6 +119,7 @@ class PipelineOrder(Rule):
             augment = keras.Sequential([keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1)])
             ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1000).cache()
             ds = ds.shuffle(1000).map(lambda a, b: (augment(a, training=True), b)).batch(32)
+            fixed_order = tf.data.Dataset.range(100).shuffle(100, reshuffle_each_iteration=False).cache()
             """
         ),
         # not a tf.data dataset (a pandas frame has no such methods; unknown: not --strict)
@@ -297,7 +298,7 @@ class PipelineOrder(Rule):
                     if m == "unbatch":
                         break
                     if m in _BATCHES:
-                        shuffled = any(s.method == "shuffle" and flow._shuffle_call_reshuffles(s.call, s.where) for s in before[:i])
+                        shuffled = any(s.method == "shuffle" and flow.shuffle_reshuffles(s.call, s.where) for s in before[:i])
                         if not shuffled:
                             return (f"`.shuffle()` after `.{m}()` shuffles whole batches: the same samples share a batch "
                                     f"every epoch. Shuffle before batching.")
@@ -313,6 +314,8 @@ class PipelineOrder(Rule):
                 if why is not None:
                     return (f"`.cache()` after a random `.map()` ({why}) freezes epoch 1's random values. "
                             f"Cache before the random map.")
-        if id(call) not in later["shuffle"] and any(s.method == "shuffle" for s in before):
+        if id(call) not in later["shuffle"] and any(
+            s.method == "shuffle" and flow.shuffle_reshuffles(s.call, s.where) for s in before
+        ):
             return ("`.cache()` after `.shuffle()` replays the first epoch's order every epoch. Cache first, then shuffle.")
         return None
