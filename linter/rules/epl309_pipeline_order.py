@@ -144,6 +144,17 @@ class PipelineOrder(Rule):
                 return titanic.cache().repeat().shuffle(500).prefetch(tf.data.AUTOTUNE)
             """
         ),
+        # the batched data was shuffled inside a helper function (its own pass order changes)
+        Valid(
+            """
+            import tensorflow as tf
+
+            def load(x, y):
+                return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x))
+
+            ds = load(x, y).batch(32).shuffle(8)
+            """
+        ),
         # unbatch between batch and shuffle; window + flat_map (time series)
         Valid(
             """
@@ -299,6 +310,9 @@ class PipelineOrder(Rule):
                         break
                     if m in _BATCHES:
                         shuffled = any(s.method == "shuffle" and flow.shuffle_reshuffles(s.call, s.where) for s in before[:i])
+                        batched = flow.data(before[i].call.func.value, before[i].where)  # what was batched
+                        if batched is None and not self.ctx.strict or batched is not None and batched.reshuffles:
+                            shuffled = True  # not known to be unshuffled (e.g. shuffled inside a helper function)
                         if not shuffled:
                             return (f"`.shuffle()` after `.{m}()` shuffles whole batches: the same samples share a batch "
                                     f"every epoch. Shuffle before batching.")
