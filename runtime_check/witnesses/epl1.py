@@ -1,6 +1,9 @@
 """Witnesses for EPL1xx: how many epochs `fit` really runs (EPL101-EPL106)."""
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from runtime_check import data, models
 from runtime_check.env import Env, capture
 from runtime_check.witnesses.base import Checks, Outcome, epochs_run, r, raised, witness
@@ -173,3 +176,89 @@ def epl106(env: Env) -> Outcome:
     call = ev["fit_generator_call"]
     return Outcome(ev, ok, f"hasattr(model, 'fit_generator') = {ev['has_fit_generator']}; calling it: "
                    f"{call['type'] if call['raised'] else 'trains'}; fit(generator) ran {ev['fit_with_generator_epochs']} epochs")
+
+
+def _train_weights(env: Env, optimizer, steps: int = 4) -> list:
+    """The weights of `models.small` after `steps` SGD batches of the witness data with `optimizer`."""
+    x, y = _xy()
+    model = models.small(env, compile=False)
+    model.compile(optimizer=optimizer, loss="mse")
+    with capture():
+        model.fit(x[: 32 * steps], y[: 32 * steps], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    return models.weights(model)
+
+
+@contextlib.contextmanager
+def _absl_log():
+    """The absl logger's WARNING records (tf_keras warns about `lr=` there), kept off the terminal."""
+    sink: list[str] = []
+
+    class Sink(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sink.append(record.getMessage())
+
+    logger = logging.getLogger("absl")
+    handler, propagate = Sink(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield sink
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _same(a: list, b: list, tol: float = 1e-6) -> bool:
+    import numpy as np
+
+    return len(a) == len(b) and all(np.allclose(u, v, rtol=tol, atol=tol) for u, v in zip(a, b))
+
+
+@witness("EPL107", covers={"argument": ("lr", "decay")})
+def epl107(env: Env) -> Outcome:
+    k = env.keras
+    ev: dict = {"lr": {}, "decay": {}}
+    ok = Checks()
+    for cls in ("Adam", "SGD", "RMSprop"):
+        opt_cls = getattr(k.optimizers, cls)
+        default = r(opt_cls().learning_rate.numpy())
+        built: dict = {}
+        with capture(), _absl_log() as logged:
+            e = raised(lambda: built.setdefault("opt", opt_cls(lr=0.5)))
+        e["log_warning"] = any("lr" in m for m in logged)
+        if "opt" in built:
+            e["learning_rate"] = r(built["opt"].learning_rate.numpy())
+        e["default"] = default
+        ev["lr"][cls] = e
+        if env.keras_major >= 3:
+            ok.add(f"{cls}(lr=) ValueError", e.get("type") == "ValueError" and "not recognized" in e.get("message", ""))
+        else:
+            ok.add(f"{cls}(lr=) dropped: default rate", not e["raised"] and e.get("learning_rate") == default != 0.5)
+            ok.add(f"{cls}(lr=) only a log warning", e["log_warning"])
+    lr0, decay = 0.1, 0.5
+    schedule = k.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)
+    ev["decay"]["schedule_vs_formula"] = [[r(schedule(t)), r(lr0 / (1 + decay * t))] for t in range(4)]
+    ok.add("InverseTimeDecay(lr, 1, d)(t) == lr / (1 + d t)", all(a == b for a, b in ev["decay"]["schedule_vs_formula"]))
+    if env.keras_major >= 3:
+        with capture() as cap:
+            opt = k.optimizers.SGD(lr0, decay=decay)
+        ev["decay"]["warning"] = [m[:120] for m in cap.all_messages() if "decay" in m]
+        decayed = _train_weights(env, opt)
+        ev["decay"]["learning_rate_after"] = r(opt.learning_rate.numpy())
+        ev["decay"]["weights_equal_plain_sgd"] = _same(decayed, _train_weights(env, k.optimizers.SGD(lr0)))
+        ok.add("decay= ignored (warning)", bool(ev["decay"]["warning"]))
+        ok.add("weights == SGD without decay", ev["decay"]["weights_equal_plain_sgd"])
+        summary = (f"Adam/SGD/RMSprop(lr=0.5): {'/'.join(ev['lr'][c].get('type', 'accepted') for c in ev['lr'])}; "
+                   f"SGD(decay=0.5): ignored (weights == plain SGD: {ev['decay']['weights_equal_plain_sgd']})")
+    else:
+        ev["decay"]["new_optimizer"] = raised(lambda: k.optimizers.SGD(lr0, decay=decay))
+        legacy = _train_weights(env, k.optimizers.legacy.SGD(lr0, decay=decay))
+        ev["decay"]["legacy_equals_inverse_time_decay"] = _same(legacy, _train_weights(env, k.optimizers.SGD(schedule)))
+        ev["decay"]["legacy_differs_from_no_decay"] = not _same(legacy, _train_weights(env, k.optimizers.SGD(lr0)))
+        ok.add("SGD(decay=) ValueError", ev["decay"]["new_optimizer"].get("type") == "ValueError")
+        ok.add("legacy decay == InverseTimeDecay(lr, 1, decay)", ev["decay"]["legacy_equals_inverse_time_decay"])
+        ok.add("the decay matters", ev["decay"]["legacy_differs_from_no_decay"])
+        summary = ("Adam/SGD/RMSprop(lr=0.5): learning_rate " + "/".join(str(ev["lr"][c].get("learning_rate")) for c in ev["lr"])
+                   + f"; SGD(decay=): {ev['decay']['new_optimizer'].get('type', 'accepted')}; legacy decay == "
+                   f"InverseTimeDecay: {ev['decay']['legacy_equals_inverse_time_decay']}")
+    return Outcome(ev, ok, summary)
