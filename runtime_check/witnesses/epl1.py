@@ -262,3 +262,33 @@ def epl107(env: Env) -> Outcome:
                    + f"; SGD(decay=): {ev['decay']['new_optimizer'].get('type', 'accepted')}; legacy decay == "
                    f"InverseTimeDecay: {ev['decay']['legacy_equals_inverse_time_decay']}")
     return Outcome(ev, ok, summary)
+
+
+WORKER_ARGUMENTS = ("workers", "use_multiprocessing", "max_queue_size")
+
+
+@witness("EPL108", covers={"argument": WORKER_ARGUMENTS, "call": KERAS1_CALLS})
+def epl108(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    values = {"workers": 2, "use_multiprocessing": False, "max_queue_size": 4}
+    calls = {"fit": lambda **kw: model.fit(x, y, epochs=1, verbose=0, **kw),
+             "evaluate": lambda **kw: model.evaluate(x, y, verbose=0, **kw),
+             "predict": lambda **kw: model.predict(x, verbose=0, **kw)}
+    ev: dict = {call: {} for call in KERAS1_CALLS}
+    with capture():
+        for call in KERAS1_CALLS:
+            for kw in WORKER_ARGUMENTS:
+                ev[call][kw] = raised(lambda call=call, kw=kw: calls[call](**{kw: values[kw]}))
+    ok = Checks()
+    for call in KERAS1_CALLS:
+        for kw in WORKER_ARGUMENTS:
+            e = ev[call][kw]
+            if env.keras_major < 3:
+                ok.add(f"{call}({kw}=) accepted", not e["raised"])
+            elif call == "evaluate":
+                ok.add(f"{call}({kw}=) ValueError", e.get("type") == "ValueError" and "not recognized" in e.get("message", ""))
+            else:
+                ok.add(f"{call}({kw}=) TypeError", e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
+    return Outcome(ev, ok, "; ".join(
+        f"{call}: " + "/".join(sorted({e.get("type", "accepted") for e in ev[call].values()})) for call in KERAS1_CALLS))
