@@ -1,0 +1,77 @@
+"""Witnesses for EPL4xx: callbacks, optimizers and training state across `fit` and `compile` calls
+(EPL401-EPL403)."""
+from __future__ import annotations
+
+from runtime_check import data, models
+from runtime_check.env import Env, capture
+from runtime_check.witnesses.base import Checks, Outcome, r, witness
+
+TURNS = 3
+
+
+def _xy():
+    x, y = data.witness_data()
+    return x[:64], y[:64]  # 2 batches: these witnesses count epochs and read learning rates
+
+
+def _lr(model) -> float:
+    return r(model.optimizer.learning_rate.numpy() if hasattr(model.optimizer.learning_rate, "numpy")
+             else model.optimizer.learning_rate)
+
+
+def _run(env: Env, make_callbacks, style: str) -> dict:
+    """Train `models.small` with the same callback objects: one fit(epochs=TURNS) ("single"), TURNS
+    fit(epochs=1) calls ("loop"), or TURNS fit(initial_epoch=t, epochs=t + 1) calls ("initial_epoch").
+    Returns the epochs run, the epoch indices the callbacks saw and the final learning rate."""
+    x, y = _xy()
+    model = models.small(env, compile=False)
+    model.compile(optimizer=env.keras.optimizers.SGD(0.1), loss="mse")
+    cbs = make_callbacks()
+    seen: list[int] = []
+    k = env.keras
+
+    class Seen(k.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(int(epoch))
+
+    epochs = 0
+    with capture():
+        if style == "single":
+            epochs = len(model.fit(x, y, epochs=TURNS, callbacks=[*cbs, Seen()], verbose=0, shuffle=False).epoch)
+        else:
+            for t in range(TURNS):
+                kw = {"epochs": 1} if style == "loop" else {"initial_epoch": t, "epochs": t + 1}
+                epochs += len(model.fit(x, y, callbacks=[*cbs, Seen()], verbose=0, shuffle=False, **kw).epoch)
+    return {"epochs_run": epochs, "epochs_seen": seen, "learning_rate": _lr(model)}
+
+
+@witness("EPL401", covers={"callback": ("EarlyStopping", "ReduceLROnPlateau", "LearningRateScheduler"),
+                           "epochs": ("one", "initial_epoch")})
+def epl401(env: Env) -> Outcome:
+    k = env.keras
+
+    def plateau():
+        # a loss that falls never improves under mode="max": the "diverging" run, for both callbacks at once
+        return [k.callbacks.EarlyStopping(monitor="loss", mode="max", patience=1),
+                k.callbacks.ReduceLROnPlateau(monitor="loss", mode="max", patience=1, factor=0.5, min_lr=0.0)]
+
+    def scheduler():
+        return [k.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 * 0.5 ** epoch)]
+
+    ev = {"EarlyStopping+ReduceLROnPlateau": {style: _run(env, plateau, style) for style in ("single", "loop", "initial_epoch")},
+          "LearningRateScheduler": {style: _run(env, scheduler, style) for style in ("loop", "initial_epoch")}}
+    ok = Checks()
+    es, ls = ev["EarlyStopping+ReduceLROnPlateau"], ev["LearningRateScheduler"]
+    scheduled = r(0.1 * 0.5 ** (TURNS - 1))
+    ok.add("one fit: EarlyStopping stops early", es["single"]["epochs_run"] < TURNS)
+    ok.add("one fit: ReduceLROnPlateau lowers the rate", es["single"]["learning_rate"] < 0.1)
+    for style in ("loop", "initial_epoch"):
+        ok.add(f"{style}: EarlyStopping never stops", es[style]["epochs_run"] == TURNS)
+        ok.add(f"{style}: ReduceLROnPlateau never lowers the rate", es[style]["learning_rate"] == r(0.1))
+    ok.add("loop: LearningRateScheduler sees epoch 0 every turn", ls["loop"]["epochs_seen"] == [0] * TURNS)
+    ok.add("loop: LearningRateScheduler leaves the rate unchanged", ls["loop"]["learning_rate"] == r(0.1))
+    ok.add("initial_epoch=t: LearningRateScheduler follows the epochs", ls["initial_epoch"]["learning_rate"] == scheduled)
+    summary = (f"{TURNS} turns of fit(epochs=1): EarlyStopping ran {es['loop']['epochs_run']} epochs (one fit: "
+               f"{es['single']['epochs_run']}), ReduceLROnPlateau left lr {es['loop']['learning_rate']} (one fit: "
+               f"{es['single']['learning_rate']}); LearningRateScheduler saw epochs {ls['loop']['epochs_seen']}")
+    return Outcome(ev, ok, summary)
