@@ -292,3 +292,23 @@ def epl108(env: Env) -> Outcome:
                 ok.add(f"{call}({kw}=) TypeError", e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
     return Outcome(ev, ok, "; ".join(
         f"{call}: " + "/".join(sorted({e.get("type", "accepted") for e in ev[call].values()})) for call in KERAS1_CALLS))
+
+
+@witness("EPL109", covers={"compiled": ("accuracy", "acc")})
+def epl109(env: Env) -> Outcome:
+    x, y = _xy()
+    y = (y > 0).astype("float32")
+    ev: dict = {}
+    ok = Checks()
+    for compiled, other in (("accuracy", "acc"), ("acc", "accuracy")):
+        model = models.small(env, compile=False)
+        model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[compiled])
+        with capture():
+            hist = model.fit(x[:64], y[:64], validation_data=(x[64:], y[64:]), epochs=1, verbose=0)
+        keys = sorted(hist.history)
+        ev[compiled] = {"keys": keys, f"history[{other!r}]": raised(lambda: hist.history[other]),
+                        f"history['val_{other}']": raised(lambda: hist.history["val_" + other])}
+        ok.add(f"metrics=[{compiled!r}] -> {compiled}, val_{compiled}", {compiled, "val_" + compiled} <= set(keys))
+        ok.add(f"metrics=[{compiled!r}]: {other!r} KeyError", ev[compiled][f"history[{other!r}]"].get("type") == "KeyError"
+               and ev[compiled][f"history['val_{other}']"].get("type") == "KeyError")
+    return Outcome(ev, ok, f"metrics=['accuracy'] -> keys {ev['accuracy']['keys']}; metrics=['acc'] -> keys {ev['acc']['keys']}")
