@@ -25,7 +25,7 @@ def _run(env: Env, make_callbacks, style: str) -> dict:
     Returns the epochs run, the epoch indices the callbacks saw and the final learning rate."""
     x, y = _xy()
     model = models.small(env, compile=False)
-    model.compile(optimizer=env.keras.optimizers.SGD(0.1), loss="mse")
+    model.compile(optimizer=env.keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)  # nothing to trace
     cbs = make_callbacks()
     seen: list[int] = []
     k = env.keras
@@ -75,3 +75,37 @@ def epl401(env: Env) -> Outcome:
                f"{es['single']['epochs_run']}), ReduceLROnPlateau left lr {es['loop']['learning_rate']} (one fit: "
                f"{es['single']['learning_rate']}); LearningRateScheduler saw epochs {ls['loop']['epochs_seen']}")
     return Outcome(ev, ok, summary)
+
+
+@witness("EPL403", covers={"optimizer": ("string", "default")})
+def epl403(env: Env) -> Outcome:
+    k = env.keras
+    x, y = _xy()
+    same = k.optimizers.Adam(1e-3)
+    eager = {"run_eagerly": True}  # nothing to trace: 6 tiny steps per way
+    ways = {"string": lambda m: m.compile(optimizer="adam", loss="mse", **eager),
+            "default": lambda m: m.compile(loss="mse", **eager),
+            "same object": lambda m: m.compile(optimizer=same, loss="mse", **eager)}
+    ev: dict = {}
+    for way, compile_ in ways.items():
+        model = models.small(env, compile=False)
+        iterations, ids, first_losses = [], [], []
+        with capture():
+            for _ in range(TURNS):
+                compile_(model)
+                hist = model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)  # 2 steps
+                iterations.append(int(model.optimizer.iterations.numpy()))
+                ids.append(id(model.optimizer))
+                first_losses.append(r(hist.history["loss"][0]))
+        ev[way] = {"iterations_per_turn": iterations, "optimizer_objects": len(set(ids)),
+                   "optimizer": type(model.optimizer).__name__, "loss_per_turn": first_losses}
+    ok = Checks()
+    for way in ("string", "default"):
+        ok.add(f"{way}: iterations restart every turn", ev[way]["iterations_per_turn"] == [2] * TURNS)
+        ok.add(f"{way}: a new optimizer per turn", ev[way]["optimizer_objects"] == TURNS)
+    ok.add("default is RMSprop", ev["default"]["optimizer"] == "RMSprop")
+    ok.add("the weights carry on (loss falls turn to turn)", ev["string"]["loss_per_turn"][-1] < ev["string"]["loss_per_turn"][0])
+    ok.add("same object: iterations keep counting", ev["same object"]["iterations_per_turn"] == [2 * (t + 1) for t in range(TURNS)])
+    return Outcome(ev, ok, f"{TURNS} turns of compile + fit (2 steps): iterations compile('adam') "
+                   f"{ev['string']['iterations_per_turn']}, default {ev['default']['iterations_per_turn']} "
+                   f"({ev['default']['optimizer']}), same object {ev['same object']['iterations_per_turn']}")
