@@ -109,3 +109,52 @@ def epl403(env: Env) -> Outcome:
     return Outcome(ev, ok, f"{TURNS} turns of compile + fit (2 steps): iterations compile('adam') "
                    f"{ev['string']['iterations_per_turn']}, default {ev['default']['iterations_per_turn']} "
                    f"({ev['default']['optimizer']}), same object {ev['same object']['iterations_per_turn']}")
+
+
+def _checkpoint_saves(env: Env, directory: str, **kwargs) -> dict:
+    """Fit 3 epochs of 2 batches with a ModelCheckpoint(**kwargs) writing `w-{epoch}`: the files it wrote."""
+    import os
+
+    from runtime_check.witnesses.base import raised
+
+    k = env.keras
+    x, y = _xy()
+    model = models.small(env, compile=False)
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    built: dict = {}
+    os.makedirs(directory)
+    path = os.path.join(directory, "w-{epoch}" + (".weights.h5" if env.keras_major >= 3 else ".h5"))
+    with capture() as cap:
+        e = raised(lambda: built.setdefault("cb", k.callbacks.ModelCheckpoint(path, save_weights_only=True, **kwargs)))
+    e["warnings"] = [m[:120] for m in cap.all_messages()]
+    if "cb" in built:
+        with capture():
+            model.fit(x, y, batch_size=32, epochs=3, callbacks=[built["cb"]], verbose=0, shuffle=False)
+        e["files"] = sorted(os.listdir(directory))
+    return e
+
+
+@witness("EPL402", covers={"argument": ("epsilon", "period", "save_freq")})
+def epl402(env: Env) -> Outcome:
+    import tempfile
+
+    k = env.keras
+    ev: dict = {}
+    with capture() as cap:
+        rl = k.callbacks.ReduceLROnPlateau(epsilon=0.5)
+    ev["epsilon"] = {"min_delta": r(rl.min_delta), "warnings": [m[:120] for m in cap.all_messages()]}
+    with tempfile.TemporaryDirectory() as directory:
+        ev["period"] = _checkpoint_saves(env, f"{directory}/period", period=2)
+        ev["save_freq"] = _checkpoint_saves(env, f"{directory}/save_freq", save_freq=3)
+    ok = Checks()
+    if env.keras_major >= 3:
+        ok.add("epsilon= ignored silently: min_delta 1e-4", ev["epsilon"]["min_delta"] == r(1e-4) and not ev["epsilon"]["warnings"])
+        ok.add("period= TypeError", ev["period"].get("type") == "TypeError")
+    else:
+        ok.add("epsilon= mapped to min_delta", ev["epsilon"]["min_delta"] == 0.5)
+        ok.add("period=2 saves every 2 epochs", ev["period"].get("files") == ["w-2.h5"])
+    # 3 epochs x 2 batches: save_freq=3 saves after the 3rd and the 6th batch (epochs 2 and 3), not every 3 epochs (1 file)
+    ok.add("save_freq=3 counts batches", len(ev["save_freq"].get("files", [])) == 2)
+    return Outcome(ev, ok, f"ReduceLROnPlateau(epsilon=0.5).min_delta = {ev['epsilon']['min_delta']}; "
+                   f"ModelCheckpoint(period=2): {ev['period'].get('type') or 'wrote ' + str(ev['period'].get('files'))}; "
+                   f"save_freq=3 over 3 epochs x 2 batches wrote {ev['save_freq'].get('files')}")
