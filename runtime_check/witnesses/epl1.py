@@ -312,3 +312,48 @@ def epl109(env: Env) -> Outcome:
         ok.add(f"metrics=[{compiled!r}]: {other!r} KeyError", ev[compiled][f"history[{other!r}]"].get("type") == "KeyError"
                and ev[compiled][f"history['val_{other}']"].get("type") == "KeyError")
     return Outcome(ev, ok, f"metrics=['accuracy'] -> keys {ev['accuracy']['keys']}; metrics=['acc'] -> keys {ev['acc']['keys']}")
+
+
+SCHEDULES = ("ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "CosineDecayRestarts")
+
+
+@witness("EPL110", covers={"schedule": SCHEDULES})
+def epl110(env: Env) -> Outcome:
+    k = env.keras
+    x, y = _xy()
+    epochs, steps_per_epoch = 2, 4  # the 128 witness samples in batches of 32
+    s = k.optimizers.schedules
+    makers = {  # decay_steps (first_decay_steps) = the epoch count
+        "ExponentialDecay": lambda: s.ExponentialDecay(0.1, decay_steps=epochs, decay_rate=0.5),
+        "InverseTimeDecay": lambda: s.InverseTimeDecay(0.1, decay_steps=epochs, decay_rate=1.0),
+        "PolynomialDecay": lambda: s.PolynomialDecay(0.1, decay_steps=epochs, end_learning_rate=0.0),
+        "CosineDecay": lambda: s.CosineDecay(0.1, decay_steps=epochs),
+        "CosineDecayRestarts": lambda: s.CosineDecayRestarts(0.1, first_decay_steps=epochs, t_mul=1.0, m_mul=0.5),
+    }
+    ev: dict = {}
+    ok = Checks()
+    for name, make in makers.items():
+        schedule = make()
+        model = models.small(env, compile=False)
+        model.compile(optimizer=k.optimizers.SGD(schedule), loss="mse", run_eagerly=True)
+        seen: list = []
+
+        class RateAtEpochEnd(k.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                # the optimizer's own rate: Keras 3 evaluates the schedule at `iterations` when read; tf_keras
+                # keeps the rate of the last step (`iterations - 1`) in its `current_learning_rate` variable
+                seen.append(r(self.model.optimizer.learning_rate.numpy()))
+
+        with capture():
+            model.fit(x, y, batch_size=32, epochs=epochs, callbacks=[RateAtEpochEnd()], verbose=0, shuffle=False)
+        per_epoch = [r(schedule(e + 1)) for e in range(epochs)]
+        ev[name] = {"iterations": int(model.optimizer.iterations.numpy()), "rate_after_each_epoch": seen,
+                    "rate_if_it_counted_epochs": per_epoch, "rate_at_steps": [r(schedule(t)) for t in range(0, epochs * steps_per_epoch + 1)]}
+        at_steps = ev[name]["rate_at_steps"]
+        lag = 0 if env.keras_major >= 3 else 1
+        ok.add(f"{name}: evaluated at the step count", seen == [at_steps[(e + 1) * steps_per_epoch - lag] for e in range(epochs)])
+        ok.add(f"{name}: not at the epoch", seen[0] != per_epoch[0])
+    e = ev["ExponentialDecay"]
+    ok.add("ExponentialDecay ends below 0.05 (the per-epoch rate)", e["rate_after_each_epoch"][-1] < e["rate_if_it_counted_epochs"][-1] == r(0.05))
+    return Outcome(ev, ok, f"decay_steps={epochs} with fit(epochs={epochs}) of {steps_per_epoch} batches: ExponentialDecay rate after "
+                   f"each epoch {e['rate_after_each_epoch']} (per epoch it would be {e['rate_if_it_counted_epochs']})")
