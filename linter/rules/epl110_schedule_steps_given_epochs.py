@@ -45,8 +45,8 @@ class ScheduleStepsGivenEpochs(Rule):
     A schedule is called with the optimizer's step count (`optimizer.iterations`): it counts
     **batches**, not epochs. `decay_steps=EPOCHS` makes the schedule decay batches-per-epoch
     times faster than intended: measured on Keras 3 and tf_keras, `ExponentialDecay(0.1,
-    decay_steps=2, decay_rate=0.5)` with `fit(epochs=2)` of 4 batches per epoch ends at a
-    learning rate of 0.00625 (four halvings; tf_keras reports the last step's 0.0088), not 0.05;
+    decay_steps=2, decay_rate=0.5)` with `fit(epochs=2)` of 3 batches per epoch ends at a
+    learning rate of 0.0125 (three halvings; tf_keras reports the last step's 0.0177), not 0.05;
     with hundreds of batches per epoch the rate is near zero after the first epoch. A `CosineDecay(decay_steps=EPOCHS)` reaches its floor
     after EPOCHS batches and stays there.
 
@@ -72,10 +72,10 @@ class ScheduleStepsGivenEpochs(Rule):
     claim = (
         "Learning-rate schedules are evaluated at the optimizer's step count (batches), not the epoch: "
         "`decay_steps=<epochs>` decays batches-per-epoch times faster than intended. Measured on Keras 3 and tf_keras: "
-        "ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5) with fit(epochs=2) of 4 batches per epoch ends at 0.00625 "
-        "(tf_keras: 0.0088, the last step's rate), not 0.05."
+        "ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5) with fit(epochs=2) of 3 batches per epoch ends at 0.0125 "
+        "(tf_keras: 0.0177, the last step's rate), not 0.05."
     )
-    witness = ("each schedule with decay_steps=2 in SGD, fit(epochs=2) of 4 batches: the optimizer's learning rate after each "
+    witness = ("each schedule with decay_steps=2 in SGD, fit(epochs=2) of 3 batches: the optimizer's learning rate after each "
                "epoch equals the schedule at the step count, not at the epoch")
     fires_on = {"schedule": tuple(STEP_PARAMETERS)}
     fixable = None
