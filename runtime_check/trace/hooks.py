@@ -18,9 +18,9 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
   GradientTape.gradient          the target's shape (EPL201) and, eagerly, its mean per step
   tf.function / Function.__call__  functions created per site, traces per function, Python
                                  numbers among the arguments of a call that traced (EPL203/206);
-                                 during each call a `sys.setprofile` hook (this thread only)
-                                 counts print, outer-list appends and `.numpy()` on symbolic
-                                 tensors (EPL205)
+                                 while a call builds its graph (`func_graph_from_py_func`),
+                                 a `sys.setprofile` hook (this thread only) counts print,
+                                 outer-list appends and `.numpy()` on symbolic tensors (EPL205)
   Optimizer.__init__             optimizers created per site, their `iterations` and the
                                  variables they update, read at the end (EPL204)
   Model.losses (property)        read since the last tape.gradient, for models with
