@@ -5,6 +5,7 @@ that `epochlint check` never imports pygls."""
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 
 import pytest
@@ -257,3 +258,41 @@ def test_a_failing_project_index_costs_only_the_cross_module_facts():
     checked = check(snap, Configs().settings_for(None), project=Broken())
     assert sorted(f.code for f in checked.findings) == ["EPL103", "EPL106"]
     assert "index exploded" in checked.error
+
+
+MODELS = "import keras\n\n\ndef build_model():\n    return keras.Sequential([keras.layers.Dense(8), keras.layers.Dropout(0.5), keras.layers.Dense(1)])\n"
+TRAIN_IMPORTING = "from models import build_model\n\nmodel = build_model()\nmodel.fit(x, y, nb_epoch=10)\n"
+
+
+@pytest.mark.skipif(not __import__("linter.server.project", fromlist=["available"]).available(), reason="no project index (linter.project)")
+def test_saving_an_imported_module_rechecks_the_open_documents_that_import_it(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    models = tmp_path / "models.py"
+    models.write_text(MODELS)
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "20"])
+    try:
+        client.initialize(tmp_path)
+        train, other = (tmp_path / "train.py").as_uri(), (tmp_path / "other.py").as_uri()
+        mark = client.mark()
+        # the buffer never names keras: the model comes from models.py, through the index
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": train, "languageId": "python", "version": 1, "text": TRAIN_IMPORTING}})
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": other, "languageId": "python", "version": 1, "text": "import keras\nx = 1\n"}})
+        assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
+        client.diagnostics(other, mark)
+        # models.py edited in the editor and saved: train.py (which imports it) is checked again
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": models.as_uri(), "languageId": "python", "version": 1, "text": MODELS}})
+        broken = "def build_model():\n    return None\n"
+        models.write_text(broken)
+        client.notify("textDocument/didChange", {"textDocument": {"uri": models.as_uri(), "version": 2}, "contentChanges": [{"text": broken}]})
+        mark = client.mark()
+        client.notify("textDocument/didSave", {"textDocument": {"uri": models.as_uri()}})
+        assert client.diagnostics(train, mark) == []  # no longer known to be a model: silent
+        time.sleep(0.3)
+        assert not any(m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == other for m in client.notifications[mark:])
+        # and a change on disk that the client reports (another tool wrote it)
+        models.write_text(MODELS)
+        mark = client.mark()
+        client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": models.as_uri(), "type": 2}]})
+        assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
+    finally:
+        assert client.close() == 0
