@@ -296,3 +296,20 @@ def test_saving_an_imported_module_rechecks_the_open_documents_that_import_it(tm
         assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
     finally:
         assert client.close() == 0
+
+
+def test_utf8_columns_when_the_client_asks_for_them(tmp_path):
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "0"])
+    try:
+        result = client.request("initialize", {"processId": None, "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}})
+        client.notify("initialized", {})
+        assert result["capabilities"]["positionEncoding"] == "utf-8"
+        uri = (tmp_path / "t.py").as_uri()
+        text = 'import keras\nmodel = keras.Sequential()\nmodel.fit(x, "\U0001F600é", nb_epoch=10)\n'
+        mark = client.mark()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        (d,) = client.diagnostics(uri, mark)
+        line = text.splitlines()[2]
+        assert d["range"]["start"] == {"line": 2, "character": len(line[: line.index("nb_epoch")].encode("utf-8"))}
+    finally:
+        assert client.close() == 0

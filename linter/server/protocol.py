@@ -118,9 +118,10 @@ class EpochlintServer(LanguageServer):
     @property
     def encoding(self) -> str:
         try:
-            return str(self.workspace.position_encoding or UTF16)
+            kind = self.workspace.position_encoding or UTF16
         except RuntimeError:
             return UTF16
+        return str(getattr(kind, "value", kind))  # an lsprotocol enum member, or its string
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, entry: Entry) -> Optional[checking.Snapshot]:
