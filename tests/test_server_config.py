@@ -313,3 +313,12 @@ def test_utf8_columns_when_the_client_asks_for_them(tmp_path):
         assert d["range"]["start"] == {"line": 2, "character": len(line[: line.index("nb_epoch")].encode("utf-8"))}
     finally:
         assert client.close() == 0
+
+
+def test_action_kind_filter_takes_strings_and_enum_members():
+    from lsprotocol.types import CodeActionKind
+
+    assert actions.wants([CodeActionKind.Source], actions.FIX_ALL_KIND)
+    assert actions.wants(["source.fixAll"], actions.FIX_ALL_KIND)
+    assert not actions.wants(["source.organizeImports"], actions.FIX_ALL_KIND)
+    assert actions.wants(None, CodeActionKind.QuickFix) and not actions.wants(["refactor"], CodeActionKind.QuickFix)

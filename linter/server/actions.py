@@ -185,7 +185,9 @@ def wants(only: Optional[list], kind: str) -> bool:
     """Does the request's `only` filter admit an action of `kind`? (LSP: prefix match by dots)"""
     if not only:
         return True
-    return any(kind == k or kind.startswith(str(k) + ".") for k in only)
+    kind = str(getattr(kind, "value", kind))
+    wanted = [str(getattr(k, "value", k)) for k in only]  # plain strings or lsprotocol enum members
+    return any(kind == k or kind.startswith(k + ".") for k in wanted)
 
 
 def our_diagnostics(diagnostics: Iterable[types.Diagnostic]) -> list[types.Diagnostic]:
