@@ -13,7 +13,6 @@ import gc
 import os
 import re
 import threading
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -23,7 +22,7 @@ import libcst as cst
 
 from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
-from linter.finding import Finding, Fix
+from linter.finding import FileResult, Finding, Fix  # FileResult: re-exported (defined without libcst)
 from linter.positions import node_positions
 from linter.rules import ALL_RULES, Rule
 from linter.semantic import SemanticModel, Scope
@@ -61,13 +60,6 @@ class CheckOptions:
     enabled: frozenset  # codes (rules and meta codes) reported for this file
     strict: bool = False
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding]
-    skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
 
 
 @dataclass
@@ -192,15 +184,21 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
         findings = _epl000(
             source, options, "internal-error",
             "cannot check this file: it is nested too deeply for the checker (RecursionError)", 1, 1,
-            detail=traceback.format_exc(limit=-8),
+            detail=_traceback(limit=-8),
         )
     except Exception as exc:  # a bug in a rule must not stop the run
         findings = _epl000(
             source, options, "internal-error",
             f"internal error while checking this file: {type(exc).__name__}: {exc} (please report it)", 1, 1,
-            detail=traceback.format_exc(),
+            detail=_traceback(),
         )
     return FileResult(source.path, findings)
+
+
+def _traceback(limit=None) -> str:
+    import traceback  # only for an internal error (traceback imports textwrap: ~3 ms of start-up)
+
+    return traceback.format_exc(limit=limit)
 
 
 class _Raised:
