@@ -88,7 +88,7 @@ def noqa_edit(text: str, line0: int, code: str, encoding: str = UTF16) -> Option
     noqa = suppression.parse_directives(text).lines.get(line)
     if noqa is not None:
         if noqa.codes is None or any(c == code for _, c in noqa.codes):
-            return None  # a bare `# noqa` suppresses it already
+            return None  # suppressed already (a bare directive, or this code listed)
         at = noqa.column - 1 + noqa.match_end
         insert = (", " if noqa.codes else " ") + code
     else:
