@@ -13,11 +13,13 @@ with nothing, and a check that fails becomes the document's EPL000 diagnostic
 (`linter.server.checking`), so no document and no request can stop the server. Malformed JSON and
 invalid parameters are answered by pygls with JSON-RPC errors.
 
-Configuration (`linter.server.settings`): client settings from `initializationOptions` and
-`workspace/didChangeConfiguration`; a saved or changed `pyproject.toml`/`epochlint.toml` (a
-`didSave`, or `workspace/didChangeWatchedFiles` when the client lets us watch them) drops the
-config cache; either re-checks every open document. A changed module re-checks the open
-documents that depend on it (`linter.server.documents.DocumentStore.dependents`).
+Configuration (`linter.server.settings`): client settings from `initializationOptions`,
+`workspace/didChangeConfiguration` and, from clients that answer it, `workspace/configuration`
+per workspace folder; a saved or changed `pyproject.toml`/`epochlint.toml` (a `didSave`, or
+`workspace/didChangeWatchedFiles` when the client lets us watch them) drops the config cache;
+either re-checks every open document. A module saved (or changed on disk) re-checks the open
+documents that import it (`linter.server.documents.DocumentStore.dependents`, answered by the
+project index: linter.server.project).
 """
 from __future__ import annotations
 
