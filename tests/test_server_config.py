@@ -107,6 +107,22 @@ def test_config_per_folder_client_settings_and_rechecks(server, folders):
     assert [d["code"] for d in server.diagnostics(ua, mark)] == ["EPL103"]  # defaults, a's ignore
 
 
+def test_a_file_in_a_folder_added_later_gets_that_folders_config(tmp_path):
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "0"])
+    try:
+        client.initialize(tmp_path / "first")
+        later = tmp_path / "later"
+        (later / "sub").mkdir(parents=True)
+        (later / "pyproject.toml").write_text('[tool.epochlint]\nper-file-ignores = {"sub/*" = ["EPL103"]}\n')
+        client.notify("workspace/didChangeWorkspaceFolders", {"event": {"added": [{"uri": later.as_uri(), "name": "later"}], "removed": []}})
+        uri = (later / "sub" / "t.py").as_uri()
+        mark = client.mark()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": TRAIN}})
+        assert [d["code"] for d in client.diagnostics(uri, mark)] == ["EPL106"]  # per-file-ignores relative to its root
+    finally:
+        assert client.close() == 0
+
+
 def test_settings_pulled_per_folder_with_workspace_configuration(folders, tmp_path):
     a, b = folders
     c = tmp_path / "c"
