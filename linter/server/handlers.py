@@ -136,7 +136,7 @@ def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
     def notebook_save(ls: EpochlintServer, params: types.DidSaveNotebookDocumentParams) -> None:
         entry = ls.store.entries.get(params.notebook_document.uri)
         if entry is not None:
-            ls.changed(entry, 0.0)
+            ls.schedule(entry, 0.0, force=False)
 
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
     @guarded()

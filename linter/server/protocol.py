@@ -157,8 +157,14 @@ class EpochlintServer(LanguageServer):
         return doc.version if doc is not None else None
 
     # ------------------------------------------------------------------ checking
-    def schedule(self, entry: Entry, delay: float = 0.0) -> None:
-        """Check `entry` after `delay` seconds (a newer call replaces a pending one)."""
+    def schedule(self, entry: Entry, delay: float = 0.0, force: bool = True) -> None:
+        """Check `entry` after `delay` seconds (a newer call replaces a pending one). Without
+        `force` (a save), a buffer already checked, or being checked, as it is now is left alone:
+        saving after the debounced check costs nothing."""
+        if not force and entry.timer is None:
+            snap = self.snapshot(entry)
+            if snap is not None and (entry.inflight == snap or (entry.checked is not None and entry.checked.snapshot == snap)):
+                return
         entry.generation += 1
         if entry.timer is not None:
             entry.timer.cancel()
@@ -191,11 +197,14 @@ class EpochlintServer(LanguageServer):
             except Exception:
                 self.log_message(f"epochlint: project index: {traceback.format_exc()}", types.MessageType.Error)
         generation = entry.generation
+        entry.inflight = snap
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.checker, self._check, snap, self.encoding)
         future.add_done_callback(functools.partial(self._finished, entry, generation))
 
     def _finished(self, entry: Entry, generation: int, future: "asyncio.Future[checking.Checked]") -> None:
+        if entry.generation == generation:
+            entry.inflight = None
         if future.cancelled():
             return
         if self.store.entries.get(entry.uri) is not entry or entry.generation != generation:
@@ -242,8 +251,9 @@ class EpochlintServer(LanguageServer):
 
     def changed(self, entry: Entry, delay: float, dependents: bool = False) -> None:
         """Check `entry`; with `dependents` (a save: the project index reads modules from
-        disk), also the open documents that import it."""
-        self.schedule(entry, delay)
+        disk), also the open documents that import it (always checked again: what they import
+        changed, not their text)."""
+        self.schedule(entry, delay, force=not dependents)
         if dependents:
             for dependent in self.store.dependents(entry):
                 self.schedule(dependent, max(delay, self.debounce))
