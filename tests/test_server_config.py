@@ -295,6 +295,8 @@ def test_saving_an_imported_module_rechecks_the_open_documents_that_import_it(tm
         client.notify("textDocument/didOpen", {"textDocument": {"uri": other, "languageId": "python", "version": 1, "text": "import keras\nx = 1\n"}})
         assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
         client.diagnostics(other, mark)
+        # models.py's summary went to the CLI's cache too (the next `epochlint check` is warm)
+        assert list((tmp_path / ".epochlint_cache").rglob("summary-*.json"))
         # models.py edited in the editor and saved: train.py (which imports it) is checked again
         client.notify("textDocument/didOpen", {"textDocument": {"uri": models.as_uri(), "languageId": "python", "version": 1, "text": MODELS}})
         broken = "def build_model():\n    return None\n"
@@ -338,3 +340,35 @@ def test_action_kind_filter_takes_strings_and_enum_members():
     assert actions.wants(["source.fixAll"], actions.FIX_ALL_KIND)
     assert not actions.wants(["source.organizeImports"], actions.FIX_ALL_KIND)
     assert actions.wants(None, CodeActionKind.QuickFix) and not actions.wants(["refactor"], CodeActionKind.QuickFix)
+
+
+def test_summaries_come_from_memory_then_the_cli_cache():
+    from linter.server.project import _Summaries
+
+    class Disk:
+        def __init__(self):
+            self.stored = {"k1": {"from": "disk"}}
+
+        def load_summary(self, key):
+            return self.stored.get(key)
+
+        def store_summary(self, key, summary):
+            self.stored[key] = summary
+
+    class Broken:
+        def load_summary(self, key):
+            raise OSError("unreadable")
+
+        store_summary = load_summary
+
+    memo, disk = {}, Disk()
+    s = _Summaries(memo, disk, limit=2)
+    assert s.load_summary("k1") == {"from": "disk"} and memo == {"k1": {"from": "disk"}}
+    s.store_summary("k2", {"new": 1})
+    assert disk.stored["k2"] == {"new": 1} and memo["k2"] == {"new": 1}
+    s.store_summary("k3", {"new": 2})  # over the limit: memory starts again, the disk keeps all
+    assert memo == {"k3": {"new": 2}} and len(disk.stored) == 3
+    quiet = _Summaries({}, Broken(), limit=5)
+    assert quiet.load_summary("x") is None
+    quiet.store_summary("x", {"a": 1})
+    assert quiet.load_summary("x") == {"a": 1}
