@@ -370,3 +370,16 @@ def test_save_checks_only_what_was_not_checked_yet(server, workspace):
     server.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
     assert published_after(mark) == [_versions[uri]]
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_crlf_buffers_keep_their_positions(server, workspace):
+    root, _ = workspace
+    uri = (root / "crlf.py").as_uri()
+    text = TRAIN.replace("\n", "\r\n")
+    diags = open_doc(server, uri, text)
+    d103 = next(d for d in diags if d["code"] == "EPL103")
+    assert d103["range"]["start"]["line"] == 3
+    acts = actions(server, uri, [], only=["source.fixAll.epochlint"])
+    fixed = apply_edits(text, acts[0]["edit"]["changes"][uri])
+    assert fixed == text.replace("nb_epoch", "epochs").replace("fit_generator", "fit")
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
