@@ -345,3 +345,41 @@ def test_an_unsafe_fix_is_marked_and_not_in_fix_all(server, workspace):
     assert "tf.print(" in apply_edits(text, fix["edit"]["changes"][uri])
     assert actions(server, uri, [], only=["source.fixAll"]) == []  # no safe fix: no "fix all"
     server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_save_checks_only_what_was_not_checked_yet(server, workspace):
+    root, _ = workspace
+    uri = (root / "saved.py").as_uri()
+    open_doc(server, uri, TRAIN)
+
+    def published_after(mark):
+        time.sleep(0.4)
+        return [m["params"].get("version") for m in server.notifications[mark:] if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri]
+
+    mark = server.mark()
+    server.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert published_after(mark) == []  # checked as it is already
+    change_doc(server, uri, [{"text": TRAIN.replace("fit_generator", "fit")}])
+    mark = server.mark()
+    server.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert published_after(mark) == []
+    # a change and an immediate save: checked once more, at once (no debounce wait)
+    _versions[uri] += 1
+    mark = server.mark()
+    server.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": _versions[uri]}, "contentChanges": [{"text": TRAIN}]})
+    server.notify("textDocument/didSave", {"textDocument": {"uri": uri}})
+    assert published_after(mark) == [_versions[uri]]
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_crlf_buffers_keep_their_positions(server, workspace):
+    root, _ = workspace
+    uri = (root / "crlf.py").as_uri()
+    text = TRAIN.replace("\n", "\r\n")
+    diags = open_doc(server, uri, text)
+    d103 = next(d for d in diags if d["code"] == "EPL103")
+    assert d103["range"]["start"]["line"] == 3
+    acts = actions(server, uri, [], only=["source.fixAll.epochlint"])
+    fixed = apply_edits(text, acts[0]["edit"]["changes"][uri])
+    assert fixed == text.replace("nb_epoch", "epochs").replace("fit_generator", "fit")
+    server.notify("textDocument/didClose", {"textDocument": {"uri": uri}})

@@ -5,6 +5,7 @@ that `epochlint check` never imports pygls."""
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 
 import pytest
@@ -104,6 +105,22 @@ def test_config_per_folder_client_settings_and_rechecks(server, folders):
     server.wait_for("window/showMessage", lambda p: "NOPE1" in p["message"], after=mark)
     server.wait_for("window/showMessage", lambda p: "strict" in p["message"], after=mark)
     assert [d["code"] for d in server.diagnostics(ua, mark)] == ["EPL103"]  # defaults, a's ignore
+
+
+def test_a_file_in_a_folder_added_later_gets_that_folders_config(tmp_path):
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "0"])
+    try:
+        client.initialize(tmp_path / "first")
+        later = tmp_path / "later"
+        (later / "sub").mkdir(parents=True)
+        (later / "pyproject.toml").write_text('[tool.epochlint]\nper-file-ignores = {"sub/*" = ["EPL103"]}\n')
+        client.notify("workspace/didChangeWorkspaceFolders", {"event": {"added": [{"uri": later.as_uri(), "name": "later"}], "removed": []}})
+        uri = (later / "sub" / "t.py").as_uri()
+        mark = client.mark()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": TRAIN}})
+        assert [d["code"] for d in client.diagnostics(uri, mark)] == ["EPL106"]  # per-file-ignores relative to its root
+    finally:
+        assert client.close() == 0
 
 
 def test_settings_pulled_per_folder_with_workspace_configuration(folders, tmp_path):
@@ -257,3 +274,101 @@ def test_a_failing_project_index_costs_only_the_cross_module_facts():
     checked = check(snap, Configs().settings_for(None), project=Broken())
     assert sorted(f.code for f in checked.findings) == ["EPL103", "EPL106"]
     assert "index exploded" in checked.error
+
+
+MODELS = "import keras\n\n\ndef build_model():\n    return keras.Sequential([keras.layers.Dense(8), keras.layers.Dropout(0.5), keras.layers.Dense(1)])\n"
+TRAIN_IMPORTING = "from models import build_model\n\nmodel = build_model()\nmodel.fit(x, y, nb_epoch=10)\n"
+
+
+@pytest.mark.skipif(not __import__("linter.server.project", fromlist=["available"]).available(), reason="no project index (linter.project)")
+def test_saving_an_imported_module_rechecks_the_open_documents_that_import_it(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    models = tmp_path / "models.py"
+    models.write_text(MODELS)
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "20"])
+    try:
+        client.initialize(tmp_path)
+        train, other = (tmp_path / "train.py").as_uri(), (tmp_path / "other.py").as_uri()
+        mark = client.mark()
+        # the buffer never names keras: the model comes from models.py, through the index
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": train, "languageId": "python", "version": 1, "text": TRAIN_IMPORTING}})
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": other, "languageId": "python", "version": 1, "text": "import keras\nx = 1\n"}})
+        assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
+        client.diagnostics(other, mark)
+        # models.py's summary went to the CLI's cache too (the next `epochlint check` is warm)
+        assert list((tmp_path / ".epochlint_cache").rglob("summary-*.json"))
+        # models.py edited in the editor and saved: train.py (which imports it) is checked again
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": models.as_uri(), "languageId": "python", "version": 1, "text": MODELS}})
+        broken = "def build_model():\n    return None\n"
+        models.write_text(broken)
+        client.notify("textDocument/didChange", {"textDocument": {"uri": models.as_uri(), "version": 2}, "contentChanges": [{"text": broken}]})
+        mark = client.mark()
+        client.notify("textDocument/didSave", {"textDocument": {"uri": models.as_uri()}})
+        assert client.diagnostics(train, mark) == []  # no longer known to be a model: silent
+        time.sleep(0.3)
+        assert not any(m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == other for m in client.notifications[mark:])
+        # and a change on disk that the client reports (another tool wrote it)
+        models.write_text(MODELS)
+        mark = client.mark()
+        client.notify("workspace/didChangeWatchedFiles", {"changes": [{"uri": models.as_uri(), "type": 2}]})
+        assert [d["code"] for d in client.diagnostics(train, mark)] == ["EPL103"]
+    finally:
+        assert client.close() == 0
+
+
+def test_utf8_columns_when_the_client_asks_for_them(tmp_path):
+    client = LspClient(cwd=str(tmp_path), args=["--debounce-ms", "0"])
+    try:
+        result = client.request("initialize", {"processId": None, "capabilities": {"general": {"positionEncodings": ["utf-8", "utf-16"]}}})
+        client.notify("initialized", {})
+        assert result["capabilities"]["positionEncoding"] == "utf-8"
+        uri = (tmp_path / "t.py").as_uri()
+        text = 'import keras\nmodel = keras.Sequential()\nmodel.fit(x, "\U0001F600é", nb_epoch=10)\n'
+        mark = client.mark()
+        client.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": text}})
+        (d,) = client.diagnostics(uri, mark)
+        line = text.splitlines()[2]
+        assert d["range"]["start"] == {"line": 2, "character": len(line[: line.index("nb_epoch")].encode("utf-8"))}
+    finally:
+        assert client.close() == 0
+
+
+def test_action_kind_filter_takes_strings_and_enum_members():
+    from lsprotocol.types import CodeActionKind
+
+    assert actions.wants([CodeActionKind.Source], actions.FIX_ALL_KIND)
+    assert actions.wants(["source.fixAll"], actions.FIX_ALL_KIND)
+    assert not actions.wants(["source.organizeImports"], actions.FIX_ALL_KIND)
+    assert actions.wants(None, CodeActionKind.QuickFix) and not actions.wants(["refactor"], CodeActionKind.QuickFix)
+
+
+def test_summaries_come_from_memory_then_the_cli_cache():
+    from linter.server.project import _Summaries
+
+    class Disk:
+        def __init__(self):
+            self.stored = {"k1": {"from": "disk"}}
+
+        def load_summary(self, key):
+            return self.stored.get(key)
+
+        def store_summary(self, key, summary):
+            self.stored[key] = summary
+
+    class Broken:
+        def load_summary(self, key):
+            raise OSError("unreadable")
+
+        store_summary = load_summary
+
+    memo, disk = {}, Disk()
+    s = _Summaries(memo, disk, limit=2)
+    assert s.load_summary("k1") == {"from": "disk"} and memo == {"k1": {"from": "disk"}}
+    s.store_summary("k2", {"new": 1})
+    assert disk.stored["k2"] == {"new": 1} and memo["k2"] == {"new": 1}
+    s.store_summary("k3", {"new": 2})  # over the limit: memory starts again, the disk keeps all
+    assert memo == {"k3": {"new": 2}} and len(disk.stored) == 3
+    quiet = _Summaries({}, Broken(), limit=5)
+    assert quiet.load_summary("x") is None
+    quiet.store_summary("x", {"a": 1})
+    assert quiet.load_summary("x") == {"a": 1}

@@ -3,8 +3,9 @@
 Built on pygls 2 / lsprotocol (the optional `server` extra: `pip install 'epochlint[server]'`);
 nothing here is imported by `epochlint check`. The modules, each owning one concern:
 
-    protocol     the pygls server and its LSP handlers (documents, notebooks, configuration,
-                 code actions, hover), debouncing and the checker thread
+    protocol     the pygls server: snapshots of open buffers, debounced checks on one checker
+                 thread, publishing, settings pulls
+    handlers     the LSP handlers (documents, notebooks, configuration, code actions, hover)
     documents    the store of open documents, their last check and published diagnostics, and
                  the "re-check dependents" hook for a project index
     checking     an editor buffer (or a notebook's cells) -> SourceFile -> the CLI's per-file
@@ -14,6 +15,7 @@ nothing here is imported by `epochlint check`. The modules, each owning one conc
     actions      quick fixes, "fix all safe" (source.fixAll.epochlint), `# noqa: CODE`
     hover        the rule's summary, claim and last measured evidence, as Markdown
     settings     `[tool.epochlint]` discovery per document, client settings on top
+    project      the project index (linter.project) for open buffers, when it is installed
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sys
 def run_server(args) -> int:
     """Serve LSP on stdin/stdout until the client says `exit` (exit code 0 after `shutdown`)."""
     try:
-        from linter.server.protocol import create_server
+        from linter.server.handlers import create_server
     except ImportError as exc:
         print(f"epochlint server: the language server needs pygls and lsprotocol ({exc}). Install them with: pip install 'epochlint[server]'", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ def noqa_edit(text: str, line0: int, code: str, encoding: str = UTF16) -> Option
     noqa = suppression.parse_directives(text).lines.get(line)
     if noqa is not None:
         if noqa.codes is None or any(c == code for _, c in noqa.codes):
-            return None  # a bare `# noqa` suppresses it already
+            return None  # suppressed already (a bare directive, or this code listed)
         at = noqa.column - 1 + noqa.match_end
         insert = (", " if noqa.codes else " ") + code
     else:
@@ -185,7 +185,9 @@ def wants(only: Optional[list], kind: str) -> bool:
     """Does the request's `only` filter admit an action of `kind`? (LSP: prefix match by dots)"""
     if not only:
         return True
-    return any(kind == k or kind.startswith(str(k) + ".") for k in only)
+    kind = str(getattr(kind, "value", kind))
+    wanted = [str(getattr(k, "value", k)) for k in only]  # plain strings or lsprotocol enum members
+    return any(kind == k or kind.startswith(k + ".") for k in wanted)
 
 
 def our_diagnostics(diagnostics: Iterable[types.Diagnostic]) -> list[types.Diagnostic]:

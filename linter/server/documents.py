@@ -47,6 +47,7 @@ class Entry:
     published: dict[str, list] = field(default_factory=dict)  # document URI -> diagnostics
     timer: Any = None  # the pending debounced check (an asyncio TimerHandle)
     generation: int = 0  # bumped by every change: a check of an older generation is not published
+    inflight: Any = None  # the snapshot being checked
 
 
 def norm(path: Optional[str]) -> Optional[str]:

@@ -1,4 +1,5 @@
-"""Protocol wiring: the pygls language server and its LSP handlers.
+"""Protocol wiring: the pygls language server (state, scheduling, publishing); its LSP
+handlers are registered by `linter.server.handlers.create_server`.
 
 Documents: `textDocument/didOpen|didChange|didSave|didClose` for Python files and
 `notebookDocument/didOpen|didChange|didSave|didClose` for notebooks (pygls keeps the buffers:
@@ -12,11 +13,13 @@ with nothing, and a check that fails becomes the document's EPL000 diagnostic
 (`linter.server.checking`), so no document and no request can stop the server. Malformed JSON and
 invalid parameters are answered by pygls with JSON-RPC errors.
 
-Configuration (`linter.server.settings`): client settings from `initializationOptions` and
-`workspace/didChangeConfiguration`; a saved or changed `pyproject.toml`/`epochlint.toml` (a
-`didSave`, or `workspace/didChangeWatchedFiles` when the client lets us watch them) drops the
-config cache; either re-checks every open document. A changed module re-checks the open
-documents that depend on it (`linter.server.documents.DocumentStore.dependents`).
+Configuration (`linter.server.settings`): client settings from `initializationOptions`,
+`workspace/didChangeConfiguration` and, from clients that answer it, `workspace/configuration`
+per workspace folder; a saved or changed `pyproject.toml`/`epochlint.toml` (a `didSave`, or
+`workspace/didChangeWatchedFiles` when the client lets us watch them) drops the config cache;
+either re-checks every open document. A module saved (or changed on disk) re-checks the open
+documents that import it (`linter.server.documents.DocumentStore.dependents`, answered by the
+project index: linter.server.project).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import functools
 import logging
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -36,7 +39,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from linter import __version__
-from linter.server import actions, checking, diagnostics, hover
+from linter.server import actions, checking, diagnostics
 from linter.server.documents import DocumentStore, Entry
 from linter.server.project import hook as project_hook
 from linter.server.layout import UTF16
@@ -46,7 +49,7 @@ DEBOUNCE_SECONDS = 0.1
 log = logging.getLogger("epochlint.server")
 
 
-def _path_of(uri: str) -> Optional[str]:
+def path_of(uri: str) -> Optional[str]:
     if not uri.startswith("file:"):
         return None
     try:
@@ -55,13 +58,13 @@ def _path_of(uri: str) -> Optional[str]:
         return None
 
 
-def _is_python(uri: str, language: Optional[str]) -> bool:
+def is_python(uri: str, language: Optional[str]) -> bool:
     if language:
         return language.lower() in ("python", "ipython")
     return unquote(uri).endswith((".py", ".pyi", ".pyw"))
 
 
-def _is_config(uri: str) -> bool:
+def is_config(uri: str) -> bool:
     return unquote(uri).rsplit("/", 1)[-1] in CONFIG_NAMES
 
 
@@ -118,9 +121,10 @@ class EpochlintServer(LanguageServer):
     @property
     def encoding(self) -> str:
         try:
-            return str(self.workspace.position_encoding or UTF16)
+            kind = self.workspace.position_encoding or UTF16
         except RuntimeError:
             return UTF16
+        return str(getattr(kind, "value", kind))  # an lsprotocol enum member, or its string
 
     # ------------------------------------------------------------------ snapshots
     def snapshot(self, entry: Entry) -> Optional[checking.Snapshot]:
@@ -153,8 +157,14 @@ class EpochlintServer(LanguageServer):
         return doc.version if doc is not None else None
 
     # ------------------------------------------------------------------ checking
-    def schedule(self, entry: Entry, delay: float = 0.0) -> None:
-        """Check `entry` after `delay` seconds (a newer call replaces a pending one)."""
+    def schedule(self, entry: Entry, delay: float = 0.0, force: bool = True) -> None:
+        """Check `entry` after `delay` seconds (a newer call replaces a pending one). Without
+        `force` (a save), a buffer already checked, or being checked, as it is now is left alone:
+        saving after the debounced check costs nothing."""
+        if not force and entry.timer is None:
+            snap = self.snapshot(entry)
+            if snap is not None and (entry.inflight == snap or (entry.checked is not None and entry.checked.snapshot == snap)):
+                return
         entry.generation += 1
         if entry.timer is not None:
             entry.timer.cancel()
@@ -187,11 +197,14 @@ class EpochlintServer(LanguageServer):
             except Exception:
                 self.log_message(f"epochlint: project index: {traceback.format_exc()}", types.MessageType.Error)
         generation = entry.generation
+        entry.inflight = snap
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.checker, self._check, snap, self.encoding)
         future.add_done_callback(functools.partial(self._finished, entry, generation))
 
     def _finished(self, entry: Entry, generation: int, future: "asyncio.Future[checking.Checked]") -> None:
+        if entry.generation == generation:
+            entry.inflight = None
         if future.cancelled():
             return
         if self.store.entries.get(entry.uri) is not entry or entry.generation != generation:
@@ -238,11 +251,23 @@ class EpochlintServer(LanguageServer):
 
     def changed(self, entry: Entry, delay: float, dependents: bool = False) -> None:
         """Check `entry`; with `dependents` (a save: the project index reads modules from
-        disk), also the open documents that import it."""
-        self.schedule(entry, delay)
+        disk), also the open documents that import it (always checked again: what they import
+        changed, not their text)."""
+        self.schedule(entry, delay, force=not dependents)
         if dependents:
             for dependent in self.store.dependents(entry):
                 self.schedule(dependent, max(delay, self.debounce))
+
+    def apply_settings(self, raw: Any) -> None:
+        """Client settings pushed by the client (initializationOptions, didChangeConfiguration)."""
+        settings, problems = ClientSettings.from_json(raw)
+        for problem in problems:
+            self.warn(f"epochlint: ignoring a client setting: {problem}")
+        self.configs.client = settings
+        if isinstance(raw, dict):
+            inner = raw.get("epochlint", raw.get("settings", raw))
+            if isinstance(inner, dict) and isinstance(inner.get("debounce"), (int, float)) and not isinstance(inner.get("debounce"), bool):
+                self.debounce = max(0.0, float(inner["debounce"]) / 1000.0)  # milliseconds
 
     async def pull_settings(self) -> None:
         """Ask a client that answers `workspace/configuration` for the `epochlint` section, per
@@ -256,7 +281,7 @@ class EpochlintServer(LanguageServer):
         answers = await self.workspace_configuration_async(types.ConfigurationParams(items=items))
         answers = list(answers or [])
         if answers and answers[0] is not None:
-            _settings_payload(self, answers[0])
+            self.apply_settings(answers[0])
         per_folder = {}
         for folder, raw in zip(folders, answers[1:]):
             if raw is not None:
@@ -284,236 +309,3 @@ class EpochlintServer(LanguageServer):
             return []
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.checker, actions.fix_all_edits, checked, self.encoding)
-
-
-def guarded(default: Any = None) -> Callable:
-    """A handler that logs its exception and answers `default` instead of failing."""
-
-    def wrap(fn: Callable) -> Callable:
-        if asyncio.iscoroutinefunction(fn):
-            @functools.wraps(fn)
-            async def run_async(ls: EpochlintServer, params: Any) -> Any:
-                try:
-                    return await fn(ls, params)
-                except Exception:
-                    ls.log_message(f"epochlint: {fn.__name__} failed:\n{traceback.format_exc()}", types.MessageType.Error)
-                    return default
-
-            return run_async
-
-        @functools.wraps(fn)
-        def run(ls: EpochlintServer, params: Any) -> Any:
-            try:
-                return fn(ls, params)
-            except Exception:
-                ls.log_message(f"epochlint: {fn.__name__} failed:\n{traceback.format_exc()}", types.MessageType.Error)
-                return default
-
-        return run
-
-    return wrap
-
-
-def _settings_payload(ls: EpochlintServer, raw: Any) -> None:
-    settings, problems = ClientSettings.from_json(raw)
-    for problem in problems:
-        ls.warn(f"epochlint: ignoring a client setting: {problem}")
-    ls.configs.client = settings
-    if isinstance(raw, dict):
-        inner = raw.get("epochlint", raw.get("settings", raw))
-        if isinstance(inner, dict) and isinstance(inner.get("debounce"), (int, float)) and not isinstance(inner.get("debounce"), bool):
-            ls.debounce = max(0.0, float(inner["debounce"]) / 1000.0)  # milliseconds
-
-
-def create_server(debounce: float = DEBOUNCE_SECONDS) -> EpochlintServer:
-    ls = EpochlintServer(debounce)
-
-    @ls.feature(types.INITIALIZE)
-    @guarded()
-    def initialize(ls: EpochlintServer, params: types.InitializeParams) -> None:
-        folders = [f.uri for f in params.workspace_folders or []] or ([params.root_uri] if params.root_uri else [])
-        ls.configs.folders = [p for p in (_path_of(u) for u in folders) if p]
-        from pathlib import Path
-
-        ls.configs.folders = [Path(p) for p in ls.configs.folders]
-        _settings_payload(ls, params.initialization_options)
-        caps = params.capabilities.text_document.code_action if params.capabilities.text_document else None
-        resolve = caps.resolve_support if caps else None
-        ls.resolve_support = bool(resolve and "edit" in (resolve.properties or []))
-
-    @ls.feature(types.INITIALIZED)
-    @guarded()
-    async def initialized(ls: EpochlintServer, params: types.InitializedParams) -> None:
-        ws = ls.client_capabilities.workspace
-        watched = ws.did_change_watched_files if ws else None
-        if watched and watched.dynamic_registration:
-            watchers = [types.FileSystemWatcher(glob_pattern=f"**/{name}") for name in CONFIG_NAMES]
-            watchers.append(types.FileSystemWatcher(glob_pattern="**/*.py"))
-            ls.client_register_capability(types.RegistrationParams(registrations=[
-                types.Registration(id="epochlint-watch", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                                   register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers))
-            ]))
-        await ls.pull_settings()
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    @guarded()
-    def did_open(ls: EpochlintServer, params: types.DidOpenTextDocumentParams) -> None:
-        doc = params.text_document
-        if not _is_python(doc.uri, doc.language_id):
-            return
-        ls.changed(ls.store.open(doc.uri, _path_of(doc.uri)), 0.0)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    @guarded()
-    def did_change(ls: EpochlintServer, params: types.DidChangeTextDocumentParams) -> None:
-        entry = ls.store.entries.get(params.text_document.uri)
-        if entry is not None and not entry.notebook:
-            ls.changed(entry, ls.debounce)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    @guarded()
-    def did_save(ls: EpochlintServer, params: types.DidSaveTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        if _is_config(uri):
-            ls.configs.invalidate()
-            ls.recheck_all()
-            return
-        entry = ls.store.entries.get(uri)
-        if entry is not None:
-            ls.changed(entry, 0.0, dependents=True)
-        elif _path_of(uri):  # a module saved that is not checked here: whoever imports it
-            for dependent in ls.store.dependents(Entry(uri, _path_of(uri))):
-                ls.schedule(dependent, ls.debounce)
-
-    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    @guarded()
-    def did_close(ls: EpochlintServer, params: types.DidCloseTextDocumentParams) -> None:
-        entry = ls.store.close(params.text_document.uri)
-        if entry is not None:
-            ls.clear(entry)
-
-    @ls.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
-    @guarded()
-    def notebook_open(ls: EpochlintServer, params: types.DidOpenNotebookDocumentParams) -> None:
-        nb = params.notebook_document
-        entry = ls.store.open(nb.uri, _path_of(nb.uri), notebook=True)
-        ls.store.set_cells(nb.uri, (c.document for c in nb.cells))
-        ls.changed(entry, 0.0)
-
-    @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
-    @guarded()
-    def notebook_change(ls: EpochlintServer, params: types.DidChangeNotebookDocumentParams) -> None:
-        entry = ls.store.entries.get(params.notebook_document.uri)
-        if entry is not None:
-            ls.changed(entry, ls.debounce)
-
-    @ls.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
-    @guarded()
-    def notebook_save(ls: EpochlintServer, params: types.DidSaveNotebookDocumentParams) -> None:
-        entry = ls.store.entries.get(params.notebook_document.uri)
-        if entry is not None:
-            ls.changed(entry, 0.0)
-
-    @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
-    @guarded()
-    def notebook_close(ls: EpochlintServer, params: types.DidCloseNotebookDocumentParams) -> None:
-        entry = ls.store.close(params.notebook_document.uri)
-        if entry is not None:
-            ls.clear(entry)
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    @guarded()
-    async def did_change_configuration(ls: EpochlintServer, params: types.DidChangeConfigurationParams) -> None:
-        if params.settings:  # pushed settings; an empty push means "ask" (VS Code's clients)
-            _settings_payload(ls, params.settings)
-        ls.configs.invalidate()
-        ls.recheck_all()
-        await ls.pull_settings()
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    @guarded()
-    def did_change_watched_files(ls: EpochlintServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(_is_config(change.uri) for change in params.changes):
-            ls.configs.invalidate()
-            ls.recheck_all()
-            return
-        for change in params.changes:  # a module changed on disk: whoever imports it
-            path = _path_of(change.uri)
-            if path:
-                probe = Entry(change.uri, path)
-                for dependent in ls.store.dependents(probe):
-                    ls.schedule(dependent, ls.debounce)
-
-    @ls.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    @guarded()
-    def did_change_folders(ls: EpochlintServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        from pathlib import Path
-
-        folders = [Path(p) for p in (_path_of(u) for u in ls.workspace.folders) if p]
-        ls.configs.folders = folders
-        ls.configs.invalidate()
-        ls.recheck_all()
-
-    @ls.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, actions.FIX_ALL_KIND], resolve_provider=True),
-    )
-    @guarded()
-    async def code_action(ls: EpochlintServer, params: types.CodeActionParams) -> Optional[list]:
-        uri = params.text_document.uri
-        entry = ls.store.entry_for(uri)
-        if entry is None:
-            return None
-        only = params.context.only
-        out: list = []
-        if actions.wants(only, types.CodeActionKind.QuickFix):
-            version = ls.current_version(uri)
-            published = entry.published.get(uri, [])
-            requested = []
-            for d in actions.our_diagnostics(params.context.diagnostics):
-                data = d.data if isinstance(d.data, dict) else None
-                if data is None:  # a client that does not send `data` back: ours, by code and range
-                    d = next((p for p in published if p.code == d.code and p.range == d.range), d)
-                    data = d.data if isinstance(d.data, dict) else None
-                if data is not None and data.get("version") != version and data.get("fix"):
-                    d = types.Diagnostic(range=d.range, message=d.message, code=d.code, source=d.source,
-                                         data={**data, "fix": None})  # stale edits are not offered
-                requested.append(d)
-            doc = ls.workspace.text_documents.get(unquote(uri))
-            out += actions.quick_actions(requested, uri, lambda: doc.source if doc is not None else None, ls.encoding)
-        if actions.wants(only, actions.FIX_ALL_KIND) and entry.checked is not None:
-            if any(f.fix is not None and f.fix.applicability == "safe" for f in entry.checked.findings):
-                if ls.resolve_support:
-                    out.append(actions.fix_all_action(None, {"uri": entry.uri}))
-                else:
-                    edits = await ls.fix_all_edits(entry)
-                    if edits:
-                        out.append(actions.fix_all_action(edits))
-        return out or None
-
-    @ls.feature(types.CODE_ACTION_RESOLVE)
-    @guarded()
-    async def code_action_resolve(ls: EpochlintServer, action: types.CodeAction) -> types.CodeAction:
-        data = action.data if isinstance(action.data, dict) else {}
-        entry = ls.store.entry_for(str(data.get("uri", "")))
-        if action.kind == actions.FIX_ALL_KIND and entry is not None and action.edit is None:
-            action.edit = actions.workspace_edit(await ls.fix_all_edits(entry))
-        return action
-
-    @ls.feature(types.TEXT_DOCUMENT_HOVER)
-    @guarded()
-    def on_hover(ls: EpochlintServer, params: types.HoverParams) -> Optional[types.Hover]:
-        entry = ls.store.entry_for(params.text_document.uri)
-        if entry is None:
-            return None
-        return hover.hover(entry.published.get(params.text_document.uri, []), params.position)
-
-    @ls.feature(types.SHUTDOWN)
-    @guarded()
-    def shutdown(ls: EpochlintServer, params: Any) -> None:
-        for entry in ls.store.all():
-            if entry.timer is not None:
-                entry.timer.cancel()
-        ls.checker.shutdown(wait=False, cancel_futures=True)
-
-    return ls

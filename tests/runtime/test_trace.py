@@ -204,8 +204,12 @@ def test_good_fixtures_show_what_ran(good):
     assert obs[("good_epl303.py", "EPL303")]["problem"] is False
     assert obs[("good_epl304.py", "EPL304")]["problem"] is False
     assert obs[("good_epl305.py", "EPL305")]["evidence"]["validation_batches"] == [1, 1]
-    # nothing to observe: no Keras 1 name, no removed method, no Python side effect in a tf.function
-    assert not [o for o in doc["observations"] if o["code"] in ("EPL103", "EPL106", "EPL205", "EPL207")]
+    # nothing to observe: no Keras 1 name, no removed method
+    assert not [o for o in doc["observations"] if o["code"] in ("EPL103", "EPL106", "EPL207")]
+    # tf.print is no Python side effect; a print in a tf.function run eagerly ran at every call
+    [printed] = [o for o in doc["observations"] if o["code"] == "EPL205"]
+    assert Path(printed["file"]).name == "good_epl205.py" and printed["problem"] is False
+    assert (printed["evidence"]["runs"], printed["evidence"]["calls"]) == (4, 4)
 
 
 def test_every_kind_of_input_is_counted(good):
