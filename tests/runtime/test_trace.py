@@ -345,12 +345,15 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
                                                               "__setattr__", "__init__", "__getattr__")}
     sequential_init, metric_getattr = vars(keras.Sequential)["__init__"], vars(keras.metrics.Metric).get("__getattr__")
     argspec = inspect.getfullargspec(keras.Sequential.__init__)
-    gradient, function = tf.GradientTape.gradient, tf.function
+    from tensorflow.python.framework import func_graph
+
+    gradient, function, graph_building = tf.GradientTape.gradient, tf.function, func_graph.func_graph_from_py_func
     sink = Sink(str(tmp_path / "facts.jsonl"))
     tracer = Tracer(sink, 5)
     tracer.install()
     try:
         assert keras.Model.fit is not before["fit"] and tf.function is not function
+        assert func_graph.func_graph_from_py_func is not graph_building
         # the constructors' wrappers keep the argspec Keras reads to record a model's config
         assert keras.Sequential.__init__ is not sequential_init
         assert inspect.getfullargspec(keras.Sequential.__init__) == argspec
@@ -369,6 +372,7 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
     assert vars(keras.Sequential)["__init__"] is sequential_init
     assert vars(keras.metrics.Metric).get("__getattr__") is metric_getattr is None
     assert tf.GradientTape.gradient is gradient and tf.function is function
+    assert func_graph.func_graph_from_py_func is graph_building
     facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
     removed = [(f["name"], f["exists"]) for f in facts if f["kind"] == "removed_method"]
     assert removed == [("fit_generator", False), ("reset_states", False)]  # the attribute uses, not hasattr
