@@ -365,6 +365,18 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
             model.fit_generator  # noqa: B018
         with pytest.raises(AttributeError, match="has no attribute 'reset_states'"):
             keras.metrics.Mean().reset_states()
+
+        class Subclassed(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)  # passes the caller's epochs= on
+                self.dense = keras.layers.Dense(1)
+
+            def call(self, inputs):
+                return self.dense(inputs)
+
+        construction_line = inspect.currentframe().f_lineno + 2
+        with pytest.raises((TypeError, ValueError)):
+            Subclassed(epochs=3)
     finally:
         tracer.uninstall()
         sink.close()
@@ -376,3 +388,6 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
     facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
     removed = [(f["name"], f["exists"]) for f in facts if f["kind"] == "removed_method"]
     assert removed == [("fit_generator", False), ("reset_states", False)]  # the attribute uses, not hasattr
+    # epochs= reached Model.__init__ through the subclass's super().__init__: the caller's line is reported
+    [rejected] = [f for f in facts if f["kind"] == "epochs_kwarg"]
+    assert rejected["method"] == "Subclassed" and rejected["line"] == construction_line and rejected["error"]
