@@ -24,7 +24,7 @@ from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
 from linter.finding import FileResult, Finding, Fix  # FileResult: re-exported (defined without libcst)
 from linter.positions import node_positions
-from linter.rules import ALL_RULES, Rule
+from linter.rules import Rule, rules_for
 from linter.semantic import SemanticModel, Scope
 from linter.source import SourceFile
 from linter.walker import Walker, deep_recursion, iter_handlers
@@ -348,7 +348,7 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
 
 
 def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None) -> list[Finding]:
-    rule_classes = [r for r in (rules if rules is not None else ALL_RULES) if r.code in options.enabled]
+    rule_classes = [r for r in rules if r.code in options.enabled] if rules is not None else rules_for(options.enabled)
     semantic = SemanticModel(module)
     ctx = FileContext(source, module, semantic, options)
     for cls in rule_classes:  # each analysis a rule declares, built once for the file
