@@ -1,4 +1,4 @@
-"""The `epochlint` command: `check`, `verify`, `rules`, `explain` (see CLI.md).
+"""The `epochlint` command: `check`, `verify`, `rules`, `explain`, `server` (see CLI.md).
 
 Exit codes: 0 no findings, 1 findings remain, 2 usage/config/internal error.
 """
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("explain", help="show a rule's documentation and its witness evidence")
     e.add_argument("code", metavar="CODE")
+
+    s = sub.add_parser("server", help="language server (LSP over stdio) for editors; needs the `server` extra")
+    s.add_argument("--debounce-ms", type=float, default=None, metavar="MS", help="quiet time after a change before checking (default 100)")
     return p
 
 
@@ -110,6 +113,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from linter.commands.rules import run_explain
 
             return run_explain(args)
+        if args.command == "server":
+            from linter.server import run_server
+
+            return run_server(args)
     except BrokenPipeError:
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -371,7 +371,8 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
     # Positions are measured on libcst's rendering of the module, which is not always the file
     # (a form feed at a line start, a final lone CR, trailing blank lines are dropped): they are
     # carried over to the file's own text, where edits are made (linter.edits.TextMap).
-    code = module.code if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
+    # the positions' pass generated the module's code already: no second code generation
+    code = (positions.code if positions.code is not None else module.code) if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
     try:
         tmap: Optional[TextMap] = TextMap(source.text, code)
     except Unaligned:

@@ -159,3 +159,71 @@ def test_epl305(witnesses):
     ev = witnesses["EPL305"]["evidence"]
     for kind in ("dataset", "generator", "iterator", "PyDataset"):
         assert ev[kind]["type"] == "ValueError" and "validation_split" in ev[kind]["message"], kind
+
+
+def test_epl107(witnesses, env):
+    ev = witnesses["EPL107"]["evidence"]
+    for cls, lr in ev["lr"].items():
+        if env.keras_major >= 3:
+            assert lr["type"] == "ValueError" and "lr" in lr["message"], cls
+        else:  # tf_keras drops lr= with a log warning: the default rate trains
+            assert not lr["raised"] and lr["learning_rate"] == lr["default"] != 0.5 and lr["log_warning"], cls
+    assert all(a == pytest.approx(b, rel=1e-5) for a, b in ev["decay"]["schedule_vs_formula"])
+    if env.keras_major >= 3:
+        assert ev["decay"]["weights_equal_plain_sgd"] is True and ev["decay"]["warning"]
+    else:
+        assert ev["decay"]["new_optimizer"]["type"] == "ValueError"
+        assert ev["decay"]["legacy_equals_inverse_time_decay"] is True and ev["decay"]["legacy_differs_from_no_decay"] is True
+
+
+def test_epl108(witnesses, env):
+    ev = witnesses["EPL108"]["evidence"]
+    for call in ("fit", "evaluate", "predict"):
+        for kw in ("workers", "use_multiprocessing", "max_queue_size"):
+            if env.keras_major < 3:
+                assert ev[call][kw] == {"raised": False}
+            else:
+                assert ev[call][kw]["type"] == ("ValueError" if call == "evaluate" else "TypeError") and kw in ev[call][kw]["message"]
+
+
+def test_epl109(witnesses):
+    ev = witnesses["EPL109"]["evidence"]
+    assert {"accuracy", "val_accuracy"} <= set(ev["accuracy"]["keys"]) and "acc" not in ev["accuracy"]["keys"]
+    assert {"acc", "val_acc"} <= set(ev["acc"]["keys"]) and "accuracy" not in ev["acc"]["keys"]
+    assert ev["accuracy"]["history['acc']"]["type"] == ev["acc"]["history['accuracy']"]["type"] == "KeyError"
+
+
+def test_epl110(witnesses, env):
+    ev = witnesses["EPL110"]["evidence"]
+    for name, e in ev.items():
+        lag = 0 if env.keras_major >= 3 else 1
+        assert e["rate_after_each_epoch"] == [e["rate_at_steps"][3 * (i + 1) - lag] for i in range(2)], name
+    assert ev["ExponentialDecay"]["rate_after_each_epoch"][-1] == pytest.approx(0.0125 if env.keras_major >= 3 else 0.1 * 0.5 ** 2.5, rel=1e-4)
+
+
+def test_epl401(witnesses):
+    ev = witnesses["EPL401"]["evidence"]
+    plateau, scheduler = ev["EarlyStopping+ReduceLROnPlateau"], ev["LearningRateScheduler"]
+    assert plateau["single"]["epochs_run"] == 2 and plateau["single"]["learning_rate"] < 0.1
+    for style in ("loop", "initial_epoch"):
+        assert plateau[style]["epochs_run"] == 3 and plateau[style]["learning_rate"] == pytest.approx(0.1)
+    assert scheduler["loop"]["epochs_seen"] == [0, 0, 0] and scheduler["loop"]["learning_rate"] == pytest.approx(0.1)
+    assert scheduler["initial_epoch"]["epochs_seen"] == [0, 1, 2] and scheduler["initial_epoch"]["learning_rate"] == pytest.approx(0.025)
+
+
+def test_epl402(witnesses, env):
+    ev = witnesses["EPL402"]["evidence"]
+    if env.keras_major >= 3:
+        assert ev["epsilon"] == {"min_delta": 0.0001, "warnings": []}
+        assert ev["period"]["type"] == "TypeError" and "period" in ev["period"]["message"]
+    else:
+        assert ev["epsilon"]["min_delta"] == 0.5
+        assert ev["period"]["files"] == ["w-2.h5"]
+    assert len(ev["save_freq"]["files"]) == 2
+
+
+def test_epl403(witnesses):
+    ev = witnesses["EPL403"]["evidence"]
+    assert ev["string"]["iterations_per_turn"] == [2, 2, 2] and ev["string"]["optimizer_objects"] == 3
+    assert ev["default"]["iterations_per_turn"] == [2, 2, 2] and ev["default"]["optimizer"] == "RMSprop"
+    assert ev["same object"]["iterations_per_turn"] == [2, 4, 6] and ev["same object"]["optimizer_objects"] == 1
