@@ -34,8 +34,7 @@ from pathlib import Path
 from typing import Optional
 
 from linter import __version__
-from linter.engine import FileResult
-from linter.finding import Finding
+from linter.finding import FileResult, Finding
 from linter.source import read_capped
 
 CACHE_DIR_NAME = ".epochlint_cache"
@@ -57,11 +56,9 @@ def rules_fingerprint() -> str:
     finding gives a new fingerprint."""
     global _fingerprint
     if _fingerprint is None:
-        import libcst
-
         h = hashlib.blake2b(digest_size=16)
         h.update(f"epochlint {__version__} cache {FORMAT}\0".encode())
-        h.update(f"libcst {getattr(libcst, '__version__', '?')} python {sys.version_info[:2]}\0".encode())
+        h.update(f"libcst {_libcst_version()} python {sys.version_info[:2]}\0".encode())
         package = Path(__file__).resolve().parent
         for src in sorted(package.rglob("*.py")):
             rel = src.relative_to(package).as_posix()
@@ -71,6 +68,19 @@ def rules_fingerprint() -> str:
                 h.update(rel.encode() + b"\0?\0")
         _fingerprint = h.hexdigest()
     return _fingerprint
+
+
+def _libcst_version() -> str:
+    """libcst's `_version.py` (version and commit), read without importing libcst: a run
+    answered from the cache never imports it. (libcst has no `__version__` attribute.)"""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("libcst")
+        folder = Path(next(iter(spec.submodule_search_locations or ())))
+        return (folder / "_version.py").read_text(encoding="utf-8", errors="replace")
+    except (AttributeError, StopIteration, OSError, ImportError, ValueError):
+        return "?"
 
 
 def content_digest(data: bytes) -> str:

@@ -13,7 +13,6 @@ import gc
 import os
 import re
 import threading
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -23,9 +22,9 @@ import libcst as cst
 
 from linter import limits, suppression
 from linter.edits import EditFix, TextMap, Unaligned
-from linter.finding import Finding, Fix
+from linter.finding import FileResult, Finding, Fix  # FileResult: re-exported (defined without libcst)
 from linter.positions import node_positions
-from linter.rules import ALL_RULES, Rule
+from linter.rules import Rule, rules_for
 from linter.semantic import SemanticModel, Scope
 from linter.source import SourceFile
 from linter.walker import Walker, deep_recursion, iter_handlers
@@ -61,15 +60,6 @@ class CheckOptions:
     enabled: frozenset  # codes (rules and meta codes) reported for this file
     strict: bool = False
     rule_options: dict = field(default_factory=dict, hash=False, compare=False)
-
-
-@dataclass
-class FileResult:
-    path: str
-    findings: list[Finding]
-    skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
-    reason: str = ""  # why it was skipped (`--verbose`)
-    summary: Optional[dict] = None  # its project summary, when its ProjectView asked for it
 
 
 @dataclass
@@ -243,13 +233,13 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
         findings = _epl000(
             source, options, "internal-error",
             "cannot check this file: it is nested too deeply for the checker (RecursionError)", 1, 1,
-            detail=traceback.format_exc(limit=-8),
+            detail=_traceback(limit=-8),
         )
     except Exception as exc:  # a bug in a rule must not stop the run
         findings = _epl000(
             source, options, "internal-error",
             f"internal error while checking this file: {type(exc).__name__}: {exc} (please report it)", 1, 1,
-            detail=traceback.format_exc(),
+            detail=_traceback(),
         )
     result = FileResult(source.path, findings)
     if project is not None and project.want_summary:
@@ -266,6 +256,12 @@ def _broken(result: FileResult, project) -> FileResult:
 
         result.summary = empty(keras=True, broken=True)
     return result
+
+
+def _traceback(limit=None) -> str:
+    import traceback  # only for an internal error (traceback imports textwrap: ~3 ms of start-up)
+
+    return traceback.format_exc(limit=limit)
 
 
 class _Raised:
@@ -417,7 +413,7 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
 def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None, project=None, summary: Optional[list] = None) -> list[Finding]:
     """The walk and the rules; with `summary` (a list) and a `project` that wants it, the
     module's project summary is appended to it, computed from the same semantic model."""
-    rule_classes = [r for r in (rules if rules is not None else ALL_RULES) if r.code in options.enabled]
+    rule_classes = [r for r in rules if r.code in options.enabled] if rules is not None else rules_for(options.enabled)
     semantic = SemanticModel(module, project)
     ctx = FileContext(source, module, semantic, options)
     for cls in rule_classes:  # each analysis a rule declares, built once for the file
@@ -447,7 +443,8 @@ def _to_findings(source: SourceFile, module: cst.Module, reports: list[Report]) 
     # Positions are measured on libcst's rendering of the module, which is not always the file
     # (a form feed at a line start, a final lone CR, trailing blank lines are dropped): they are
     # carried over to the file's own text, where edits are made (linter.edits.TextMap).
-    code = module.code if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
+    # the positions' pass generated the module's code already: no second code generation
+    code = (positions.code if positions.code is not None else module.code) if (any(rep.fix for rep in reports) or "\x0c" in source.text) else None
     try:
         tmap: Optional[TextMap] = TextMap(source.text, code)
     except Unaligned:

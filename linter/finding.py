@@ -87,3 +87,14 @@ class Finding:
             cell=data.get("cell"),
             fix=Fix(fix["applicability"], tuple(Edit(**e) for e in fix["edits"]), fix.get("description", "")) if fix else None,
         )
+
+
+@dataclass
+class FileResult:
+    """One file's findings (linter.engine.check_source; the cache reads it back without the engine)."""
+
+    path: str
+    findings: list[Finding]
+    skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
+    reason: str = ""  # why it was skipped (`--verbose`)
+    summary: Optional[dict] = None  # its project summary, when its ProjectView asked for it

@@ -24,7 +24,6 @@ workers. `die_with_parent()` makes a worker (and a guard child) die when its par
 from __future__ import annotations
 
 import os
-import pickle
 import re
 import select
 import signal
@@ -189,6 +188,8 @@ def _child(write_fd: int, fn, args, prepare) -> None:
             pass
         if prepare is not None:
             prepare()
+        import pickle  # here and in `bounded`: only a guarded (big) file needs it
+
         _limit_memory(_limits.memory)
         try:
             result = fn(*args)
@@ -257,6 +258,8 @@ def bounded(source, fn, *args, prepare=None):
     if timed_out:
         raise TooLarge(f"file too large to check: {shown} took over the {limits.seconds:g} s limit (--max-seconds)")
     if chunks:
+        import pickle
+
         kind, result = pickle.loads(b"".join(chunks))
         if kind == "ok":
             return result

@@ -23,11 +23,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import traceback
 from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from linter import limits, runner
-from linter.cache import Cache
 from linter.config import Settings
 from linter.project.plan import plan
 from linter.runner import FileOutcome, FixMode, internal_error
@@ -35,6 +33,8 @@ from linter.source import UnreadableSource
 
 if TYPE_CHECKING:  # imported when a pool is started: a few files never pay for them
     from concurrent.futures import ProcessPoolExecutor
+
+    from linter.cache import Cache  # imported when the cache is used (not under --no-cache)
 
 MIN_FILES_FOR_POOL = 9  # below this, forking and sending results back costs more than it saves
 CHUNKS_PER_JOB = 8  # chunks per worker: small enough to balance, big enough to amortise
@@ -100,6 +100,8 @@ def check_files(
 
 
 def _open_cache(settings: Settings) -> Optional[Cache]:
+    from linter.cache import Cache
+
     try:
         return Cache.for_settings(settings)
     except Exception:  # an unreadable package folder, say: run without the cache
@@ -272,7 +274,12 @@ def _isolate(items: list[tuple], settings: Settings, mode: FixMode, cache: Optio
 def _failed(path: str, settings: Settings, exc: BaseException) -> FileOutcome:
     """A file whose check raised in the worker or whose result could not come back."""
     remote = getattr(exc, "__cause__", None)  # the worker's traceback, as text
-    detail = str(remote) if remote is not None else "".join(traceback.format_exception(exc))
+    if remote is not None:
+        detail = str(remote)
+    else:
+        import traceback
+
+        detail = "".join(traceback.format_exception(exc))
     return internal_error(path, settings.enabled_codes(path), f"{type(exc).__name__}: {exc}", detail)
 
 

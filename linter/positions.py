@@ -112,10 +112,12 @@ class _State(CodegenState):
 
 
 class Positions:
-    """node -> CodeRange, for the nodes `node_positions` was asked about."""
+    """node -> CodeRange, for the nodes `node_positions` was asked about; `code` is the module's
+    generated code (`module.code`, the same tokens) when it came out of the same pass."""
 
-    def __init__(self, ranges: dict[int, CodeRange]) -> None:
+    def __init__(self, ranges: dict[int, CodeRange], code: Optional[str] = None) -> None:
         self._ranges = ranges
+        self.code = code
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         return self._ranges[id(node)]
@@ -131,7 +133,7 @@ def node_positions(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> Position
         for n in nodes:
             (l1, c1), (l2, c2) = state.computed[id(n)]
             ranges[id(n)] = CodeRange(CodePosition(l1, c1), CodePosition(l2, c2))
-        return Positions(ranges)
+        return Positions(ranges, "".join(state.tokens))
     except Exception:  # a node rendered in an order this does not follow: the full provider
         from libcst.metadata import MetadataWrapper, PositionProvider
 

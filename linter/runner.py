@@ -15,15 +15,18 @@ and any exception outside the engine's own guard become that file's EPL000 findi
 from __future__ import annotations
 
 import sys
-import traceback
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from linter import engine, fixes, notebook
 from linter.config import Settings
-from linter.engine import CheckOptions, FileResult
+from linter.finding import FileResult
 from linter.source import SourceFile, UnreadableSource, decode_python, read_bytes, read_stream
-from linter.suppression import source_lines
+
+if TYPE_CHECKING:
+    from linter.engine import CheckOptions
+
+# linter.engine (libcst, the rules), linter.fixes and linter.notebook are imported where they
+# are used: a run answered from the cache never imports libcst (tests/test_startup.py).
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class FileOutcome:
 
 
 def options_for(settings: Settings, path: str) -> CheckOptions:
+    from linter.engine import CheckOptions
+
     return CheckOptions(settings.enabled_codes(path), settings.strict, settings.rule_options)
 
 
@@ -59,12 +64,16 @@ def read_file(path: str) -> bytes:
 def decode(data: bytes, path: str) -> SourceFile:
     """Bytes -> the SourceFile the engine checks (a notebook's code cells, or Python text)."""
     if path.endswith(".ipynb"):
+        from linter import notebook
+
         return notebook.notebook_source(data, path)
     return decode_python(data, path)
 
 
 def context_lines(source: SourceFile) -> dict:
     """{cell or None: source lines}: what text reports and baselines show around a finding."""
+    from linter.suppression import source_lines
+
     lines = source_lines(source.text)
     if not source.cells:
         return {None: lines}
@@ -80,6 +89,8 @@ def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode
 
     The fix rounds check the text anyway: the check of the final text is reused for the
     report, so a file is not checked once more after fixing."""
+    from linter import engine
+
     options = options_for(settings, source.path)
     fixed = 0
     diff = ""
@@ -92,6 +103,8 @@ def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode
         return result
 
     if mode.active:
+        from linter import fixes
+
         outcome = fixes.fix_source(source, lambda s: check(s).findings, mode.unsafe)
         if outcome.applied and outcome.new_text != source.text:
             if mode.diff:
@@ -107,6 +120,8 @@ def check_source(source: SourceFile, settings: Settings, mode: FixMode = FixMode
                 fixed = outcome.applied
     result = last[1] if last[0] is not None and last[0] == source.text else check(source)
     if source.cells:
+        from linter import notebook
+
         result.findings = [notebook.map_finding(source, f) for f in result.findings]
     return FileOutcome(result, context_lines(source) if result.findings else None, fixed, diff, new_bytes)
 
@@ -186,14 +201,20 @@ def check_bytes(path: str, data: bytes, settings: Settings, mode: FixMode, write
             outcome.result.findings[:0] = unreadable(path, f"cannot write fixes: {exc.strerror or exc}", enabled).findings
             return outcome
     except Exception as exc:  # a bug outside the engine's own guard (reading a notebook, fixing)
+        import traceback
+
         return internal_error(path, enabled, f"{type(exc).__name__}: {exc}", traceback.format_exc())
 
 
 # --------------------------------------------------------------------------- EPL000 outcomes
 def unreadable(path: str, message: str, enabled: frozenset, line: int = 1, column: int = 1) -> FileResult:
+    from linter import engine
+
     return FileResult(path, engine.epl000(path, "unreadable-file", message, enabled, line, column))
 
 
 def internal_error(path: str, enabled: frozenset, what: str, detail: Optional[str]) -> FileOutcome:
+    from linter import engine
+
     message = f"internal error while checking this file: {what} (please report it)"
     return FileOutcome(FileResult(path, engine.epl000(path, "internal-error", message, enabled, detail=detail)))

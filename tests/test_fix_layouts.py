@@ -28,6 +28,10 @@ from tensorflow import keras
 model = keras.Sequential([keras.layers.Dense(4), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
 loss_fn = keras.losses.MeanSquaredError(reduction=None)
 opt = keras.optimizers.Adam()
+sgd = keras.optimizers.SGD(lr=0.1,  # Keras 2 name
+                           momentum=0.9)
+reduce_lr = keras.callbacks.ReduceLROnPlateau(epsilon=1e-4)  # Keras 2 name
+model.compile(optimizer=sgd, loss="mse", metrics=["accuracy"])
 train_loss = keras.metrics.Mean()
 ds = tf.data.Dataset.range(8).batch(2)
 
@@ -51,7 +55,7 @@ def traced(x):
     return x
 
 
-model.fit(
+history = model.fit(
     ds,  # the data
     # batch size (ignored)
     batch_size=4,  # its own comment
@@ -61,7 +65,10 @@ model.fit_generator(gen(), steps_per_epoch=2, nb_epoch=2)  # old API
 model.predict_generator(gen(), steps=2)  # old API
 model.evaluate(ds,  # held out
                batch_size=8)
+model.predict(ds, steps=8 /  # a float
+              2)
 x = 1  # noqa: EPL101 keep this note
+print(history.history["acc"])  # Keras 2.2 key
 '''
 
 FIXABLE = sorted({r.code for r in ALL_RULES if r.fixable} | {"EPL900"})
@@ -140,7 +147,7 @@ def test_every_fixable_rule_fires_and_is_fixed(layout):
     outcome = _fix(source)
     after = {f.code for f in engine.check_source(_again(source, outcome.new_text), OPTIONS).findings}
     assert not after & set(FIXABLE), after
-    assert outcome.applied == 11 and outcome.rejected == 0  # the count is true: 11 fixes, each once
+    assert outcome.applied == 15 and outcome.rejected == 0  # the count is true: 15 fixes, each once
 
 
 @pytest.mark.parametrize("layout", ALL_LAYOUTS)
@@ -212,7 +219,9 @@ def test_expected_result_on_lf():
     assert "    # batch size (ignored)\n    # its own comment\n    epochs=3,  # three\n)" in fixed
     assert "model.fit(gen(), steps_per_epoch=2, epochs=2)  # old API" in fixed
     assert "model.evaluate(ds  # held out\n               )" in fixed
-    assert fixed.endswith("x = 1  # keep this note\n")
+    assert "keras.optimizers.SGD(learning_rate=0.1,  # Keras 2 name\n" in fixed
+    assert "keras.callbacks.ReduceLROnPlateau(min_delta=1e-4)  # Keras 2 name" in fixed
+    assert fixed.endswith("x = 1  # keep this note\nprint(history.history[\"accuracy\"])  # Keras 2.2 key\n")
 
 
 # ------------------------------------------------------------------ TextMap

@@ -165,6 +165,98 @@ class _F:
         self.column, self.end_line, self.end_column = 1, line, 2
 
 
+def _side_effects(calls, runs, traced=True, effect="print", error=None):
+    return [{"kind": "function_created", "t": 0, "fn": 1, "name": "step", "python_function": 2, "context": {},
+             "file": "/p/s.py", "line": 3},
+            {"kind": "side_effects", "t": 1, "fn": 1, "traced": traced, "error": error,
+             "effects": [{"effect": effect, "file": "/p/s.py", "line": 5, "function": "step", "count": runs}]},
+            {"kind": "function_final", "t": 2, "fn": 1, "traces": 1, "calls": calls}]
+
+
+def test_epl205_side_effects_against_calls():
+    [once] = _obs(_side_effects(calls=4, runs=1), "EPL205")
+    assert once["problem"] is True and once["evidence"]["runs"] == 1 and once["evidence"]["calls"] == 4
+    # run eagerly (run_functions_eagerly) or retraced at every call: the print did run per call
+    [every] = _obs(_side_effects(calls=3, runs=3, traced=False), "EPL205")
+    assert every["problem"] is False
+    assert _obs(_side_effects(calls=1, runs=1), "EPL205")[0]["problem"] is None  # one call decides nothing
+    failed = _side_effects(calls=1, runs=1, effect=".numpy()", error={"type": "AttributeError", "message": "m"})
+    assert _obs(failed, "EPL205")[0]["problem"] is True
+
+
+def _fit_with(line=9, steps=None, info=None, error=None, **extra):
+    begin = {"kind": "call_begin", "t": 0, "call": 1, "method": "fit", "model": 7, "model_class": "Sequential",
+             "file": "/p/s.py", "line": line, "epochs": 2, "initial_epoch": 0, "steps_per_epoch": steps,
+             "data_info": info or {}, "keywords": sorted(extra.pop("keywords", [])), **extra}
+    ends = [{"kind": "epoch_end", "t": 0.1 + e, "call": 1, "epoch": e, "batches": 5, "expected": None,
+             "capped": True, "val_batches": 0, "logs": {}} for e in range(extra.get("epochs", 2))]
+    return [begin, *ends, {"kind": "call_end", "t": 5, "call": 1, "error": error}]
+
+
+def test_epl3xx_decided_by_the_input_and_silent_when_unknown():
+    infinite = {"kind": "dataset", "cardinality": -1, "repeat_count": -1}
+    assert _obs(_fit_with(info=infinite), "EPL301")[0]["problem"] is True
+    assert _obs(_fit_with(info=infinite, steps=4), "EPL301")[0]["problem"] is False
+    # --max-steps 0: the epoch ran until --timeout stopped the script inside fit()
+    timed_out = [e for e in _fit_with(info=infinite) if e["kind"] != "epoch_end"]
+    timed_out[-1] = {**timed_out[-1], "batches": 4413, "error": {"type": "_Timeout", "message": ""}}
+    [o] = _obs(timed_out, "EPL301")
+    assert o["problem"] is True and "epoch 1 had not ended after 4413 batches" in o["message"]
+    [call] = analyze.Facts(timed_out).call_summaries()
+    assert report._call_line([call]).endswith("; stopped by --timeout")
+    unknown = {"kind": "dataset", "cardinality": -2}
+    assert _obs(_fit_with(info=unknown), "EPL301")[0]["problem"] is None  # capped epochs: nothing decides
+    assert _obs(_fit_with(info={"kind": "array", "samples": 64, "batches": 4}), "EPL301") == []
+    # steps against the batches of one pass; a generator's are unknown
+    assert _obs(_fit_with(steps=64, info={"kind": "array", "samples": 64, "batches": 4}), "EPL303")[0]["problem"] is True
+    assert _obs(_fit_with(steps=4, info={"kind": "array", "samples": 64, "batches": 4}), "EPL303")[0]["problem"] is False
+    assert _obs(_fit_with(steps=4, info={"kind": "generator"}), "EPL303")[0]["problem"] is None
+    # repeat(count) is the EPL302 claim only when count == epochs
+    repeated = {"kind": "dataset", "cardinality": 8, "repeat_count": 2, "repeat_input_cardinality": 4}
+    assert _obs(_fit_with(info=repeated), "EPL302")[0]["problem"] is True
+    assert _obs(_fit_with(info={**repeated, "repeat_count": 4, "cardinality": 16}), "EPL302")[0]["problem"] is None
+    # batch_size is ignored by a dataset, honoured with arrays; validation_split rejected by a dataset
+    assert _obs(_fit_with(batch_size=64, keywords=["batch_size"], info={"kind": "dataset", "cardinality": 4}),
+                "EPL304")[0]["problem"] is True
+    assert _obs(_fit_with(batch_size=64, keywords=["batch_size"], info={"kind": "array", "samples": 64}),
+                "EPL304")[0]["problem"] is False
+    rejected = _fit_with(validation_split=0.2, info={"kind": "dataset"},
+                         error={"type": "ValueError", "message": "`validation_split` is only supported for ..."})
+    assert _obs(rejected, "EPL305")[0]["problem"] is True
+
+
+def test_epl103_105_106_207_from_facts():
+    rejected = [{"kind": "call_rejected", "t": 0, "method": "fit", "model_class": "Sequential", "keywords": ["nb_epoch"],
+                 "error": {"type": "TypeError", "message": "unexpected keyword argument 'nb_epoch'"},
+                 "file": "/p/s.py", "line": 4}]
+    assert _obs(rejected, "EPL103")[0]["problem"] is True
+    assert _obs(_fit(1, 0, 10, 7, 3, "a", "b", initial=3), "EPL105")[0]["problem"] is True  # 0 epochs ran
+    resumed = _fit(1, 0, 10, 7, 5, "a", "b", initial=3)  # initial_epoch < epochs: 2 epochs ran
+    resumed[0]["initial_epoch_passed"] = True
+    [o] = _obs(resumed, "EPL105")
+    assert o["problem"] is False and o["evidence"]["calls"][0]["epochs_run"] == 2
+    removed = [{"kind": "removed_method", "t": 0, "name": "fit_generator", "exists": False, "owner_class": "Sequential",
+                "file": "/p/s.py", "line": 6},
+               {"kind": "removed_method", "t": 0, "name": "reset_states", "exists": True, "owner_class": "Mean",
+                "file": "/p/s.py", "line": 7}]
+    assert _obs(removed, "EPL106")[0]["problem"] is True
+    assert _obs(removed, "EPL207")[0]["problem"] is None  # tf_keras still has it: the Keras 3 claim is undecided
+
+
+def test_unobserved_codes_come_from_the_rule_registry():
+    from linter.rules import ALL_RULES
+
+    codes = [r.code for r in ALL_RULES]
+    assert set(analyze.OBSERVED) <= set(codes)  # trace claims no code the linter does not have
+    assert analyze.unobserved(codes) == sorted(set(codes) - set(analyze.OBSERVED))
+    assert analyze.unobserved([*codes, "EPL999"]) == [*analyze.unobserved(codes), "EPL999"]  # a new rule: not checked
+    row = {"code": "EPL999", "name": "n", "message": "m", "path": "s.py", "line": 2, "column": 1, "status": "not checked",
+           "runtime": []}
+    doc, _ = _doc([{"kind": "start", "t": 0}, {"kind": "script_end", "t": 1, "reason": "finished", "threads": []}],
+                  rows=[row])
+    assert "Not checked: trace does not observe EPL999" in report.render_text(doc)
+
+
 def test_line_up_statuses_and_runtime_only(tmp_path):
     src = tmp_path / "train.py"
     src.write_text(textwrap.dedent("""\
@@ -186,11 +278,11 @@ def test_line_up_statuses_and_runtime_only(tmp_path):
         {"code": "EPL202", "file": path, "line": 9, "problem": True, "message": "dropout", "evidence": {}},
     ]
     findings = [_F("EPL104", path, 5), _F("EPL203", path, 6), _F("EPL201", path, 9), _F("EPL101", path, 10),
-                _F("EPL301", path, 3)]
+                _F("EPL399", path, 3)]  # a code trace does not observe (a rule added later)
     rows, only = match.line_up(findings, observations)
     status = {r["code"]: r["status"] for r in rows}
     assert status == {"EPL104": "confirmed",  # the keyword's line 5 and the call's line 3: one statement
-                      "EPL203": "refuted", "EPL201": "not reached", "EPL101": "not reached", "EPL301": "not checked"}
+                      "EPL203": "refuted", "EPL201": "not reached", "EPL101": "not reached", "EPL399": "not checked"}
     assert [(o["code"], o["line"]) for o in only] == [("EPL202", 9)]
 
 

@@ -241,6 +241,7 @@ def assert_positions_match(module: cst.Module) -> None:
     nodes = _every_node(module)
     everything = node_positions(module, nodes)
     assert [everything[n] for n in nodes] == [full[n] for n in nodes]
+    assert everything.code == module.code  # the same pass renders the code the fixes are mapped on
     for n in nodes[::7]:  # one node alone: the positions it borrows from its children come along
         assert node_positions(module, [n])[n] == full[n]
 

@@ -60,6 +60,8 @@ KERAS1_EPOCH_ARGUMENTS: dict[str, tuple[str, bool]] = {
 # Other Keras 1 keywords of the generator methods (not about epochs, but they block a rename).
 KERAS1_OTHER_ARGUMENTS = frozenset({"nb_worker", "max_q_size", "pickle_safe"})
 KERAS1_ARGUMENTS = frozenset(KERAS1_EPOCH_ARGUMENTS) | KERAS1_OTHER_ARGUMENTS
+# Keras 2's input-pipeline keywords of fit/evaluate/predict; Keras 3 moved them to `PyDataset(...)`.
+WORKER_ARGUMENTS = ("workers", "use_multiprocessing", "max_queue_size")
 
 
 def find_argument(call: cst.Call, name: str, params: Sequence[str] = ()) -> tuple[Optional[cst.Arg], bool]:

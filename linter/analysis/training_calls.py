@@ -5,7 +5,8 @@
 `predict`, `train_on_batch`, `test_on_batch`, `predict_on_batch`, the Keras 2 `*_generator`
 methods) becomes a `TrainingCall` with where it was made (its `Site`) and the loops around it
 in its own frame. Rules ask `on_models(methods, strict)` for the calls whose receiver is a Keras
-model (`--strict`: not known to be something else), decided once per call.
+model (`--strict`: not known to be something else), decided once per call. `compiles` holds the
+`<receiver>.compile(...)` calls the same way (EPL109 reads their metrics, EPL403 their optimizer).
 """
 from __future__ import annotations
 
@@ -70,12 +71,17 @@ class TrainingCalls:
         self.ctx = ctx
         self.loops: LoopIndex = ctx.analysis(LoopIndex)
         self.calls: list[TrainingCall] = []
+        self.compiles: list[TrainingCall] = []
         self._is_model: dict[tuple[int, bool], bool] = {}
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if func.__class__ is cst.Attribute and func.attr.value in MODEL_METHODS:  # (no ABC isinstance: hot path)
-            self.calls.append(TrainingCall(node, func.attr.value, Site.of(self.ctx), self.loops.current))
+        if func.__class__ is cst.Attribute:  # (no ABC isinstance: hot path)
+            method = func.attr.value
+            if method in MODEL_METHODS:
+                self.calls.append(TrainingCall(node, method, Site.of(self.ctx), self.loops.current))
+            elif method == "compile":
+                self.compiles.append(TrainingCall(node, method, Site.of(self.ctx), self.loops.current))
 
     def of(self, methods) -> Iterator[TrainingCall]:
         """The calls of these methods, in source order."""

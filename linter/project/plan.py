@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, begin_run, build_graph, find_root, load as _load
-from linter.project.summary import empty
-from linter.project.view import ProjectView
+from linter.project.view import ProjectView, empty
 from linter.source import decode_python
 
 

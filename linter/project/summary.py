@@ -29,15 +29,13 @@ from typing import Optional
 
 import libcst as cst
 
+from linter.project.view import empty
 from linter.semantic import AFTER_ALL, Binding, SemanticModel
 
-VERSION = 1
+__all__ = ["empty", "summarize"]
 MAX_NAMES = 2000  # facts kept per module (a generated module of thousands of names: the first ones)
 
 
-def empty(keras: bool = False, broken: bool = False) -> dict:
-    """The summary of a module nothing is known of (not Keras-related, or cannot be parsed)."""
-    return {"v": VERSION, "keras": keras, "all": None, "broken": broken, "names": {}}
 
 
 def summarize(sem: SemanticModel, keras: bool = True) -> dict:

@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 MAX_HOPS = 16  # re-export chains followed (a cycle of re-exports ends here)
+SUMMARY_VERSION = 1
+
+
+def empty(keras: bool = False, broken: bool = False) -> dict:
+    """The summary of a module nothing is known of (not Keras-related, or cannot be parsed);
+    the shape of every summary (linter.project.summary)."""
+    return {"v": SUMMARY_VERSION, "keras": keras, "all": None, "broken": broken, "names": {}}
 
 
 @dataclass

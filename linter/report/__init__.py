@@ -1,5 +1,5 @@
-"""Report formats. Each module renders a `RunResult` to a string; `REPORTERS` maps
-`--format` names to them."""
+"""Report formats. Each module renders a `RunResult` to a string; `render` imports the one
+`--format` names (FORMATS)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,24 +23,29 @@ class RunResult:
     baseline_note: str = ""  # what --write-baseline recorded / --baseline hid, for the summary
 
 
-def _load() -> dict[str, Callable[[RunResult], str]]:
-    from linter.report import concise, github, json_format, text
-
-    reporters = {"text": text.render, "concise": concise.render, "json": json_format.render, "github": github.render}
-    try:
-        from linter.report import sarif
-
-        reporters["sarif"] = sarif.render
-    except ImportError:
-        pass
-    return reporters
+def _renderer(fmt: str) -> Callable[[RunResult], str]:
+    """The selected format's `render`; only its module is imported (a text report never loads
+    json or the SARIF writer)."""
+    if fmt == "text":
+        from linter.report.text import render
+    elif fmt == "concise":
+        from linter.report.concise import render
+    elif fmt == "json":
+        from linter.report.json_format import render
+    elif fmt == "github":
+        from linter.report.github import render
+    elif fmt == "sarif":
+        try:
+            from linter.report.sarif import render
+        except ImportError:
+            raise ValueError(f"output format {fmt!r} is not available") from None
+    else:
+        raise ValueError(f"output format {fmt!r} is not available")
+    return render
 
 
 FORMATS = ("text", "json", "sarif", "github", "concise")
 
 
 def render(fmt: str, result: RunResult) -> str:
-    reporters = _load()
-    if fmt not in reporters:
-        raise ValueError(f"output format {fmt!r} is not available")
-    return reporters[fmt](result)
+    return _renderer(fmt)(result)

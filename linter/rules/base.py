@@ -10,13 +10,18 @@ Rules that depend on name resolution collect candidates while walking and decide
 from __future__ import annotations
 
 import inspect
-import textwrap
 from dataclasses import dataclass
 from typing import ClassVar, Mapping, Optional, Sequence, Union
 
 import libcst as cst
 
 from linter.messages import bounded
+
+
+def _dedent(code: str) -> str:
+    import textwrap  # examples are read by tests and docs, not by a check: no start-up cost
+
+    return textwrap.dedent(code).lstrip("\n")
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Valid:
     filename: str = "example.py"
 
     def source(self) -> str:
-        return textwrap.dedent(self.code).lstrip("\n")
+        return _dedent(self.code)
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,10 @@ class Invalid:
         return sorted([(self.line, self.column), *self.also])
 
     def source(self) -> str:
-        return textwrap.dedent(self.code).lstrip("\n")
+        return _dedent(self.code)
 
     def fixed_source(self) -> Optional[str]:
-        return None if self.fixed is None else textwrap.dedent(self.fixed).lstrip("\n")
+        return None if self.fixed is None else _dedent(self.fixed)
 
 
 Example = Union[str, Valid, Invalid]

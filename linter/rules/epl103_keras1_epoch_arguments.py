@@ -1,4 +1,4 @@
-"""EPL103 keras1-epoch-arguments: `nb_epoch=`, `samples_per_epoch=`, ... are Keras 1 names (TypeError)."""
+"""EPL103 keras1-epoch-arguments: `nb_epoch=`, `samples_per_epoch=`, ... are Keras 1 names (TypeError in tf_keras and Keras 3)."""
 from __future__ import annotations
 
 import libcst as cst
@@ -16,10 +16,21 @@ class Keras1EpochArguments(Rule):
     calls on a Keras model.
 
     ## Why is this bad
-    Keras 2 renamed them (`epochs`, `steps_per_epoch`, `validation_steps`, `steps`) and tf.keras 2
-    and Keras 3 reject the old names: the call raises
-    `TypeError: fit() got an unexpected keyword argument 'nb_epoch'`. The sample counts did not
-    only change name: Keras 1 counted samples, Keras 2+ counts batches (steps).
+    Keras 2 renamed them (`epochs`, `steps_per_epoch`, `validation_steps`, `steps`), and today's
+    Keras rejects the old names: Keras 3 and tf_keras (the Keras 2 of TF 2.16+) raise
+    `TypeError: fit() got an unexpected keyword argument 'nb_epoch'` (measured: Keras 3.15.1,
+    tf_keras 2.21). The sample counts did not only change name: Keras 1 counted samples,
+    Keras 2+ counts batches (steps).
+
+    Older versions only warned, which is why so much published code still runs with these
+    names in its logs: standalone (multi-backend) Keras 2.0-2.3 renamed `nb_epoch` in `fit`
+    with `UserWarning: The nb_epoch argument in fit has been renamed epochs`, and its
+    `fit_generator` converted `samples_per_epoch` (divided by the generator's batch size when
+    it had one), `nb_epoch` and `nb_val_samples` (passed on unchanged as `validation_steps`)
+    with a "semantics ... is not the same" warning; tf.keras's graph-mode (TF 1.x, and TF 2's
+    `training_v1`) `fit` logged the same rename (source: keras-team/keras `engine/training.py`
+    and `legacy/interfaces.py` of the 2.x releases; tensorflow `python/keras/engine/training_v1.py`).
+    Not measured here: the witness runs Keras 3 and tf_keras only.
 
     ## Example
     ```python
@@ -40,11 +51,12 @@ class Keras1EpochArguments(Rule):
 
     code = "EPL103"
     name = "keras1-epoch-arguments"
-    summary = "`nb_epoch=`/`samples_per_epoch=`/`nb_val_samples=` are Keras 1 names: TypeError in Keras 2 and 3"
+    summary = "`nb_epoch=`/`samples_per_epoch=`/`nb_val_samples=` are Keras 1 names: TypeError in tf_keras and Keras 3"
     claim = (
         "Keras 1 argument names (`nb_epoch=`, `samples_per_epoch=`, `nb_val_samples=`, `val_samples=`) are errors in "
-        "Keras 2 and 3: `fit` and `predict` raise TypeError \"unexpected keyword argument\"; `evaluate` raises TypeError "
-        "\"Invalid keyword arguments\" (Keras 2, tf_keras) or ValueError \"Arguments not recognized\" (Keras 3)."
+        "tf_keras (Keras 2 for TF 2.16+) and Keras 3: `fit` and `predict` raise TypeError \"unexpected keyword "
+        "argument\"; `evaluate` raises TypeError \"Invalid keyword arguments\" (tf_keras) or ValueError \"Arguments not "
+        "recognized\" (Keras 3)."
     )
     witness = "fit/evaluate/predict with each of nb_epoch=, samples_per_epoch=, nb_val_samples=, val_samples= raise (TypeError; Keras 3 evaluate: ValueError)"
     fires_on = {"argument": ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"), "call": ("fit", "evaluate", "predict")}
@@ -218,7 +230,7 @@ class Keras1EpochArguments(Rule):
     def _report(self, call: cst.Call, method: str, arg: cst.Arg) -> None:
         old = arg.keyword.value  # type: ignore[union-attr]
         new, renamable = KERAS1_EPOCH_ARGUMENTS[old]
-        head = f"`{old}=` is Keras 1's `{new}=`: `{method}()` raises TypeError in Keras 2 and 3."
+        head = f"`{old}=` is Keras 1's `{new}=`: `{method}()` raises TypeError in tf_keras and Keras 3."
         if renamable:
             if find_argument(call, new)[0] is not None or (method == "fit" and positional_count(call) > 3):
                 self.report(arg, f"{head} `{new}=` is already given: delete `{old}=`.")
@@ -229,12 +241,12 @@ class Keras1EpochArguments(Rule):
                 sample = self.ctx.module.code_for_node(call.args[1].value).strip()
                 self.report(
                     arg,
-                    f"`{old}=` is Keras 1's `{new}=` (TypeError in Keras 2+), and positional `{sample}` a sample "
+                    f"`{old}=` is Keras 1's `{new}=` (TypeError in tf_keras, Keras 3), and positional `{sample}` a sample "
                     f"count: pass `steps_per_epoch={sample} // batch_size`.",
                 )
                 return
             fix = edits.rename_keyword(arg, new, "safe", f"rename `{old}=` to `{new}=`")
             self.report(arg, f"{head} Use `{new}=`.", fix)
             return
-        self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (Keras 2, 3). Pass `{new}=` in batches: samples // batch_size.")
+        self.report(arg, f"`{old}=` (Keras 1) raises TypeError in `{method}()` (tf_keras, Keras 3). Pass `{new}=` in batches: samples // batch_size.")
 

@@ -6,14 +6,11 @@ from typing import Optional
 import libcst as cst
 
 from linter import edits
-from linter.analysis.calls import KERAS1_ARGUMENTS
+from linter.analysis.calls import KERAS1_ARGUMENTS, WORKER_ARGUMENTS
 from linter.analysis.training_calls import TrainingCalls
 from linter.rules.base import Invalid, Rule, Valid
 
 REPLACEMENTS = {"fit_generator": "fit", "evaluate_generator": "evaluate", "predict_generator": "predict"}
-# Arguments the generator methods took that Keras 3's fit/evaluate/predict reject
-# (they moved to `PyDataset(workers=..., use_multiprocessing=..., max_queue_size=...)`).
-WORKER_ARGUMENTS = frozenset({"workers", "use_multiprocessing", "max_queue_size"})
 
 
 class RemovedGeneratorMethods(Rule):

@@ -7,29 +7,13 @@ from typing import Optional
 import libcst as cst
 
 from linter.analysis.loops import LoopIndex, builds_model
+from linter.analysis.optimizers import is_optimizer_class
 from linter.analysis.tf_function import TfFunctionIndex
 from linter.rules.base import Invalid, Rule, Valid
 from linter.semantic import Scope
 
-_OPTIMIZER_NAMESPACES = ("keras.optimizers.", "keras.src.optimizers.", "tensorflow.optimizers.")
-_TF1_NAMESPACES = ("tensorflow.compat.v1.train.", "tensorflow.train.")
-_NOT_OPTIMIZERS = frozenset({"LossScaleOptimizer"})  # wraps an optimizer built next to it
 _TRAINING_METHODS = frozenset({"apply_gradients", "minimize", "apply"})
 _CONTAINER_METHODS = frozenset({"append", "extend", "insert", "add", "setdefault", "update"})
-
-
-def is_optimizer_class(q: Optional[str]) -> bool:
-    """`keras.optimizers.Adam`, `tf.keras.optimizers.legacy.SGD`, `tf.compat.v1.train.AdamOptimizer`
-    (a class; learning-rate schedules and wrappers are not optimizers)."""
-    if q is None:
-        return False
-    parts = q.split(".")
-    last = parts[-1]
-    if not last[:1].isupper() or last in _NOT_OPTIMIZERS or "schedules" in parts:
-        return False
-    if q.startswith(_OPTIMIZER_NAMESPACES):
-        return True
-    return q.startswith(_TF1_NAMESPACES) and last.endswith("Optimizer")
 
 
 @dataclass(eq=False)

@@ -5,7 +5,7 @@ up with the static findings for the same files.
   hooks.py    the instrumentation installed in the child (Keras callback + thin wrappers)
   child.py    the child process: install hooks, run the script with runpy, report how it ended
   run.py      start the child, enforce --timeout, read the facts back
-  analyze.py  facts -> per-site observations and runtime findings (EPL101/102/104/201-204/206)
+  analyze.py  facts -> per-site observations and runtime findings (every rule in analyze.OBSERVED)
   match.py    static findings (the linter, in-process) vs runtime findings
   report.py   text / JSON / SARIF output
   plot.py     loss curves (--plot)

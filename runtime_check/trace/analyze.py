@@ -3,7 +3,8 @@
 An observation is `{"code", "file", "line", "problem": True|False|None, "message", "evidence"}`:
 True means the runtime shows the rule's problem at that line, False that the line ran and the
 problem did not occur, None that it ran but nothing decides (a loop that turned once).
-Rules observed (OBSERVED): EPL101, EPL102, EPL104, EPL201-EPL204, EPL206, EPL208, EPL209.
+Rules observed: OBSERVED (every other code of the rule registry is "not checked":
+`unobserved(codes)`).
 Pure Python over dicts: no TensorFlow.
 """
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Optional
 
-OBSERVED = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208", "EPL209")
+OBSERVED = ("EPL101", "EPL102", "EPL103", "EPL104", "EPL105", "EPL106", "EPL201", "EPL202", "EPL203", "EPL204",
+            "EPL205", "EPL206", "EPL207", "EPL208", "EPL209", "EPL301", "EPL302", "EPL303", "EPL304", "EPL305")
+KERAS1_ARGUMENTS = ("nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples")  # as hooks.KERAS1_ARGUMENTS
 # observed, but never reported as runtime-only: the fact alone cannot tell an epoch loop from a
 # progress read inside one epoch (it confirms or refutes the static finding only)
 CONFIRM_ONLY = ("EPL208",)
@@ -123,8 +126,9 @@ class Facts:
     # -- observations ------------------------------------------------------------------------
     def observations(self) -> list[dict]:
         out: list[dict] = []
-        for method in (self.epl101, self.epl102, self.epl104, self.epl201, self.epl202, self.epl203, self.epl204,
-                       self.epl206, self.epl208, self.epl209):
+        for method in (self.epl101, self.epl102, self.epl103, self.epl104, self.epl105, self.epl106, self.epl201,
+                       self.epl202, self.epl203, self.epl204, self.epl205, self.epl206, self.epl207, self.epl208,
+                       self.epl209, self.epl301, self.epl302, self.epl303, self.epl304, self.epl305):
             out.extend(method())
         return out
 
@@ -160,6 +164,251 @@ class Facts:
                 msg = f"{e['method']}(epochs={_num(e['value'])}) was accepted and ignored{then}"
             out.append(_obs("EPL102", e["file"], e["line"], True, msg, method=e["method"], epochs=e["value"],
                             error=error))
+        return out
+
+    def epl103(self) -> list[dict]:
+        """A Keras 1 argument name given to fit/evaluate/predict: rejected (TypeError/ValueError)
+        or, in a Keras that still took it, accepted."""
+        out = []
+        calls = [(e, e.get("error")) for e in self.by_kind["call_rejected"]]
+        calls += [(c, (c["end"] or {}).get("error")) for c in self.calls.values()]
+        for e, error in sorted(calls, key=lambda pair: pair[0]["t"]):
+            names = [k for k in e.get("keywords") or () if k in KERAS1_ARGUMENTS]
+            if not names:
+                continue
+            shown = ", ".join(f"{n}=" for n in names)
+            if error:
+                msg = f"{e['method']}({shown}) raised {error['type']}: {error['message'][:160]}"
+            elif e.get("end") is None and e["kind"] == "call_begin":
+                msg = f"{e['method']}({shown}) did not return (the script ended inside it)"
+            else:
+                msg = f"{e['method']}({shown}) was accepted by this Keras"
+            problem = True if error else (None if e.get("end") is None else False)
+            out.append(_obs("EPL103", e["file"], e["line"], problem, msg, method=e["method"], arguments=names,
+                            error=error))
+        return _per_site(out)
+
+    def epl105(self) -> list[dict]:
+        """fit() given `initial_epoch`: how many epochs ran (I >= E runs none)."""
+        per_site: dict[tuple, list[dict]] = defaultdict(list)
+        for c in self.fits:
+            requested, initial = c.get("epochs"), c.get("initial_epoch") or 0
+            if not (c.get("initial_epoch_passed") or (isinstance(requested, (int, float)) and initial >= requested)):
+                continue
+            per_site[_site(c)].append(c)
+        out = []
+        for (file, line), calls in per_site.items():
+            runs = [{"epochs": c.get("epochs"), "initial_epoch": c.get("initial_epoch") or 0,
+                     "epochs_run": None if c.get("unobserved") or c["end"] is None else len(c["epoch_ends"])}
+                    for c in calls]
+            empty = [r for r in runs if isinstance(r["epochs"], (int, float)) and r["initial_epoch"] >= r["epochs"]]
+            if any(r["epochs_run"] == 0 for r in empty):
+                r = next(r for r in empty if r["epochs_run"] == 0)
+                msg = (f"fit(epochs={_num(r['epochs'])}, initial_epoch={_num(r['initial_epoch'])}) ran 0 epochs: "
+                       "`epochs` is the index of the last epoch, not a count")
+                problem: Optional[bool] = True
+            elif all(r["epochs_run"] is None for r in runs):
+                msg, problem = "fit() with initial_epoch did not finish", None
+            else:
+                shown = ", ".join(f"{r['epochs_run']} (epochs={_num(r['epochs'])}, initial_epoch={_num(r['initial_epoch'])})"
+                                  for r in runs[:5])
+                msg, problem = f"fit() with initial_epoch ran epochs: {shown}", False
+            out.append(_obs("EPL105", file, line, problem, msg, calls=runs[:50]))
+        return out
+
+    def _removed(self, code: str, names: tuple) -> list[dict]:
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for e in self.by_kind["removed_method"]:
+            if e["name"] in names:
+                groups[_site(e)].append(e)
+        out = []
+        for (file, line), events in groups.items():
+            e = events[0]
+            missing = [x for x in events if not x["exists"]]
+            if missing:
+                msg = (f"{e['owner_class']}.{e['name']} does not exist in this Keras: the call raised AttributeError"
+                       + (f" ({len(missing)} times)" if len(missing) > 1 else ""))
+                problem: Optional[bool] = True
+            else:  # tf_keras still has it: nothing decides the Keras 3 claim
+                msg, problem = f"{e['owner_class']}.{e['name']} ran (deprecated in Keras 2, removed in Keras 3)", None
+            out.append(_obs(code, file, line, problem, msg, method=e["name"], owner_class=e["owner_class"],
+                            exists=bool(e["exists"]), calls=len(events)))
+        return out
+
+    def epl106(self) -> list[dict]:
+        return self._removed("EPL106", ("fit_generator", "evaluate_generator", "predict_generator"))
+
+    def epl207(self) -> list[dict]:
+        return self._removed("EPL207", ("reset_states",))
+
+    def epl301(self) -> list[dict]:
+        """fit() on a tf.data dataset: is it infinite, and was steps_per_epoch given?"""
+        out = []
+        for c in self.fits:
+            info = c.get("data_info") or {}
+            if info.get("kind") != "dataset":
+                continue
+            card, steps = info.get("cardinality"), c.get("steps_per_epoch")
+            ends, error = c["epoch_ends"], (c["end"] or {}).get("error")
+            evidence = {"cardinality": card, "steps_per_epoch": steps, "epochs_run": len(ends),
+                        "batches_per_epoch": [e["batches"] for e in ends][:50],
+                        "capped_epochs": sum(1 for e in ends if e.get("capped")), "error": error}
+            if card == -1 and steps is None:
+                if error and error["type"] not in ("_Timeout",):
+                    msg = f"fit() on an infinite dataset without steps_per_epoch raised {error['type']}: {error['message'][:160]}"
+                elif evidence["capped_epochs"]:
+                    msg = (f"the dataset is infinite and steps_per_epoch was not given: no epoch could end by itself; "
+                           f"--max-steps ended each after {max(evidence['batches_per_epoch'])} batches")
+                else:
+                    batches = (c["end"] or {}).get("batches")
+                    msg = ("the dataset is infinite and steps_per_epoch was not given: epoch 1 had not ended after "
+                           f"{batches if batches is not None else 'its'} batches")
+                out.append(_obs("EPL301", c["file"], c["line"], True, msg, **evidence))
+            elif card is not None and card >= 0 or steps is not None:
+                why = f"steps_per_epoch={_num(steps)}" if steps is not None else f"{card} batches per pass"
+                out.append(_obs("EPL301", c["file"], c["line"], False, f"each epoch has an end ({why})", **evidence))
+            else:  # unknown cardinality, no steps: only an epoch that ended by itself decides
+                natural = [e for e in ends if not e.get("capped")]
+                out.append(_obs("EPL301", c["file"], c["line"], False if natural else None,
+                                "the dataset's size is unknown" + ("; its epochs ended by themselves" if natural else ""),
+                                **evidence))
+        return _per_site(out)
+
+    def epl302(self) -> list[dict]:
+        """fit() on a dataset with `.repeat(count)`: passes over the data per epoch."""
+        out = []
+        for c in self.fits:
+            info = c.get("data_info") or {}
+            count = info.get("repeat_count")
+            if info.get("kind") != "dataset" or count is None or count < 0:
+                continue
+            epochs, steps = c.get("epochs"), c.get("steps_per_epoch")
+            inner, card = info.get("repeat_input_cardinality"), info.get("cardinality")
+            evidence = {"repeat_count": count, "epochs": epochs, "steps_per_epoch": steps, "batches_per_epoch": card,
+                        "batches_per_pass": card // count if isinstance(card, int) and card > 0 and count > 0 else None,
+                        "repeat_input_cardinality": inner, "passes_total": count * len(c["epoch_ends"])}
+            if steps is not None:
+                out.append(_obs("EPL302", c["file"], c["line"], False,
+                                f"repeat({count}) with steps_per_epoch={_num(steps)}: the epochs are sized by the steps",
+                                **evidence))
+            elif count > 1 and count == epochs:
+                msg = (f"repeat({count}) and epochs={_num(epochs)}: each epoch made {count} passes over the data "
+                       f"({card} batches per epoch), {count} x {_num(epochs)} = {count * int(epochs)} passes in all")
+                out.append(_obs("EPL302", c["file"], c["line"], True, msg, **evidence))
+            else:
+                out.append(_obs("EPL302", c["file"], c["line"], None if count > 1 else False,
+                                f"repeat({count}) and epochs={_num(epochs)}: {count} pass(es) per epoch", **evidence))
+        return _per_site(out)
+
+    def epl303(self) -> list[dict]:
+        """steps_per_epoch / validation_steps against the batches one pass over the data holds."""
+        out = []
+        for c in self.fits:
+            for arg, steps, info in (("steps_per_epoch", c.get("steps_per_epoch"), c.get("data_info")),
+                                     ("validation_steps", c.get("validation_steps"), c.get("validation_info"))):
+                if steps is None or not info:
+                    continue
+                if not isinstance(steps, (int, float)):
+                    continue
+                batches, samples = info.get("batches"), info.get("samples")
+                evidence = {"argument": arg, "steps": steps, "batches_per_pass": batches, "samples": samples,
+                            "data": info.get("kind"), "ran_out_of_data": c["ran_out"]}
+                if batches is None:
+                    out.append(_obs("EPL303", c["file"], c["line"], None,
+                                    f"{arg}={_num(steps)}; the batches the input holds are unknown", **evidence))
+                elif steps > batches:
+                    same = " (the number of samples)" if samples == steps else ""
+                    out.append(_obs("EPL303", c["file"], c["line"], True,
+                                    f"{arg}={_num(steps)}{same}, but one pass over the input holds {batches} batches: "
+                                    "a step is a batch, not a sample", **evidence))
+                else:
+                    out.append(_obs("EPL303", c["file"], c["line"], False,
+                                    f"{arg}={_num(steps)} of the {batches} batches the input holds", **evidence))
+        return _per_site(out)
+
+    def epl304(self) -> list[dict]:
+        """batch_size= with an input that batches itself: ignored or rejected."""
+        out = []
+        for c in sorted(self.calls.values(), key=lambda c: c["t"]):
+            size = c.get("batch_size")
+            if size is None or "batch_size" not in (c.get("keywords") or ()):
+                continue
+            info = c.get("data_info") or {}
+            error = (c["end"] or {}).get("error")
+            evidence = {"method": c["method"], "batch_size": size, "data": info.get("kind"),
+                        "data_batch_dim": info.get("batch_dim"), "batches_per_pass": info.get("batches"), "error": error}
+            if info.get("kind") in ("dataset", "generator", "sequence"):
+                if error:
+                    msg = f"{c['method']}(batch_size={size}) on a {info['kind']} raised {error['type']}"
+                else:
+                    own = f" (its batches have {info['batch_dim']} samples)" if info.get("batch_dim") else ""
+                    msg = (f"{c['method']}(batch_size={size}) was ignored: the {info['kind']} batches itself{own}"
+                           + (f", {info['batches']} batches per pass" if info.get("batches") is not None else ""))
+                out.append(_obs("EPL304", c["file"], c["line"], True, msg, **evidence))
+            elif info.get("kind") == "array":
+                out.append(_obs("EPL304", c["file"], c["line"], False,
+                                f"{c['method']}(batch_size={size}) on arrays: it sets the batches", **evidence))
+        return _per_site(out)
+
+    def epl305(self) -> list[dict]:
+        """validation_split= with an input that cannot be split."""
+        out = []
+        for c in self.fits:
+            split = c.get("validation_split")
+            if not split:
+                continue
+            info = c.get("data_info") or {}
+            error = (c["end"] or {}).get("error")
+            val = [e["val_batches"] for e in c["epoch_ends"]]
+            evidence = {"validation_split": split, "data": info.get("kind"), "error": error,
+                        "validation_batches": val[:50]}
+            if error and error["type"] == "ValueError" and "validation_split" in error["message"]:
+                out.append(_obs("EPL305", c["file"], c["line"], True,
+                                f"fit(validation_split={_num(split)}) on a {info.get('kind')} raised ValueError: "
+                                f"{error['message'][:160]}", **evidence))
+            elif info.get("kind") == "array" and any(val):
+                out.append(_obs("EPL305", c["file"], c["line"], False,
+                                f"validation_split={_num(split)} on arrays: {max(val)} validation batch(es) per epoch",
+                                **evidence))
+            elif c["epoch_ends"] and not any(val):
+                out.append(_obs("EPL305", c["file"], c["line"], True,
+                                f"validation_split={_num(split)} was ignored: no validation batch ran", **evidence))
+        return _per_site(out)
+
+    def epl205(self) -> list[dict]:
+        """Python side effects in a user tf.function: how often they ran against its calls."""
+        finals = {e["fn"]: e for e in self.by_kind["function_final"]}
+        names = {e["fn"]: e.get("name", "?") for e in self.by_kind["function_created"]}
+        groups: dict[tuple, dict] = {}
+        for e in self.by_kind["side_effects"]:
+            for x in e["effects"]:
+                key = (x["file"], x["line"], x["effect"], e["fn"])
+                g = groups.setdefault(key, {"runs": 0, "in_traces": 0, "errors": []})
+                g["runs"] += x["count"]
+                g["in_traces"] += x["count"] if e.get("traced") else 0
+                if e.get("error"):
+                    g["errors"].append(e["error"])
+        out = []
+        for (file, line, effect, fn), g in groups.items():
+            calls, traces = finals.get(fn, {}).get("calls"), finals.get(fn, {}).get("traces")
+            name = names.get(fn, "?")
+            evidence = {"effect": effect, "function": name, "runs": g["runs"], "runs_while_tracing": g["in_traces"],
+                        "calls": calls, "traces": traces, "error": g["errors"][0] if g["errors"] else None}
+            if effect.startswith("."):
+                error = g["errors"][0] if g["errors"] else None
+                msg = (f"{effect} was looked up on a symbolic tensor while {name} was traced"
+                       + (f": {error['type']} at trace time" if error else ""))
+                out.append(_obs("EPL205", file, line, True, msg, **evidence))
+            elif calls is not None and calls > g["runs"]:
+                msg = (f"{effect} ran {_plural(g['runs'], 'time')} for {_plural(calls, 'call')} of {name} "
+                       f"({_plural(traces or 0, 'trace')}): once per trace, not per call")
+                out.append(_obs("EPL205", file, line, True, msg, **evidence))
+            elif calls is not None and calls >= 2:
+                out.append(_obs("EPL205", file, line, False, f"{effect} ran at each of the {calls} calls of {name} "
+                                "(each call ran its Python: retraced, or run eagerly)", **evidence))
+            else:
+                out.append(_obs("EPL205", file, line, None, f"{effect} ran {_plural(g['runs'], 'time')}; {name} was "
+                                f"called {calls if calls is not None else 'an unknown number of'} time(s)", **evidence))
         return out
 
     def epl104(self) -> list[dict]:
@@ -391,6 +640,27 @@ class Facts:
                 msg = "the regularized model's `losses` were read before each tape.gradient"
             out.append(_obs("EPL209", file, line, bool(ignored), msg, **evidence))
         return out
+
+
+def _per_site(observations: list[dict]) -> list[dict]:
+    """One observation per (code, file, line): the first showing the problem, else the first
+    showing it did not occur, else the first; `evidence.calls` counts the calls seen there."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for o in observations:
+        groups[(o["code"], o["file"], o["line"])].append(o)
+    out = []
+    for items in groups.values():
+        chosen = next((o for o in items if o["problem"] is True), None) \
+            or next((o for o in items if o["problem"] is False), None) or items[0]
+        if len(items) > 1:
+            chosen = {**chosen, "evidence": {**chosen["evidence"], "calls": len(items)}}
+        out.append(chosen)
+    return out
+
+
+def unobserved(codes) -> list[str]:
+    """The codes (of the rule registry) trace does not observe: their findings are "not checked"."""
+    return sorted(set(codes) - set(OBSERVED))
 
 
 def _num(value) -> str:

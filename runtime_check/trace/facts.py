@@ -127,15 +127,17 @@ class Sites:
     def __init__(self, classifier: Classifier):
         self.classifier = classifier
 
-    def user_site(self, skip: int = 0, immediate: bool = False) -> Optional[dict]:
-        """{"file", "line", "function"} of the innermost user frame above the caller.
+    def user_site(self, skip: int = 0, immediate: bool = False, frame=None) -> Optional[dict]:
+        """{"file", "line", "function"} of the innermost user frame above the caller (or from
+        `frame` on, when given: a profile hook's frame).
 
         With `immediate=True`, return None unless the first frame outside this package (and
         AutoGraph's call machinery) is user code or a third-party library: a call that Keras or
         TensorFlow makes internally (fit calling evaluate for validation, Keras building its
         optimizer's tf.function) is not a call of the user's.
         """
-        frame = sys._getframe(skip + 1)  # noqa: SLF001 - our own frames are skipped anyway (TRANSPARENT)
+        if frame is None:
+            frame = sys._getframe(skip + 1)  # noqa: SLF001 - our own frames are skipped anyway (TRANSPARENT)
         kind_of = self.classifier.kind
         first = True
         mapping = None

@@ -5,14 +5,22 @@ Small and removable: `Tracer.install()` returns after patching a handful of attr
 `fit`/`evaluate` epochs and batches; thin wrappers exist only where no documented hook does:
 
   Model.fit/evaluate/predict     call site, epochs requested/run, initial_epoch, the callback
-  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102; model
-                                 constructors are not wrapped: Keras 3 reads their argspec)
+  Model.compile/evaluate/predict `epochs=` passed where it does not belong (EPL102), and the
+  Model/Functional/Sequential    Keras 1 names and other arguments Keras rejected (EPL103); what
+  __init__                       the input is (EPL301-305). The constructors' wrappers carry the
+                                 original's `__signature__`: Keras 3 reads their argspec
+  Model/Metric __getattr__       (added to the class: Python calls it only after normal lookup
+                                 failed) fit_generator/reset_states used from user code, then the
+                                 same AttributeError (EPL106/EPL207; tf_keras: the methods wrapped)
   Model.__setattr__("epochs")    the attribute fit() ignores (EPL101)
   Model.__call__                 a model with Dropout/BatchNormalization/noise layers called
                                  under an active GradientTape, and its `training` value (EPL202)
   GradientTape.gradient          the target's shape (EPL201) and, eagerly, its mean per step
   tf.function / Function.__call__  functions created per site, traces per function, Python
-                                 numbers among the arguments of a call that traced (EPL203/206)
+                                 numbers among the arguments of a call that traced (EPL203/206);
+                                 while a call builds its graph (`func_graph_from_py_func`),
+                                 a `sys.setprofile` hook (this thread only) counts print,
+                                 outer-list appends and `.numpy()` on symbolic tensors (EPL205)
   Optimizer.__init__             optimizers created per site, their `iterations` and the
                                  variables they update, read at the end (EPL204)
   Model.losses (property)        read since the last tape.gradient, for models with
@@ -29,10 +37,13 @@ recorded.
 """
 from __future__ import annotations
 
+import builtins
+import dis
 import functools
 import hashlib
 import inspect
 import itertools
+import math
 import os
 import sys
 import threading
@@ -45,6 +56,12 @@ TRAINING_LAYER_CLASSES = frozenset({
     "GaussianNoise", "BatchNormalization", "SyncBatchNormalization",
 })
 _MISSING = "missing"
+KERAS1_ARGUMENTS = frozenset({"nb_epoch", "samples_per_epoch", "nb_val_samples", "val_samples"})
+REMOVED_MODEL_METHODS = frozenset({"fit_generator", "evaluate_generator", "predict_generator"})
+REMOVED_METRIC_METHODS = frozenset({"reset_states"})
+_ATTRIBUTE_LOADS = frozenset(op for op in (dis.opmap.get("LOAD_ATTR"), dis.opmap.get("LOAD_METHOD")) if op is not None)
+_LIST_METHODS = frozenset({"append", "extend", "insert"})
+_PRINT = builtins.print
 
 
 def _float(value: Any) -> Optional[float]:
@@ -97,6 +114,11 @@ class Tracer:
         wrapper = make(original)
         setattr(owner, name, wrapper)
         self.patches.append((owner, name, original, had))
+
+    def _add(self, owner: Any, name: str, value: Any) -> None:
+        """Set an attribute the class does not define itself (uninstall deletes it)."""
+        setattr(owner, name, value)
+        self.patches.append((owner, name, None, False))
 
     def uninstall(self) -> None:
         for owner, name, original, had in reversed(self.patches):
@@ -153,6 +175,19 @@ class Tracer:
         from tensorflow.python.eager import record
 
         self.modules["record"] = record
+        try:
+            from tensorflow.python.framework import tensor as tensor_module
+
+            self.modules["tensor_getattr"] = tensor_module.Tensor.__getattr__.__code__
+        except (ImportError, AttributeError):  # pragma: no cover - moved: EPL205 goes unobserved
+            self.modules["tensor_getattr"] = None
+        try:
+            from tensorflow.python.framework import func_graph
+
+            self._patch(func_graph, "func_graph_from_py_func", self._wrap_graph_building)
+            self.modules["trace_hook"] = True
+        except (ImportError, AttributeError):  # pragma: no cover - moved: watch whole calls instead
+            self.modules["trace_hook"] = False
 
     def _install_keras(self, name: str, keras) -> None:
         Model = keras.Model
@@ -170,6 +205,9 @@ class Tracer:
         if isinstance(losses, property):
             self._patch(Model, "losses", self._wrap_losses)
         self._install_metrics(keras.metrics.Metric)
+        self._install_constructors(name, keras)
+        self._install_removed(Model, REMOVED_MODEL_METHODS)
+        self._install_removed(keras.metrics.Metric, REMOVED_METRIC_METHODS, wrap_existing=False)  # _wrap_metric
         if name == "keras":
             try:
                 from keras.src.trainers.epoch_iterator import EpochIterator
@@ -191,23 +229,36 @@ class Tracer:
                 return orig(model, *args, **kwargs)
             try:
                 bound = signature.bind(model, *args, **kwargs)
-            except TypeError:  # Keras raises its own error; record the `epochs=` that caused it
+            except TypeError:  # Keras raises its own error; record the arguments that caused it
                 try:
                     return orig(model, *args, **kwargs)
                 except BaseException as exc:
                     tracer._epochs_kwarg(model, method, kwargs, site, _error(exc))
+                    tracer.sink.emit("call_rejected", method=method, model_class=type(model).__name__,
+                                     keywords=sorted(kwargs), error=_error(exc), **site)
                     raise
             arguments = bound.arguments
             extra = arguments.get("kwargs", {}) if "kwargs" in signature.parameters else {}
             call_id = next(tracer.counter)
             model_id = tracer.ref(model)
+            tf = tracer.modules["tf"]
+            batch_size = arguments.get("batch_size", extra.get("batch_size"))
             fields = {"call": call_id, "method": method, "model": model_id, "model_class": type(model).__name__,
-                      **site, "data": type(arguments.get("x")).__name__, "max_steps": tracer.max_steps}
+                      **site, "data": type(arguments.get("x")).__name__, "max_steps": tracer.max_steps,
+                      "keywords": sorted(kwargs), "batch_size": _jsonable_int(batch_size),
+                      "data_info": _data_info(tf, arguments.get("x"), batch_size,
+                                              arguments.get("validation_split") if method == "fit" else None)}
             if method == "fit":
+                validation_data = arguments.get("validation_data")
+                val_x = validation_data[0] if isinstance(validation_data, (tuple, list)) else validation_data
                 fields.update(epochs=arguments.get("epochs", 1), initial_epoch=arguments.get("initial_epoch", 0),
+                              initial_epoch_passed="initial_epoch" in arguments,
                               steps_per_epoch=arguments.get("steps_per_epoch"),
-                              validation=arguments.get("validation_data") is not None
-                              or bool(arguments.get("validation_split")),
+                              validation_steps=arguments.get("validation_steps"),
+                              validation_split=_float(arguments.get("validation_split")),
+                              validation=validation_data is not None or bool(arguments.get("validation_split")),
+                              validation_info=None if validation_data is None else _data_info(
+                                  tf, val_x, arguments.get("validation_batch_size") or batch_size),
                               weights=_fingerprint(model), trainable=_trainable_count(model),
                               model_epochs_attr=_epochs_attr(model))
             else:
@@ -297,6 +348,114 @@ class Tracer:
             return orig(model, name, value)
 
         return wrapper
+
+    def _install_constructors(self, name: str, keras) -> None:
+        """`epochs=` given to a model constructor (EPL102). Keras 3 reads the constructors'
+        argspec (`inspect.getfullargspec`, which does not follow `__wrapped__`) to record their
+        config, so each wrapper carries the original's `__signature__`."""
+        classes = [keras.Model, getattr(keras, "Sequential", None)]
+        try:
+            if name == "keras":
+                from keras.src.models.functional import Functional
+            else:
+                from tf_keras.src.engine.functional import Functional
+            classes.append(Functional)
+        except ImportError:  # pragma: no cover - moved
+            pass
+        for cls in classes:
+            if cls is not None and "__init__" in vars(cls):
+                self._patch(cls, "__init__", self._wrap_constructor)
+
+    def _wrap_constructor(self, orig):
+        tracer = self
+
+        @functools.wraps(orig)
+        def wrapper(model, *args, **kwargs):
+            if "epochs" not in kwargs:
+                return orig(model, *args, **kwargs)
+            site = tracer.site()
+            if site is None:  # Keras's own super().__init__ chain
+                return orig(model, *args, **kwargs)
+            site = tracer._construction_site(model) or site
+            try:
+                result = orig(model, *args, **kwargs)
+            except BaseException as exc:
+                tracer._epochs_kwarg(model, type(model).__name__, kwargs, site, _error(exc))
+                raise
+            tracer._epochs_kwarg(model, type(model).__name__, kwargs, site)
+            return result
+
+        try:
+            wrapper.__signature__ = inspect.signature(orig)
+        except (TypeError, ValueError):  # pragma: no cover
+            pass
+        return wrapper
+
+    def _construction_site(self, model) -> Optional[dict]:
+        """The line that constructs `model`: a subclass's `super().__init__(**kwargs)` passes the
+        caller's `epochs=` on, so the `__init__` frames of the model itself are looked through."""
+        frame = sys._getframe(2)  # noqa: SLF001 - the caller of the wrapper
+        kind_of = self.sites.classifier.kind
+        while frame is not None:
+            if kind_of(frame.f_code.co_filename) == "user":
+                if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is model:
+                    frame = frame.f_back
+                    continue
+                return self.sites.user_site(frame=frame)
+            frame = frame.f_back
+        return None
+
+    # -- EPL106 / EPL207 ---------------------------------------------------------------------
+    def _install_removed(self, owner, names: frozenset, wrap_existing: bool = True) -> None:
+        """Methods Keras 3 removed (fit_generator, Metric.reset_states): where they still exist
+        (tf_keras) a wrapper records each call; where they do not, a class-level `__getattr__`
+        (Python calls it only after normal lookup failed) records the attribute access from user
+        code and raises the same AttributeError Python would."""
+        missing = frozenset(n for n in names if not hasattr(owner, n))
+        for n in sorted(names - missing):
+            if wrap_existing and n in vars(owner):
+                self._patch(owner, n, lambda orig, n=n: self._wrap_removed(orig, n))
+        if not missing:
+            return
+        tracer = self
+        previous = getattr(owner, "__getattr__", None)
+
+        def __getattr__(obj, name):  # noqa: N807 - the protocol's name
+            if name in missing:
+                tracer._removed_accessed(obj, name, sys._getframe(1))  # noqa: SLF001
+            if previous is not None:
+                return previous(obj, name)
+            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{name}'", name=name, obj=obj)
+
+        if "__getattr__" in vars(owner):  # pragma: no cover - no Keras class defines one today
+            self._patch(owner, "__getattr__", lambda orig: __getattr__)
+        else:
+            self._add(owner, "__getattr__", __getattr__)
+
+    def _removed_accessed(self, obj, name: str, frame) -> None:
+        try:
+            if frame.f_code.co_code[frame.f_lasti] not in _ATTRIBUTE_LOADS:
+                return  # hasattr()/getattr(): a question asked, not the method used
+            site = self.sites.user_site(frame=frame, immediate=True)
+            if site is not None:
+                self.sink.emit("removed_method", name=name, exists=False, owner_class=type(obj).__name__, **site)
+        except Exception:  # noqa: BLE001 - never change the AttributeError the script gets
+            pass
+
+    def _wrap_removed(self, orig, name: str):
+        tracer = self
+
+        @functools.wraps(orig)
+        def wrapper(obj, *args, **kwargs):
+            tracer._removed_called(obj, name)
+            return orig(obj, *args, **kwargs)
+
+        return wrapper
+
+    def _removed_called(self, obj, name: str) -> None:
+        site = self.site()
+        if site is not None:
+            self.sink.emit("removed_method", name=name, exists=True, owner_class=type(obj).__name__, **site)
 
     # -- EPL202 ------------------------------------------------------------------------------
     def _wrap_model_call(self, orig, framework: str):
@@ -441,9 +600,11 @@ class Tracer:
 
     def _function_created(self, fn, python_function, site: dict) -> None:
         fn_id = self.ref(fn)
-        self.user_functions[id(fn)] = {"id": fn_id, "seen": set(), "obj": fn}
+        context = _context_ids(self, python_function)
+        self.user_functions[id(fn)] = {"id": fn_id, "seen": set(), "obj": fn, "calls": 0,
+                                       "context": frozenset(context.values())}
         self.sink.emit("function_created", fn=fn_id, name=getattr(python_function, "__name__", "?"),
-                       python_function=self.ref(python_function), context=_context_ids(self, python_function), **site)
+                       python_function=self.ref(python_function), context=context, **site)
 
     def _wrap_function_call(self, orig):
         tracer = self
@@ -454,8 +615,17 @@ class Tracer:
             entry = tracer.user_functions.get(id(fn))
             if entry is None:
                 return orig(fn, *args, **kwargs)
+            entry["calls"] += 1
             before = fn.experimental_get_tracing_count()
-            result = orig(fn, *args, **kwargs)
+            watching = tracer._effects_begin(entry)
+            try:
+                result = orig(fn, *args, **kwargs)
+            except BaseException as exc:
+                if watching:
+                    tracer._effects_end(fn, before, _error(exc))
+                raise
+            if watching:
+                tracer._effects_end(fn, before, None)
             try:
                 after = fn.experimental_get_tracing_count()
                 scalars = [(i, a) for i, a in enumerate(args) if isinstance(a, (int, float)) and not isinstance(a, bool)]
@@ -472,6 +642,101 @@ class Tracer:
             return result
 
         return wrapper
+
+    # -- EPL205 ------------------------------------------------------------------------------
+    def _effects_begin(self, entry: dict) -> bool:
+        """Watch the Python side effects of one call of a user tf.function: a profile hook
+        (`sys.setprofile`, this thread only, on while the call builds a graph: see
+        _wrap_graph_building) counts `print`,
+        appends to a list the function reads from outside (its globals and closure), and
+        `.numpy()`/`.item()` looked up on a symbolic tensor (TensorFlow's `Tensor.__getattr__`
+        runs). They run while the function traces, and on every call only when it runs eagerly.
+        Nested user tf.functions share the hook; a profiler of someone else's is left alone."""
+        stack = getattr(self.local, "effects", None)
+        if stack is None:
+            if self.modules.get("tensor_getattr") is None:
+                return False
+            # watch the whole call when tf.functions run eagerly (every call runs the Python), or
+            # when the graph-building hook could not be installed
+            whole = not self.modules.get("trace_hook") or _functions_run_eagerly(self.modules["tf"])
+            if whole:
+                if sys.getprofile() is not None:
+                    return False
+                sys.setprofile(self._profile)
+            self.local.effects_whole = whole
+            stack = self.local.effects = []
+        stack.append((entry, {}))
+        return True
+
+    def _effects_end(self, fn, before: int, error: Optional[dict]) -> None:
+        stack = self.local.effects
+        entry, seen = stack.pop()
+        if not stack:
+            if self.local.effects_whole:
+                sys.setprofile(None)
+            self.local.effects = None
+        if not seen:
+            return
+        try:
+            traced = fn.experimental_get_tracing_count() > before
+        except Exception:  # noqa: BLE001
+            traced = None
+        self.sink.emit("side_effects", fn=entry["id"], traced=traced, error=error, effects=[
+            {"effect": effect, "file": file, "line": line, "function": function, "count": count}
+            for (effect, file, line, function), count in seen.items()])
+
+    def _wrap_graph_building(self, orig):
+        """TensorFlow's `func_graph_from_py_func` runs a function's Python to build its graph: the
+        profile hook is on only while it does so inside a call of a user tf.function (a call that
+        does not trace runs no Python of the user's: watching it would cost ~0.6 ms a call)."""
+        tracer = self
+
+        @functools.wraps(orig)
+        def wrapper(*args, **kwargs):
+            if not getattr(tracer.local, "effects", None) or sys.getprofile() is not None:
+                return orig(*args, **kwargs)  # not in a user call, or already watched (nested), or not ours
+            sys.setprofile(tracer._profile)
+            try:
+                return orig(*args, **kwargs)
+            finally:
+                sys.setprofile(None)
+
+        return wrapper
+
+    def _profile(self, frame, event, arg) -> None:
+        if event == "c_call":
+            if arg is _PRINT:
+                effect = "print"
+            elif getattr(arg, "__name__", None) in _LIST_METHODS and type(getattr(arg, "__self__", None)) is list:
+                stack = self.local.effects
+                if not stack or self.ids.get(id(arg.__self__)) not in stack[-1][0]["context"]:
+                    return  # a list the function made itself (or one it does not name)
+                effect = "append"
+            else:
+                return
+        elif event == "call" and frame.f_code is self.modules["tensor_getattr"]:
+            name = frame.f_locals.get("name")
+            if name not in ("numpy", "item"):
+                return
+            frame = frame.f_back
+            try:
+                if frame is None or frame.f_code.co_code[frame.f_lasti] not in _ATTRIBUTE_LOADS:
+                    return  # hasattr(t, "numpy"): asked, not used
+            except IndexError:  # pragma: no cover
+                return
+            effect = f".{name}()"
+        else:
+            return
+        try:
+            site = self.sites.user_site(frame=frame, immediate=True)
+            stack = self.local.effects
+            if site is None or not stack:
+                return
+            key = (effect, site["file"], site["line"], site["function"])
+            seen = stack[-1][1]
+            seen[key] = seen.get(key, 0) + 1
+        except Exception:  # noqa: BLE001 - a profile hook must never raise
+            pass
 
     # -- EPL204 ------------------------------------------------------------------------------
     def _wrap_optimizer_init(self, orig):
@@ -506,15 +771,17 @@ class Tracer:
             for attr, kind in (("update_state", "update"), ("result", "result"), ("reset_state", "reset"),
                                ("reset_states", "reset")):
                 if attr in vars(cls):
-                    self._patch(cls, attr, lambda orig, kind=kind: self._wrap_metric(orig, kind))
+                    self._patch(cls, attr, lambda orig, kind=kind, attr=attr: self._wrap_metric(orig, kind, attr))
         self._patch(base, "__call__", lambda orig: self._wrap_metric(orig, "update"))
 
-    def _wrap_metric(self, orig, kind: str):
+    def _wrap_metric(self, orig, kind: str, attr: str = ""):
         tracer = self
 
         @functools.wraps(orig)
         def wrapper(metric, *args, **kwargs):
             try:
+                if attr in REMOVED_METRIC_METHODS:
+                    tracer._removed_called(metric, attr)
                 if kind == "reset":
                     if id(metric) in tracer.user_metrics:
                         tracer.sink.emit("metric_reset", metric=tracer.ids.get(id(metric)))
@@ -535,7 +802,8 @@ class Tracer:
         """Trace counts and optimizer states, read once the script stopped (or was stopped)."""
         for entry in list(self.user_functions.values()):
             try:
-                self.sink.emit("function_final", fn=entry["id"], traces=entry["obj"].experimental_get_tracing_count())
+                self.sink.emit("function_final", fn=entry["id"], traces=entry["obj"].experimental_get_tracing_count(),
+                               calls=entry["calls"])
             except Exception:  # noqa: BLE001
                 pass
         for opt_id, opt in list(self.optimizers):
@@ -606,6 +874,92 @@ def _probe_class(base):
     return EpochlintProbe
 
 
+def _jsonable_int(value) -> Optional[int]:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _data_kind(tf, x) -> str:
+    """"dataset" (tf.data), "generator" (an iterator: no length), "sequence" (PyDataset, Keras 2
+    Sequence/DirectoryIterator: indexed batches with a length), "array" (NumPy, tensors, lists
+    and dicts of them), "none"."""
+    if x is None:
+        return "none"
+    if isinstance(x, tf.data.Dataset):
+        return "dataset"
+    if hasattr(x, "shape") or isinstance(x, (list, tuple, dict)):
+        return "array"
+    if hasattr(x, "__getitem__") and hasattr(x, "__len__"):
+        return "sequence"
+    if hasattr(x, "__next__") or inspect.isgenerator(x):
+        return "generator"
+    return type(x).__name__
+
+
+def _first_dim(x) -> Optional[int]:
+    while isinstance(x, (list, tuple, dict)) and x:
+        x = next(iter(x.values())) if isinstance(x, dict) else x[0]
+    shape = getattr(x, "shape", None)
+    try:
+        return int(shape[0]) if shape is not None and len(shape) and shape[0] is not None else None
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _find_repeat(ds, limit: int = 64):
+    """(count, cardinality of the repeated input) of the outermost `.repeat()` in a dataset's
+    chain of unary transformations (tf.data's private `_input_dataset` links), else None."""
+    for _ in range(limit):
+        if ds is None:
+            return None
+        if type(ds).__name__ == "_RepeatDataset":
+            count = getattr(ds, "_count", None)
+            inner = getattr(ds, "_input_dataset", None)
+            return (int(count.numpy()) if hasattr(count, "numpy") else int(count),
+                    int(inner.cardinality()) if inner is not None else None)
+        ds = getattr(ds, "_input_dataset", None)
+    return None
+
+
+def _data_info(tf, x, batch_size, validation_split=None) -> dict:
+    """What fit/evaluate/predict was given: its kind, and for the EPL3xx rules the batches one pass
+    over it holds (`batches`), its samples, a tf.data dataset's cardinality (-1 infinite, -2
+    unknown), its batch dimension and its `.repeat(count)`. Never raises."""
+    info: dict = {"kind": "?"}
+    try:
+        kind = info["kind"] = _data_kind(tf, x)
+        if kind == "dataset":
+            info["cardinality"] = int(x.cardinality())
+            if info["cardinality"] >= 0:
+                info["batches"] = info["cardinality"]
+            spec = tf.nest.flatten(x.element_spec)
+            if spec and getattr(spec[0], "shape", None) is not None and spec[0].shape.rank:
+                info["batch_dim"] = spec[0].shape[0]
+            repeat = _find_repeat(x)
+            if repeat is not None:
+                info["repeat_count"], info["repeat_input_cardinality"] = repeat
+        elif kind == "array":
+            samples = _first_dim(x)
+            if samples is not None:
+                info["samples"] = samples
+                if validation_split:
+                    samples = int(math.ceil(samples * (1.0 - float(validation_split))))
+                size = int(batch_size) if batch_size else 32
+                info["batches"] = int(math.ceil(samples / size)) if size > 0 else None
+        elif kind == "sequence":
+            info["batches"] = int(len(x))
+            for attr in ("samples", "n"):
+                value = getattr(x, attr, None)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    info["samples"] = value
+                    break
+    except Exception:  # noqa: BLE001 - a fact less, never the user's error
+        pass
+    return info
+
+
 def _error(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": str(exc)[:500]}
 
@@ -622,6 +976,13 @@ def _logs(logs) -> dict:
 def _small(value) -> bool:
     try:
         return int(value.shape.num_elements() or 0) <= 100_000
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _functions_run_eagerly(tf) -> bool:
+    try:
+        return bool(tf.config.functions_run_eagerly())
     except Exception:  # noqa: BLE001
         return False
 

@@ -5,7 +5,7 @@ import json
 import os
 from typing import Any, Optional
 
-from runtime_check.trace.analyze import Facts
+from runtime_check.trace.analyze import Facts, unobserved
 from runtime_check.trace.match import CONFIRMED, NOT_CHECKED, NOT_REACHED, REFUTED
 
 SCHEMA_VERSION = 1
@@ -88,6 +88,7 @@ def document(script: str, argv: list[str], options: dict, run, facts: Facts, row
         "functions": [{**f, "file": display_path(f["file"])} for f in facts.function_summaries()],
         "steps": [{**s, "file": display_path(s["file"])} for s in facts.step_series()],
         "summary": summary,
+        "not_observed": unobserved(names),
     }
 
 
@@ -120,7 +121,8 @@ def _call_line(group: list[dict]) -> str:
     c = group[0]
     where = f"{c['file']}:{c['line']}"
     times = f" x{len(group)} calls" if len(group) > 1 else ""
-    err = next((f"; raised {g['error']['type']}" for g in group if g.get("error")), "")
+    err = next(("; stopped by --timeout" if g["error"]["type"] == "_Timeout" else f"; raised {g['error']['type']}"
+                for g in group if g.get("error")), "")
     if c["method"] != "fit":
         capped = " (capped by --max-steps)" if any(g.get("capped") for g in group) else ""
         batches = "/".join(sorted({str(g.get("batches")) for g in group}))
@@ -203,6 +205,10 @@ def render_text(doc: dict) -> str:
         for r in doc["runtime_only"]:
             out.append(f"  {r['path']}:{r['line']}: {r['code']} {r['message']}")
     s = doc["summary"]
+    unchecked = sorted({f["code"] for f in doc["findings"] if f["status"] == NOT_CHECKED})
+    if unchecked:
+        out.append("")
+        out.append(f"Not checked: trace does not observe {', '.join(unchecked)}")
     out.append("")
     out.append(f"{s['confirmed']} confirmed, {s['refuted']} refuted, {s['not_reached']} not reached, "
                f"{s['not_checked']} not checked, {s['runtime_only']} runtime-only")

@@ -1,7 +1,7 @@
 """The witness registry: `WITNESSES` maps each rule code to its `Witness` (code, claim, run,
 covers).
 
-One module per rule family (`epl1`, `epl2`, `epl3`); each witness registers itself against its
+One module per rule family (`epl1`, `epl2`, `epl3`, `epl4`); each witness registers itself against its
 rule with the `@witness(code, covers=...)` decorator from `base`: the claim it proves is the
 rule's `claim`, and `covers` says which of the rule's firing conditions (`Rule.fires_on`) it
 measures. Importing this package does not import TensorFlow; a witness imports nothing until it
@@ -9,7 +9,7 @@ runs with a loaded `Env`.
 """
 from __future__ import annotations
 
-from runtime_check.witnesses import epl1, epl2, epl3  # noqa: F401 - registration
+from runtime_check.witnesses import epl1, epl2, epl3, epl4  # noqa: F401 - registration
 from runtime_check.witnesses.base import REGISTRY, Outcome, Witness
 
 WITNESSES: dict[str, Witness] = dict(sorted(REGISTRY.items()))

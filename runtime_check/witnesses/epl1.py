@@ -1,6 +1,9 @@
 """Witnesses for EPL1xx: how many epochs `fit` really runs (EPL101-EPL106)."""
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from runtime_check import data, models
 from runtime_check.env import Env, capture
 from runtime_check.witnesses.base import Checks, Outcome, epochs_run, r, raised, witness
@@ -173,3 +176,184 @@ def epl106(env: Env) -> Outcome:
     call = ev["fit_generator_call"]
     return Outcome(ev, ok, f"hasattr(model, 'fit_generator') = {ev['has_fit_generator']}; calling it: "
                    f"{call['type'] if call['raised'] else 'trains'}; fit(generator) ran {ev['fit_with_generator_epochs']} epochs")
+
+
+def _train_weights(env: Env, optimizer, steps: int = 4) -> list:
+    """The weights of `models.small` after `steps` SGD batches of the witness data with `optimizer`."""
+    x, y = _xy()
+    model = models.small(env, compile=False)
+    model.compile(optimizer=optimizer, loss="mse")
+    with capture():
+        model.fit(x[: 32 * steps], y[: 32 * steps], batch_size=32, epochs=1, shuffle=False, verbose=0)
+    return models.weights(model)
+
+
+@contextlib.contextmanager
+def _absl_log():
+    """The absl logger's WARNING records (tf_keras warns about `lr=` there), kept off the terminal."""
+    sink: list[str] = []
+
+    class Sink(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            sink.append(record.getMessage())
+
+    logger = logging.getLogger("absl")
+    handler, propagate = Sink(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield sink
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _same(a: list, b: list, tol: float = 1e-6) -> bool:
+    import numpy as np
+
+    return len(a) == len(b) and all(np.allclose(u, v, rtol=tol, atol=tol) for u, v in zip(a, b))
+
+
+@witness("EPL107", covers={"argument": ("lr", "decay")})
+def epl107(env: Env) -> Outcome:
+    k = env.keras
+    ev: dict = {"lr": {}, "decay": {}}
+    ok = Checks()
+    for cls in ("Adam", "SGD", "RMSprop"):
+        opt_cls = getattr(k.optimizers, cls)
+        default = r(opt_cls().learning_rate.numpy())
+        built: dict = {}
+        with capture(), _absl_log() as logged:
+            e = raised(lambda: built.setdefault("opt", opt_cls(lr=0.5)))
+        e["log_warning"] = any("lr" in m for m in logged)
+        if "opt" in built:
+            e["learning_rate"] = r(built["opt"].learning_rate.numpy())
+        e["default"] = default
+        ev["lr"][cls] = e
+        if env.keras_major >= 3:
+            ok.add(f"{cls}(lr=) ValueError", e.get("type") == "ValueError" and "not recognized" in e.get("message", ""))
+        else:
+            ok.add(f"{cls}(lr=) dropped: default rate", not e["raised"] and e.get("learning_rate") == default != 0.5)
+            ok.add(f"{cls}(lr=) only a log warning", e["log_warning"])
+    lr0, decay = 0.1, 0.5
+    schedule = k.optimizers.schedules.InverseTimeDecay(lr0, decay_steps=1, decay_rate=decay)
+    ev["decay"]["schedule_vs_formula"] = [[r(schedule(t)), r(lr0 / (1 + decay * t))] for t in range(4)]
+    ok.add("InverseTimeDecay(lr, 1, d)(t) == lr / (1 + d t)", all(a == b for a, b in ev["decay"]["schedule_vs_formula"]))
+    if env.keras_major >= 3:
+        with capture() as cap:
+            opt = k.optimizers.SGD(lr0, decay=decay)
+        ev["decay"]["warning"] = [m[:120] for m in cap.all_messages() if "decay" in m]
+        decayed = _train_weights(env, opt)
+        ev["decay"]["learning_rate_after"] = r(opt.learning_rate.numpy())
+        ev["decay"]["weights_equal_plain_sgd"] = _same(decayed, _train_weights(env, k.optimizers.SGD(lr0)))
+        ok.add("decay= ignored (warning)", bool(ev["decay"]["warning"]))
+        ok.add("weights == SGD without decay", ev["decay"]["weights_equal_plain_sgd"])
+        summary = (f"Adam/SGD/RMSprop(lr=0.5): {'/'.join(ev['lr'][c].get('type', 'accepted') for c in ev['lr'])}; "
+                   f"SGD(decay=0.5): ignored (weights == plain SGD: {ev['decay']['weights_equal_plain_sgd']})")
+    else:
+        ev["decay"]["new_optimizer"] = raised(lambda: k.optimizers.SGD(lr0, decay=decay))
+        legacy = _train_weights(env, k.optimizers.legacy.SGD(lr0, decay=decay))
+        ev["decay"]["legacy_equals_inverse_time_decay"] = _same(legacy, _train_weights(env, k.optimizers.SGD(schedule)))
+        ev["decay"]["legacy_differs_from_no_decay"] = not _same(legacy, _train_weights(env, k.optimizers.SGD(lr0)))
+        ok.add("SGD(decay=) ValueError", ev["decay"]["new_optimizer"].get("type") == "ValueError")
+        ok.add("legacy decay == InverseTimeDecay(lr, 1, decay)", ev["decay"]["legacy_equals_inverse_time_decay"])
+        ok.add("the decay matters", ev["decay"]["legacy_differs_from_no_decay"])
+        summary = ("Adam/SGD/RMSprop(lr=0.5): learning_rate " + "/".join(str(ev["lr"][c].get("learning_rate")) for c in ev["lr"])
+                   + f"; SGD(decay=): {ev['decay']['new_optimizer'].get('type', 'accepted')}; legacy decay == "
+                   f"InverseTimeDecay: {ev['decay']['legacy_equals_inverse_time_decay']}")
+    return Outcome(ev, ok, summary)
+
+
+WORKER_ARGUMENTS = ("workers", "use_multiprocessing", "max_queue_size")
+
+
+@witness("EPL108", covers={"argument": WORKER_ARGUMENTS, "call": KERAS1_CALLS})
+def epl108(env: Env) -> Outcome:
+    x, y = _xy()
+    model = models.small(env)
+    values = {"workers": 2, "use_multiprocessing": False, "max_queue_size": 4}
+    calls = {"fit": lambda **kw: model.fit(x, y, epochs=1, verbose=0, **kw),
+             "evaluate": lambda **kw: model.evaluate(x, y, verbose=0, **kw),
+             "predict": lambda **kw: model.predict(x, verbose=0, **kw)}
+    ev: dict = {call: {} for call in KERAS1_CALLS}
+    with capture():
+        for call in KERAS1_CALLS:
+            for kw in WORKER_ARGUMENTS:
+                ev[call][kw] = raised(lambda call=call, kw=kw: calls[call](**{kw: values[kw]}))
+    ok = Checks()
+    for call in KERAS1_CALLS:
+        for kw in WORKER_ARGUMENTS:
+            e = ev[call][kw]
+            if env.keras_major < 3:
+                ok.add(f"{call}({kw}=) accepted", not e["raised"])
+            elif call == "evaluate":
+                ok.add(f"{call}({kw}=) ValueError", e.get("type") == "ValueError" and "not recognized" in e.get("message", ""))
+            else:
+                ok.add(f"{call}({kw}=) TypeError", e.get("type") == "TypeError" and "unexpected keyword argument" in e.get("message", ""))
+    return Outcome(ev, ok, "; ".join(
+        f"{call}: " + "/".join(sorted({e.get("type", "accepted") for e in ev[call].values()})) for call in KERAS1_CALLS))
+
+
+@witness("EPL109", covers={"compiled": ("accuracy", "acc")})
+def epl109(env: Env) -> Outcome:
+    x, y = _xy()
+    y = (y > 0).astype("float32")
+    ev: dict = {}
+    ok = Checks()
+    model = models.small(env, compile=False)
+    for compiled, other in (("accuracy", "acc"), ("acc", "accuracy")):
+        model.compile(optimizer="sgd", loss="binary_crossentropy", metrics=[compiled], run_eagerly=True)
+        with capture():
+            hist = model.fit(x[:64], y[:64], validation_data=(x[64:], y[64:]), epochs=1, verbose=0)
+        keys = sorted(hist.history)
+        ev[compiled] = {"keys": keys, f"history[{other!r}]": raised(lambda: hist.history[other]),
+                        f"history['val_{other}']": raised(lambda: hist.history["val_" + other])}
+        ok.add(f"metrics=[{compiled!r}] -> {compiled}, val_{compiled}", {compiled, "val_" + compiled} <= set(keys))
+        ok.add(f"metrics=[{compiled!r}]: {other!r} KeyError", ev[compiled][f"history[{other!r}]"].get("type") == "KeyError"
+               and ev[compiled][f"history['val_{other}']"].get("type") == "KeyError")
+    return Outcome(ev, ok, f"metrics=['accuracy'] -> keys {ev['accuracy']['keys']}; metrics=['acc'] -> keys {ev['acc']['keys']}")
+
+
+SCHEDULES = ("ExponentialDecay", "InverseTimeDecay", "PolynomialDecay", "CosineDecay", "CosineDecayRestarts")
+
+
+@witness("EPL110", covers={"schedule": SCHEDULES})
+def epl110(env: Env) -> Outcome:
+    k = env.keras
+    x, y = _xy()
+    epochs, steps_per_epoch = 2, 3  # 96 samples in batches of 32
+    s = k.optimizers.schedules
+    makers = {  # decay_steps (first_decay_steps) = the epoch count
+        "ExponentialDecay": lambda: s.ExponentialDecay(0.1, decay_steps=epochs, decay_rate=0.5),
+        "InverseTimeDecay": lambda: s.InverseTimeDecay(0.1, decay_steps=epochs, decay_rate=1.0),
+        "PolynomialDecay": lambda: s.PolynomialDecay(0.1, decay_steps=epochs, end_learning_rate=0.0),
+        "CosineDecay": lambda: s.CosineDecay(0.1, decay_steps=epochs),
+        "CosineDecayRestarts": lambda: s.CosineDecayRestarts(0.1, first_decay_steps=epochs, t_mul=1.0, m_mul=0.8),
+    }
+    ev: dict = {}
+    ok = Checks()
+    model = models.small(env, compile=False)  # one model: each schedule gets a fresh optimizer (iterations from 0)
+    for name, make in makers.items():
+        schedule = make()
+        model.compile(optimizer=k.optimizers.SGD(schedule), loss="mse", run_eagerly=True)
+        seen: list = []
+
+        class RateAtEpochEnd(k.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                # the optimizer's own rate: Keras 3 evaluates the schedule at `iterations` when read; tf_keras
+                # keeps the rate of the last step (`iterations - 1`) in its `current_learning_rate` variable
+                seen.append(r(self.model.optimizer.learning_rate.numpy()))
+
+        with capture():
+            model.fit(x[:96], y[:96], batch_size=32, epochs=epochs, callbacks=[RateAtEpochEnd()], verbose=0, shuffle=False)
+        per_epoch = [r(schedule(e + 1)) for e in range(epochs)]
+        ev[name] = {"iterations": int(model.optimizer.iterations.numpy()), "rate_after_each_epoch": seen,
+                    "rate_if_it_counted_epochs": per_epoch, "rate_at_steps": [r(schedule(t)) for t in range(0, epochs * steps_per_epoch + 1)]}
+        at_steps = ev[name]["rate_at_steps"]
+        lag = 0 if env.keras_major >= 3 else 1
+        ok.add(f"{name}: evaluated at the step count", seen == [at_steps[(e + 1) * steps_per_epoch - lag] for e in range(epochs)])
+        ok.add(f"{name}: not at the epoch", seen[0] != per_epoch[0])
+    e = ev["ExponentialDecay"]
+    ok.add("ExponentialDecay ends below 0.05 (the per-epoch rate)", e["rate_after_each_epoch"][-1] < e["rate_if_it_counted_epochs"][-1] == r(0.05))
+    return Outcome(ev, ok, f"decay_steps={epochs} with fit(epochs={epochs}) of {steps_per_epoch} batches: ExponentialDecay rate after "
+                   f"each epoch {e['rate_after_each_epoch']} (per epoch it would be {e['rate_if_it_counted_epochs']})")

@@ -21,7 +21,9 @@ pytest.importorskip("tensorflow", reason="the runtime extra is not installed")
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "fixtures" / "trace"
 SEED = ROOT / "fixtures" / "seed"
-RULES = ("EPL101", "EPL102", "EPL104", "EPL201", "EPL202", "EPL203", "EPL204", "EPL206", "EPL208", "EPL209")
+from runtime_check.trace.analyze import OBSERVED as RULES  # noqa: E402 - every observed rule has a bad/good pair
+
+REMOVED_IN_KERAS3 = ("EPL106", "EPL207")  # tf_keras still has these methods: nothing decides there
 
 
 def _trace(argv: list[str]) -> tuple[int, str]:
@@ -78,7 +80,7 @@ def test_bad_fixtures_have_no_runtime_only_and_no_refuted(bad):
     _, doc = bad
     assert doc["runtime_only"] == []
     assert doc["summary"]["refuted"] == 0 and doc["summary"]["not_reached"] == 0
-    assert doc["summary"]["confirmed"] == 11
+    assert doc["summary"]["confirmed"] == 24  # EPL102 x3, EPL205 x3
     assert doc["outcome"]["reason"] == "finished"
 
 
@@ -104,9 +106,40 @@ def test_bad_fixture_evidence_says_what_happened(bad):
     assert e208["updates"] == 12 and e208["reads_after_updates"] == 3 and e208["resets"] == 0
     e209 = evidence("bad_epl209.py", "EPL209")
     assert e209["gradient_calls"] == 4 and e209["losses_read"] == [False] * 4
-    errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
+    errors = {r["runtime"][0]["evidence"]["method"]: (r["runtime"][0]["evidence"]["error"] or {}).get("type")
               for r in _by_file(doc, "bad_epl102.py", "EPL102")}
-    assert errors == {"compile": "TypeError", "evaluate": "ValueError"}
+    # Keras 3 accepts epochs= in the functional Model constructor and ignores it: fit then ran 1 epoch
+    assert errors == {"compile": "TypeError", "evaluate": "ValueError", "Functional": None}
+    assert "fit() then ran 1 epoch(s)" in _by_file(doc, "bad_epl102.py", "EPL102")[2]["runtime"][0]["message"]
+
+
+def test_bad_fixture_evidence_for_errors_and_data(bad):
+    _, doc = bad
+
+    def evidence(name, code, index=0):
+        return _by_file(doc, name, code)[index]["runtime"][0]["evidence"]
+
+    assert evidence("bad_epl103.py", "EPL103")["error"]["type"] == "TypeError"
+    assert evidence("bad_epl103.py", "EPL103")["arguments"] == ["nb_epoch"]
+    assert evidence("bad_epl105.py", "EPL105")["calls"] == [{"epochs": 3, "initial_epoch": 3, "epochs_run": 0}]
+    assert evidence("bad_epl106.py", "EPL106")["exists"] is False
+    assert evidence("bad_epl207.py", "EPL207")["owner_class"] == "MeanAbsoluteError"
+    e301 = evidence("bad_epl301.py", "EPL301")
+    assert e301["cardinality"] == -1 and e301["steps_per_epoch"] is None
+    assert e301["batches_per_epoch"] == [5, 5] and e301["capped_epochs"] == 2  # --max-steps ended each epoch
+    e302 = evidence("bad_epl302.py", "EPL302")
+    assert (e302["repeat_count"], e302["batches_per_epoch"], e302["batches_per_pass"], e302["passes_total"]) == (3, 12, 4, 9)
+    e303 = evidence("bad_epl303.py", "EPL303")
+    assert (e303["steps"], e303["batches_per_pass"], e303["samples"]) == (64, 4, 64) and e303["ran_out_of_data"]
+    e304 = evidence("bad_epl304.py", "EPL304")
+    assert e304["batch_size"] == 64 and e304["data"] == "dataset" and e304["batches_per_pass"] == 4
+    assert evidence("bad_epl305.py", "EPL305")["error"]["type"] == "ValueError"
+    # EPL205: print and the append ran at the one trace of 8 calls; .numpy() failed the trace
+    effects = {e["effect"]: e for e in (r["runtime"][0]["evidence"] for r in _by_file(doc, "bad_epl205.py", "EPL205"))}
+    assert set(effects) == {"print", "append", ".numpy()"}
+    assert (effects["print"]["runs"], effects["print"]["calls"], effects["print"]["traces"]) == (1, 8, 1)
+    assert (effects["append"]["runs"], effects["append"]["calls"]) == (1, 8)
+    assert effects[".numpy()"]["error"]["type"] == "AttributeError"
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +151,16 @@ def bad_keras2():
 def test_keras2_confirms_the_same_findings(bad_keras2):
     exit_code, doc = bad_keras2
     assert doc["environment"]["legacy_keras"] is True and doc["environment"]["keras_version"].startswith("2.")
-    assert {f["code"]: f["status"] for f in doc["findings"]} == {code: "confirmed" for code in RULES}
-    assert doc["summary"]["confirmed"] == 11 and doc["runtime_only"] == []
-    # Keras 2 raises TypeError where Keras 3 raises ValueError (evaluate)
+    assert {f["code"]: f["status"] for f in doc["findings"]} == {
+        code: "not reached" if code in REMOVED_IN_KERAS3 else "confirmed" for code in RULES}
+    assert all(f["runtime"][0]["evidence"]["exists"] for f in doc["findings"] if f["code"] in REMOVED_IN_KERAS3)
+    assert doc["summary"]["confirmed"] == 22 and doc["runtime_only"] == []
+    # Keras 2 raises TypeError where Keras 3 raises ValueError (evaluate) or accepts (the constructor)
     errors = {r["runtime"][0]["evidence"]["method"]: r["runtime"][0]["evidence"]["error"]["type"]
               for r in _by_file(doc, "bad_epl102.py", "EPL102")}
-    assert errors == {"compile": "TypeError", "evaluate": "TypeError"}
+    assert errors == {"compile": "TypeError", "evaluate": "TypeError", "Functional": "TypeError"}
+    # tf_keras rejects an infinite dataset without steps_per_epoch instead of never ending the epoch
+    assert _by_file(doc, "bad_epl301.py", "EPL301")[0]["runtime"][0]["evidence"]["error"]["type"] == "ValueError"
     assert exit_code == 1
 
 
@@ -133,7 +170,8 @@ def test_text_report_of_the_bad_run(bad):
     text = render_text(bad[1])
     assert "What ran:" in text and "[CONFIRMED]" in text
     assert "bad_epl104.py:10  fit() on Sequential" in text and "x3 calls" in text
-    assert text.rstrip().endswith("11 confirmed, 0 refuted, 0 not reached, 0 not checked, 0 runtime-only")
+    assert text.rstrip().endswith("24 confirmed, 0 refuted, 0 not reached, 0 not checked, 0 runtime-only")
+    assert "Not checked" not in text
 
 
 def test_good_fixtures_report_no_problem(good):
@@ -158,6 +196,20 @@ def test_good_fixtures_show_what_ran(good):
     assert obs[("good_epl208.py", "EPL208")]["evidence"]["resets"] == 2  # the first reset precedes any update
     assert obs[("good_epl209.py", "EPL209")]["problem"] is False
     assert obs[("good_epl209.py", "EPL209")]["evidence"]["losses_read"] == [True] * 4
+    # the path of each newly observed rule ran and the problem did not occur
+    assert obs[("good_epl105.py", "EPL105")]["problem"] is False
+    assert obs[("good_epl105.py", "EPL105")]["evidence"]["calls"][0]["epochs_run"] == 2
+    assert obs[("good_epl301.py", "EPL301")]["problem"] is False
+    assert obs[("good_epl302.py", "EPL302")]["problem"] is False
+    assert obs[("good_epl303.py", "EPL303")]["problem"] is False
+    assert obs[("good_epl304.py", "EPL304")]["problem"] is False
+    assert obs[("good_epl305.py", "EPL305")]["evidence"]["validation_batches"] == [1, 1]
+    # nothing to observe: no Keras 1 name, no removed method
+    assert not [o for o in doc["observations"] if o["code"] in ("EPL103", "EPL106", "EPL207")]
+    # tf.print is no Python side effect; a print in a tf.function run eagerly ran at every call
+    [printed] = [o for o in doc["observations"] if o["code"] == "EPL205"]
+    assert Path(printed["file"]).name == "good_epl205.py" and printed["problem"] is False
+    assert (printed["evidence"]["runs"], printed["evidence"]["calls"]) == (4, 4)
 
 
 def test_every_kind_of_input_is_counted(good):
@@ -287,16 +339,55 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
     from runtime_check.trace.facts import Sink
     from runtime_check.trace.hooks import Tracer
 
+    import inspect
+
     before = {name: vars(keras.Model).get(name) for name in ("fit", "evaluate", "predict", "compile", "__call__",
-                                                              "__setattr__")}
-    gradient, function = tf.GradientTape.gradient, tf.function
+                                                              "__setattr__", "__init__", "__getattr__")}
+    sequential_init, metric_getattr = vars(keras.Sequential)["__init__"], vars(keras.metrics.Metric).get("__getattr__")
+    argspec = inspect.getfullargspec(keras.Sequential.__init__)
+    from tensorflow.python.framework import func_graph
+
+    gradient, function, graph_building = tf.GradientTape.gradient, tf.function, func_graph.func_graph_from_py_func
     sink = Sink(str(tmp_path / "facts.jsonl"))
     tracer = Tracer(sink, 5)
     tracer.install()
     try:
         assert keras.Model.fit is not before["fit"] and tf.function is not function
+        assert func_graph.func_graph_from_py_func is not graph_building
+        # the constructors' wrappers keep the argspec Keras reads to record a model's config
+        assert keras.Sequential.__init__ is not sequential_init
+        assert inspect.getfullargspec(keras.Sequential.__init__) == argspec
+        model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)], name="kept")
+        assert model.name == "kept" and model.get_config()["name"] == "kept"
+        # a removed method: the same AttributeError as without the hook; hasattr is not a use
+        assert not hasattr(model, "fit_generator")
+        with pytest.raises(AttributeError, match="'Sequential' object has no attribute 'fit_generator'"):
+            model.fit_generator  # noqa: B018
+        with pytest.raises(AttributeError, match="has no attribute 'reset_states'"):
+            keras.metrics.Mean().reset_states()
+
+        class Subclassed(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)  # passes the caller's epochs= on
+                self.dense = keras.layers.Dense(1)
+
+            def call(self, inputs):
+                return self.dense(inputs)
+
+        construction_line = inspect.currentframe().f_lineno + 2
+        with pytest.raises((TypeError, ValueError)):
+            Subclassed(epochs=3)
     finally:
         tracer.uninstall()
         sink.close()
     assert {name: vars(keras.Model).get(name) for name in before} == before
+    assert vars(keras.Sequential)["__init__"] is sequential_init
+    assert vars(keras.metrics.Metric).get("__getattr__") is metric_getattr is None
     assert tf.GradientTape.gradient is gradient and tf.function is function
+    assert func_graph.func_graph_from_py_func is graph_building
+    facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
+    removed = [(f["name"], f["exists"]) for f in facts if f["kind"] == "removed_method"]
+    assert removed == [("fit_generator", False), ("reset_states", False)]  # the attribute uses, not hasattr
+    # epochs= reached Model.__init__ through the subclass's super().__init__: the caller's line is reported
+    [rejected] = [f for f in facts if f["kind"] == "epochs_kwarg"]
+    assert rejected["method"] == "Subclassed" and rejected["line"] == construction_line and rejected["error"]

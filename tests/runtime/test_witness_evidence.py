@@ -159,3 +159,122 @@ def test_epl305(witnesses):
     ev = witnesses["EPL305"]["evidence"]
     for kind in ("dataset", "generator", "iterator", "PyDataset"):
         assert ev[kind]["type"] == "ValueError" and "validation_split" in ev[kind]["message"], kind
+
+
+def test_epl306_finite_generator(witnesses, env):
+    for kind in ("generator function", "generator expression"):
+        ev = witnesses["EPL306"]["evidence"][kind]
+        expected = [4, 2, 2] if env.keras_major >= 3 else [4, 0]
+        assert ev["batches_per_epoch"] == expected and ev["ran_out_warning"]
+
+
+def test_epl307_endless_validation_evaluate_predict(witnesses, env):
+    ev = witnesses["EPL307"]["evidence"]
+    for kind in ("dataset", "generator"):
+        for call in ("fit", "evaluate", "predict"):
+            got = ev[kind][call]
+            if env.keras_major < 3 and kind == "dataset":
+                assert got["result"]["type"] == "ValueError"
+            else:
+                assert got["result"]["type"] == "_Runaway" and got["batches"] == ev["stopped_at_batches"]
+
+
+def test_epl308_split_overlap(witnesses):
+    ev = witnesses["EPL308"]["evidence"]
+    assert ev["shuffle"]["in_both_parts"] > 0 and ev["shuffle_seed_1"]["in_both_parts"] > 0
+    assert ev["reshuffle_each_iteration_false"]["in_both_parts"] == 0
+    for helper in ("image_dataset_from_directory", "text_dataset_from_directory"):
+        assert ev[f"{helper}_shuffle_True"]["in_both_parts"] > 0 and ev[f"{helper}_shuffle_False"]["in_both_parts"] == 0
+
+
+def test_epl309_orders(witnesses):
+    ev = witnesses["EPL309"]["evidence"]
+    assert ev["batch_then_shuffle"]["same_batch_contents"] and not ev["shuffle_then_batch_same_batch_contents"]
+    assert ev["shuffle_then_cache_same_order"] and not ev["cache_then_shuffle_same_order"]
+    for got in ev["random_map_then_cache"].values():
+        assert got["uncached_values_differ_between_passes"] and got["cached_values_same_on_two_passes"]
+    assert ev["repeat_then_shuffle_distinct_in_first_pass"] < ev["elements"]
+
+
+def test_epl310_oracle_against_separate_labels(witnesses):
+    ev = witnesses["EPL310"]["evidence"]
+    assert ev["flow_from_directory_shuffle_None"]["accuracy_vs_classes"] < 0.8
+    assert ev["flow_from_directory_shuffle_False"]["accuracy_vs_classes"] == 1.0
+    assert ev["image_dataset_from_directory_shuffle_None"]["accuracy_vs_second_pass"] < 0.8
+    assert ev["image_dataset_from_directory_shuffle_False"]["accuracy_vs_second_pass"] == 1.0
+    assert not ev["text_dataset_from_directory_shuffle_None"]["two_passes_same_order"]
+
+
+def test_epl311_float_arguments(witnesses, env):
+    ev = witnesses["EPL311"]["evidence"]
+    for name, got in ev.items():
+        keras2_accepts = env.keras_major < 3 and not name.startswith(("epochs", "initial_epoch"))
+        assert got == {"raised": False} if keras2_accepts else got["type"] == "TypeError", name
+
+
+def test_epl107(witnesses, env):
+    ev = witnesses["EPL107"]["evidence"]
+    for cls, lr in ev["lr"].items():
+        if env.keras_major >= 3:
+            assert lr["type"] == "ValueError" and "lr" in lr["message"], cls
+        else:  # tf_keras drops lr= with a log warning: the default rate trains
+            assert not lr["raised"] and lr["learning_rate"] == lr["default"] != 0.5 and lr["log_warning"], cls
+    assert all(a == pytest.approx(b, rel=1e-5) for a, b in ev["decay"]["schedule_vs_formula"])
+    if env.keras_major >= 3:
+        assert ev["decay"]["weights_equal_plain_sgd"] is True and ev["decay"]["warning"]
+    else:
+        assert ev["decay"]["new_optimizer"]["type"] == "ValueError"
+        assert ev["decay"]["legacy_equals_inverse_time_decay"] is True and ev["decay"]["legacy_differs_from_no_decay"] is True
+
+
+def test_epl108(witnesses, env):
+    ev = witnesses["EPL108"]["evidence"]
+    for call in ("fit", "evaluate", "predict"):
+        for kw in ("workers", "use_multiprocessing", "max_queue_size"):
+            if env.keras_major < 3:
+                assert ev[call][kw] == {"raised": False}
+            else:
+                assert ev[call][kw]["type"] == ("ValueError" if call == "evaluate" else "TypeError") and kw in ev[call][kw]["message"]
+
+
+def test_epl109(witnesses):
+    ev = witnesses["EPL109"]["evidence"]
+    assert {"accuracy", "val_accuracy"} <= set(ev["accuracy"]["keys"]) and "acc" not in ev["accuracy"]["keys"]
+    assert {"acc", "val_acc"} <= set(ev["acc"]["keys"]) and "accuracy" not in ev["acc"]["keys"]
+    assert ev["accuracy"]["history['acc']"]["type"] == ev["acc"]["history['accuracy']"]["type"] == "KeyError"
+
+
+def test_epl110(witnesses, env):
+    ev = witnesses["EPL110"]["evidence"]
+    for name, e in ev.items():
+        lag = 0 if env.keras_major >= 3 else 1
+        assert e["rate_after_each_epoch"] == [e["rate_at_steps"][3 * (i + 1) - lag] for i in range(2)], name
+    assert ev["ExponentialDecay"]["rate_after_each_epoch"][-1] == pytest.approx(0.0125 if env.keras_major >= 3 else 0.1 * 0.5 ** 2.5, rel=1e-4)
+
+
+def test_epl401(witnesses):
+    ev = witnesses["EPL401"]["evidence"]
+    plateau, scheduler = ev["EarlyStopping+ReduceLROnPlateau"], ev["LearningRateScheduler"]
+    assert plateau["single"]["epochs_run"] == 2 and plateau["single"]["learning_rate"] < 0.1
+    for style in ("loop", "initial_epoch"):
+        assert plateau[style]["epochs_run"] == 3 and plateau[style]["learning_rate"] == pytest.approx(0.1)
+    assert scheduler["loop"]["epochs_seen"] == [0, 0, 0] and scheduler["loop"]["learning_rate"] == pytest.approx(0.1)
+    assert scheduler["initial_epoch"]["epochs_seen"] == [0, 1, 2] and scheduler["initial_epoch"]["learning_rate"] == pytest.approx(0.025)
+
+
+def test_epl402(witnesses, env):
+    ev = witnesses["EPL402"]["evidence"]
+    if env.keras_major >= 3:
+        assert ev["epsilon"] == {"min_delta": 0.0001, "warnings": []}
+        assert ev["period"]["type"] == "TypeError" and "period" in ev["period"]["message"]
+    else:
+        assert ev["epsilon"]["min_delta"] == 0.5
+        assert ev["period"]["files"] == ["w-2.h5"]
+    assert len(ev["save_freq"]["files"]) == 2
+
+
+def test_epl403(witnesses):
+    ev = witnesses["EPL403"]["evidence"]
+    assert ev["string"]["iterations_per_turn"] == [2, 2, 2] and ev["string"]["optimizer_objects"] == 3
+    assert ev["default"]["iterations_per_turn"] == [2, 2, 2] and ev["default"]["optimizer"] == "RMSprop"
+    assert ev["same object"]["iterations_per_turn"] == [2, 4, 6] and ev["same object"]["optimizer_objects"] == 1
