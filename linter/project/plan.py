@@ -39,6 +39,7 @@ class Project:
     """The project modules of one run (or of a long-lived session: see the module docstring)."""
 
     def __init__(self, files: list, data: dict, config_root: Optional[Path] = None, cache=None) -> None:
+        begin_run()  # the file system as it is now: folders listed again, imports resolved again
         self.cache = cache
         self.config_root = config_root
         self.summaries: dict[str, dict] = {}
@@ -70,7 +71,6 @@ class Project:
     @classmethod
     def for_path(cls, path, config_root: Optional[Path] = None, cache=None) -> "Project":
         """The project of one file (its imports, transitively), e.g. for an editor's buffer."""
-        begin_run()
         data, _ = _load(Path(path))
         return cls([str(path)], {0: data} if data is not None else {}, config_root, cache)
 
@@ -181,5 +181,4 @@ class Project:
 def plan(files: Iterable[str], data: dict, settings, cache=None) -> Project:
     """The project of a run (`settings.root` is the project root when a config file was found)."""
     config_root = Path(settings.root) if getattr(settings, "source", None) is not None else None
-    begin_run()
     return Project(list(files), data, config_root, cache)
