@@ -29,6 +29,7 @@ FAMILIES = {  # code prefix -> heading of its table in docs/RULES.md
     "EPL1": "how many epochs `fit` really runs",
     "EPL2": "custom training loops (`GradientTape`, `tf.function`)",
     "EPL3": "steps, batches and datasets given to `fit`",
+    "EPL4": "callbacks and optimizer state across `fit` and `compile` calls",
 }
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

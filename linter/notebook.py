@@ -36,6 +36,7 @@ import copy
 import ast
 import json
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
@@ -171,9 +172,17 @@ def _placeholder(line: str, indent: Optional[str] = None) -> str:
     return f"{indent}pass  {IPYTHON_MARK}{_ending(line) or ''}"
 
 
+def _syntax_ok(source: str) -> None:
+    """ast.parse without the SyntaxWarnings CPython emits for odd but valid code (`1(2)`): a
+    notebook's text is the user's, and a warning on our stderr about it is noise."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        ast.parse(source)
+
+
 def _parses(source: str) -> bool:
     try:
-        ast.parse(source)
+        _syntax_ok(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -187,7 +196,7 @@ def _automagic(body: str) -> bool:
     if sum(body.count(c) for c in "([{") > sum(body.count(c) for c in ")]}"):
         return False  # a statement going on past this line (`time if x else (`) is Python
     try:
-        ast.parse(body.strip())
+        _syntax_ok(body.strip())
     except (SyntaxError, ValueError):
         return True
     return False

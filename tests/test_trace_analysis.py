@@ -197,6 +197,13 @@ def test_epl3xx_decided_by_the_input_and_silent_when_unknown():
     infinite = {"kind": "dataset", "cardinality": -1, "repeat_count": -1}
     assert _obs(_fit_with(info=infinite), "EPL301")[0]["problem"] is True
     assert _obs(_fit_with(info=infinite, steps=4), "EPL301")[0]["problem"] is False
+    # --max-steps 0: the epoch ran until --timeout stopped the script inside fit()
+    timed_out = [e for e in _fit_with(info=infinite) if e["kind"] != "epoch_end"]
+    timed_out[-1] = {**timed_out[-1], "batches": 4413, "error": {"type": "_Timeout", "message": ""}}
+    [o] = _obs(timed_out, "EPL301")
+    assert o["problem"] is True and "epoch 1 had not ended after 4413 batches" in o["message"]
+    [call] = analyze.Facts(timed_out).call_summaries()
+    assert report._call_line([call]).endswith("; stopped by --timeout")
     unknown = {"kind": "dataset", "cardinality": -2}
     assert _obs(_fit_with(info=unknown), "EPL301")[0]["problem"] is None  # capped epochs: nothing decides
     assert _obs(_fit_with(info={"kind": "array", "samples": 64, "batches": 4}), "EPL301") == []

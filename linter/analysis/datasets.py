@@ -16,6 +16,7 @@ from typing import Optional
 import libcst as cst
 
 from linter import names as N
+from linter.analysis import generators
 from linter.analysis.calls import find_argument
 from linter.semantic import Binding, Scope, SemanticModel
 
@@ -74,6 +75,8 @@ class Data:
     why: str = ""  # what makes it infinite, for messages ("`.repeat()` without a count")
     repeat: Optional[Ref] = None  # datasets: the count of a `.repeat(n)` that decides one pass
     batch_size: Optional[Ref] = None  # iterators: the `batch_size=` argument (None: the default, 32)
+    finite: bool = False  # generators: known to end (no endless loop; every loop over finite data)
+    reshuffles: str = ""  # known to yield another order on every pass: what shuffles it (for messages)
 
     @property
     def streamed(self) -> bool:
@@ -82,6 +85,15 @@ class Data:
     @property
     def text(self) -> str:
         return KIND_TEXT.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One dataset method call of a pipeline (`DataFlow.steps`): `.batch(32)`, `.shuffle(n)`."""
+
+    method: str
+    call: cst.Call
+    where: Where
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,11 @@ _KERAS_DATASET_HELPERS = frozenset(
 )
 _KERAS_ITERATOR_CLASSES = frozenset({"DirectoryIterator", "NumpyArrayIterator", "DataFrameIterator"})
 _FLOW_METHODS = {"flow": 2, "flow_from_directory": 5, "flow_from_dataframe": 9}  # -> index of batch_size
+_FLOW_SHUFFLE = {"flow": 3, "flow_from_directory": 6, "flow_from_dataframe": 10}  # -> index of shuffle
+# Keras helpers that shuffle (every pass anew) unless `shuffle=False`, as measured by the EPL308
+# and EPL310 witnesses (the others are not known: no finding)
+_HELPERS_SHUFFLE = {"image_dataset_from_directory": True, "text_dataset_from_directory": True}
+_FLOW_RESHUFFLES = frozenset({"flow_from_directory"})  # measured (flow_from_dataframe needs pandas)
 _PYDATASET_BASES = frozenset(
     {
         "keras.utils.PyDataset",
@@ -193,6 +210,15 @@ _PANDAS_FACTORIES = frozenset(
     {"pandas.read_csv", "pandas.read_parquet", "pandas.read_excel", "pandas.read_json", "pandas.read_table",
      "pandas.read_feather", "pandas.DataFrame", "pandas.Series", "pandas.concat", "pandas.get_dummies"}
 )
+# calls whose result a `for` loop walks to its end
+_FINITE_ITERABLE_CALLS = frozenset(
+    {
+        "builtins.range", "builtins.sorted", "builtins.list", "builtins.tuple", "builtins.set", "builtins.dict",
+        "os.listdir", "os.scandir", "glob.glob", "numpy.array_split", "numpy.split", "numpy.arange",
+        "numpy.random.permutation",
+    }
+)
+_FINITE_ITERABLE_METHODS = frozenset({"items", "keys", "values", "iterrows", "itertuples", "readlines", "split"})
 # decorators that keep what a function returns
 _TRANSPARENT_DECORATORS = frozenset(
     {"functools.lru_cache", "functools.cache", "builtins.staticmethod", "typing.overload"}
@@ -283,7 +309,8 @@ class DataFlow:
         if isinstance(node, (cst.ListComp,)):
             return Data(LIST)
         if isinstance(node, cst.GeneratorExp):
-            return Data(GENERATOR)
+            return self._generator(generators.expression_ends(
+                node, lambda e: self._iterable_ends(e, where), lambda e: self._iterable_endless(e, where)))
         if isinstance(node, cst.Subscript):
             base = self.data(node.value, where)
             return Data(ARRAY) if base is not None and base.kind == ARRAY else None
@@ -412,9 +439,11 @@ class DataFlow:
         if last in _KERAS_DATASET_HELPERS:
             subset = _keyword(node, "subset")
             both = subset is not None and isinstance(subset.value, cst.SimpleString) and subset.value.evaluated_value == "both"
-            if both:
-                return Data(DATASET) if len(path) == 1 and path[0] in (0, 1) else None
-            return None if path else Data(DATASET)
+            shuffles = _shuffle_argument(node, None, _HELPERS_SHUFFLE.get(last, False))
+            why = f"`{last}` shuffles by default" if shuffles else ""
+            if both:  # (train, validation): only the training part is shuffled
+                return Data(DATASET, reshuffles=why if path == (0,) else "") if len(path) == 1 and path[0] in (0, 1) else None
+            return None if path else Data(DATASET, reshuffles=why)
         if last == "split_dataset":
             return Data(DATASET) if len(path) == 1 and path[0] in (0, 1) else None
         if last == "ImageDataGenerator":
@@ -468,14 +497,18 @@ class DataFlow:
         if method in _FLOW_METHODS:
             recv = self.data(func.value, where)
             if recv is not None and recv.kind == IMAGE_DATA_GENERATOR:
-                return Data(ITERATOR, batch_size=_batch_size_ref(node, _FLOW_METHODS[method], where))
+                shuffles = method in _FLOW_RESHUFFLES and _shuffle_argument(node, _FLOW_SHUFFLE[method], True)
+                return Data(ITERATOR, batch_size=_batch_size_ref(node, _FLOW_METHODS[method], where),
+                            reshuffles=f"`{method}` shuffles by default" if shuffles else "")
             return None
         if method in _ARRAY_METHODS:
             recv = self.data(func.value, where)
             return Data(ARRAY) if recv is not None and recv.kind == ARRAY else None
         if method == "as_numpy_iterator":
             recv = self.data(func.value, where)
-            return Data(GENERATOR) if recv is not None and recv.kind == DATASET else None
+            if recv is None or recv.kind != DATASET:
+                return None
+            return Data(GENERATOR, infinite=recv.infinite, why=recv.why, finite=not recv.infinite, reshuffles=recv.reshuffles)
         if method == "repeat" or method in _KEEPS_LENGTH or method in _CUTS:
             recv = self.data(func.value, where)
             if recv is None or recv.kind != DATASET:
@@ -489,21 +522,25 @@ class DataFlow:
                 return Data(DATASET)  # `repeat(*args)`: the count is unknown
             count = node.args[0] if node.args else None
             if count is None or self.none_value(count.value, where) or self.int_value(count.value, where) == -1:
-                return Data(DATASET, infinite=True, why="`.repeat()` without a count")
+                return Data(DATASET, infinite=True, why="`.repeat()` without a count", reshuffles=recv.reshuffles)
             if recv.infinite:
                 return recv
             if recv.repeat is not None:
-                return Data(DATASET)  # repeated twice: the count of one pass is a product
-            return Data(DATASET, repeat=(count.value, where))
+                return Data(DATASET, reshuffles=recv.reshuffles)  # repeated twice: the count of one pass is a product
+            return Data(DATASET, repeat=(count.value, where), reshuffles=recv.reshuffles)
+        if method == "shuffle":
+            return replace(recv, reshuffles=self.shuffle_reshuffles(node, where))
+        if method in ("cache", "snapshot"):
+            return replace(recv, reshuffles="")  # the first pass's order is kept
         if method in _KEEPS_LENGTH:
             return recv
         if method == "take":
             n = node.args[0].value if node.args else None
             if recv.infinite and n is not None and _int_literal(n) == -1:
                 return recv
-            return Data(DATASET)
+            return Data(DATASET, reshuffles=recv.reshuffles)
         if method == "skip":
-            return Data(DATASET, infinite=recv.infinite, why=recv.why)
+            return Data(DATASET, infinite=recv.infinite, why=recv.why, reshuffles=recv.reshuffles)
         if method == "concatenate":
             other = self.data(node.args[0].value, where) if node.args else None
             if recv.infinite:
@@ -513,15 +550,88 @@ class DataFlow:
             return Data(DATASET)
         return Data(DATASET)  # take_while, apply: the length is no longer known
 
+    def shuffle_reshuffles(self, node: cst.Call, where: Where) -> str:
+        """`.shuffle(n)` reshuffles on every pass unless `reshuffle_each_iteration` is given and
+        not literally True (positional: the third argument)."""
+        arg, hidden = find_argument(node, "reshuffle_each_iteration", ("buffer_size", "seed", "reshuffle_each_iteration"))
+        if hidden or any(a.star for a in node.args):
+            return ""
+        if arg is None or (isinstance(arg.value, cst.Name) and arg.value.value == "True"):
+            return "`.shuffle()`"
+        return ""
+
     def _local_call(self, node: cst.Call, fn: cst.FunctionDef, where: Where, path: tuple) -> Optional[Data]:
         fn_scope = self.sem.scope_for(fn)
         if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
             return None  # async, or a decorator may replace what the call returns
-        if fn_scope.yields:
-            return None if path else Data(GENERATOR)
         env = self._param_env(node, fn, fn_scope, where)
+        if fn_scope.yields:
+            if path:
+                return None
+            inner = Where(fn_scope, (), env, 0)
+            return self._generator(generators.function_ends(
+                fn, lambda e: self._iterable_ends(e, inner), lambda e: self._iterable_endless(e, inner)))
         results = [self.data_at(value, Where(fn_scope, anc, env, seq), path) for value, seq, anc in fn_scope.return_sites]
         return merge(results)
+
+    @staticmethod
+    def _generator(ends: Optional[str]) -> Data:
+        if ends == generators.ENDLESS:
+            return Data(GENERATOR, infinite=True, why="a generator that loops forever")
+        return Data(GENERATOR, finite=ends == generators.FINITE)
+
+    # ------------------------------------------------------------------ what a `for` loop walks
+    def _loop_data(self, node: cst.BaseExpression, where: Where, depth: int = 0) -> list:
+        """What `node` may be, each `None` when unknown. Inside a generator function (`where`
+        without ancestors) a name is every binding of it in the scope, flow-insensitively: the
+        loop may run after any of them (a parameter: the caller's argument)."""
+        if not isinstance(node, cst.Name) or where.ancestors:
+            return [self.data(node, where)]
+        if depth > 6:
+            return [None]
+        out = []
+        for b in self.sem.lookup(node.value, where.scope):
+            env = where.env
+            if b.kind == "param" and env is not None and env.scope is b.scope and node.value in env.args:
+                value, at = env.args[node.value]
+                out.extend(self._loop_data(value, at, depth + 1))
+            elif b.kind in ("assign", "annassign") and b.value is not None:
+                out.append(self.data(b.value, self._binding_where(b, where)))
+            else:
+                out.append(None)
+        return out or [None]
+
+    def _iterable_ends(self, node: cst.BaseExpression, where: Where, depth: int = 0) -> bool:
+        """Does a `for` loop over `node` end (a `range`, an array, a finite dataset, ...)?"""
+        if depth > 6:
+            return False
+        if isinstance(node, (cst.Tuple, cst.List, cst.Set, cst.Dict, cst.ListComp, cst.SetComp, cst.DictComp,
+                             cst.SimpleString, cst.ConcatenatedString)):
+            return True
+        if isinstance(node, cst.Call):
+            q = _normalise(self.sem.qualified_name(node.func, where.scope))
+            args = [a.value for a in node.args if a.keyword is None and not a.star]
+            if q in _FINITE_ITERABLE_CALLS:
+                return True
+            if q in ("builtins.enumerate", "builtins.reversed", "builtins.iter"):
+                return bool(args) and self._iterable_ends(args[0], where, depth + 1)
+            if q == "builtins.zip":
+                return any(self._iterable_ends(a, where, depth + 1) for a in args)
+            if isinstance(node.func, cst.Attribute) and node.func.attr.value in _FINITE_ITERABLE_METHODS:
+                return True
+        return all(d is not None and (d.kind in IN_MEMORY or (d.kind == DATASET and not d.infinite) or d.finite)
+                   for d in self._loop_data(node, where))
+
+    def _iterable_endless(self, node: cst.BaseExpression, where: Where) -> bool:
+        """Does a `for` loop over `node` never end (`itertools.cycle`, a `.repeat()`ed dataset,
+        an ImageDataGenerator iterator)?"""
+        if isinstance(node, cst.Call):
+            q = self.sem.qualified_name(node.func, where.scope)
+            if q in ("itertools.cycle", "itertools.count"):
+                return True
+            if q == "itertools.repeat":
+                return len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
+        return all(d is not None and (d.infinite or d.kind == ITERATOR) for d in self._loop_data(node, where))
 
     def _plain_function(self, fn: cst.FunctionDef, fn_scope: Scope) -> bool:
         outer = fn_scope.parent or self.sem.module_scope
@@ -546,6 +656,108 @@ class DataFlow:
                 args[params[position].name.value] = (a.value, where)
                 position += 1
         return ParamEnv(fn_scope, args, complete)
+
+    # ------------------------------------------------------------------ where a visited node is
+    def where_at(self, node: cst.CSTNode, site) -> Where:
+        """The `Where` of `node` seen during the walk at `site` (`Site.of(ctx)`). Inside the value
+        of an assignment the names it binds are not bound yet (`ds = ds.batch(32)` reads the
+        `ds` bound before), but the semantic model binds targets when the statement is entered:
+        such a node is placed before the statement's own bindings."""
+        seq = site.seq
+        for anc in reversed(site.ancestors):
+            if isinstance(anc, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+                targets = [t.target for t in anc.targets] if isinstance(anc, cst.Assign) else [anc.target]
+                own = [b for name in _target_names(targets) for b in self.sem.lookup(name, site.scope) if b.stmt is anc]
+                if own:
+                    seq = min(b.seq for b in own)
+                break
+            if isinstance(anc, (cst.BaseCompoundStatement, cst.Lambda)):
+                break
+        return Where(site.scope, site.ancestors + (node,), None, seq)
+
+    # ------------------------------------------------------------------ pipeline steps
+    def steps(self, node: cst.BaseExpression, where: Where, _depth: int = 0) -> list:
+        """The dataset method calls that built `node`, oldest first, as `Step`s: the receivers
+        of a method chain, and through a name the one assignment that reaches it
+        (`ds = ds.batch(32)`). It stops where that is not known (a parameter, a name bound on
+        two paths, a call that is not a dataset method), so the list may start mid-pipeline."""
+        out: list = []
+        for _ in range(60):
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and (
+                node.func.attr.value in _KEEPS_LENGTH or node.func.attr.value in _CUTS or node.func.attr.value == "repeat"
+            ):
+                out.append(Step(node.func.attr.value, node, where))
+                node = node.func.value
+                continue
+            if isinstance(node, cst.Name):
+                bindings = self.reaching(node.value, where)
+                if len(bindings) == 1 and bindings[0].kind in ("assign", "annassign") and bindings[0].value is not None:
+                    b = bindings[0]
+                    node, where = b.value, self._binding_where(b, where)
+                    continue
+            break
+        out.reverse()
+        return out
+
+    # ------------------------------------------------------------------ random map functions
+    def random_map(self, call: cst.Call, where: Where) -> Optional[str]:
+        """For `ds.map(fn)`: what makes `fn` draw new random values on every call
+        (`tf.random.uniform`, `tf.image.random_flip_left_right`, a Keras `Random*` layer or a
+        `Sequential` of them), or None when nothing is known to. `fn` is a lambda, or a
+        same-module function (and the same-module functions it calls, two levels deep)."""
+        arg, _ = find_argument(call, "map_func", ("map_func",))
+        if arg is None:
+            return None
+        return self._random_in(arg.value, where, 0)
+
+    def _random_in(self, fn_node: cst.BaseExpression, where: Where, depth: int) -> Optional[str]:
+        if depth > 2:
+            return None
+        if isinstance(fn_node, cst.Lambda):
+            body, scope = fn_node.body, where.scope
+        else:
+            local = self.sem.local_def(fn_node, where.scope)
+            if not isinstance(local, cst.FunctionDef):
+                return self._random_callable(fn_node, where)
+            body, scope = local.body, self.sem.scope_for(local) or where.scope
+        calls = _Calls()
+        body.visit(calls)
+        for c in calls.found:
+            why = self._random_callable(c.func, Where(scope, (), None, 0))
+            if why is None and depth < 2:
+                local = self.sem.local_def(c.func, scope)
+                if isinstance(local, cst.FunctionDef):
+                    why = self._random_in(c.func, Where(scope, (), None, 0), depth + 1)
+            if why is not None:
+                return why
+        return None
+
+    def _random_callable(self, func: cst.BaseExpression, where: Where) -> Optional[str]:
+        """Is calling `func` random: a random op, a Keras Random* layer (built inline, or a name
+        bound to one or to a Sequential holding one)?"""
+        if isinstance(func, cst.Call):  # `layers.RandomFlip("horizontal")(x)`
+            return _random_layer(self.sem.qualified_name(func.func, where.scope))
+        q = self.sem.qualified_name(func, where.scope)
+        if q is not None:
+            if q.startswith("tensorflow.random.") and q.rsplit(".", 1)[1] in _RANDOM_OPS:
+                return f"`{q.replace('tensorflow.', 'tf.')}`"
+            if q.startswith("tensorflow.image.random_"):
+                return f"`{q.replace('tensorflow.', 'tf.')}`"
+        if isinstance(func, cst.Name):
+            for b in self.sem.lookup(func.value, where.scope):
+                if b.kind not in ("assign", "annassign") or not isinstance(b.value, cst.Call):
+                    continue
+                bq = self.sem.qualified_name(b.value.func, b.scope)
+                why = _random_layer(bq)
+                if why is None and bq is not None and bq.rsplit(".", 1)[-1] == "Sequential" and N.is_keras_name(bq):
+                    for a in b.value.args[:1]:
+                        if isinstance(a.value, (cst.List, cst.Tuple)):
+                            for el in a.value.elements:
+                                if isinstance(el.value, cst.Call):
+                                    why = why or _random_layer(self.sem.qualified_name(el.value.func, b.scope))
+                if why is not None:
+                    return why
+        return None
 
     # ------------------------------------------------------------------ values
     def int_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> Optional[int]:
@@ -681,6 +893,27 @@ class DataFlow:
 
 
 # --------------------------------------------------------------------------- helpers
+_RANDOM_OPS = frozenset({"uniform", "normal", "truncated_normal", "shuffle", "categorical", "gamma", "poisson"})
+
+
+class _Calls(cst.CSTVisitor):
+    """Every call in a function body (nested functions and classes too: they may run)."""
+
+    def __init__(self) -> None:
+        self.found: list = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found.append(node)
+
+
+def _random_layer(q: Optional[str]) -> Optional[str]:
+    """`keras.layers.RandomFlip` & co. (Keras's random preprocessing/augmentation layers)."""
+    if q is None or not N.is_keras_name(q) or ".layers." not in q:
+        return None
+    last = q.rsplit(".", 1)[-1]
+    return f"`{last}`" if last.startswith("Random") and len(last) > 6 else None
+
+
 def merge(results: list) -> Optional[Data]:
     """All paths agree on the kind -> that kind; infinite only if every path is."""
     if not results or any(r is None for r in results):
@@ -693,7 +926,9 @@ def merge(results: list) -> Optional[Data]:
     infinite = all(r.infinite for r in results)
     repeat = first.repeat if all(r.repeat is not None and r.repeat[0] is first.repeat[0] for r in results) else None
     batch = first.batch_size if all(r.batch_size is first.batch_size for r in results) else None
-    return Data(first.kind, infinite, first.why if infinite else "", repeat, batch)
+    finite = all(r.finite for r in results)
+    reshuffles = first.reshuffles if all(r.reshuffles for r in results) else ""
+    return Data(first.kind, infinite, first.why if infinite else "", repeat, batch, finite, reshuffles)
 
 
 def _annotation_data(q: Optional[str]) -> Optional[Data]:
@@ -708,6 +943,19 @@ def _annotation_data(q: Optional[str]) -> Optional[Data]:
     if q == "numpy.ndarray":
         return Data(ARRAY)
     return None
+
+
+def _target_names(targets) -> list:
+    """The plain names an assignment's targets bind (`a, (b, c) = ...` -> a, b, c)."""
+    out: list = []
+    for t in targets:
+        if isinstance(t, cst.Name):
+            out.append(t.value)
+        elif isinstance(t, (cst.Tuple, cst.List)):
+            out.extend(_target_names([e.value for e in t.elements]))
+        elif isinstance(t, cst.StarredElement):
+            out.extend(_target_names([t.value]))
+    return out
 
 
 def _target_path(target: cst.BaseExpression, name: str) -> Optional[tuple]:
@@ -737,6 +985,16 @@ def _batch_size_ref(call: cst.Call, index: Optional[int], where: Where) -> Optio
     params = ("",) * index + ("batch_size",) if index is not None else ()
     arg, _ = find_argument(call, "batch_size", params)
     return (arg.value, where) if arg is not None else None
+
+
+def _shuffle_argument(call: cst.Call, index: Optional[int], default: bool) -> bool:
+    """Is the call's `shuffle` argument (keyword, or at position `index`) known to be on?
+    Absent: `default`; anything but the literals True/False: not known (False)."""
+    params = ("",) * index + ("shuffle",) if index is not None else ()
+    arg, hidden = find_argument(call, "shuffle", params)
+    if arg is None:
+        return default and not hidden
+    return isinstance(arg.value, cst.Name) and arg.value.value == "True"
 
 
 def _int_literal(node: Optional[cst.CSTNode]) -> Optional[int]:

@@ -85,3 +85,70 @@ def _pure(expr: cst.BaseExpression) -> bool:
             isinstance(el.slice, cst.Index) and _pure(el.slice.value) for el in expr.slice
         )
     return False
+
+
+# --------------------------------------------------------------------------- float or int (EPL311)
+_FLOAT_FUNCTIONS = frozenset(
+    {
+        "numpy.ceil", "numpy.floor", "numpy.round", "numpy.sqrt", "numpy.log", "numpy.log2", "numpy.mean",
+        "numpy.divide", "math.sqrt", "math.log", "math.log2", "math.pow", "math.exp", "builtins.float",
+    }
+)
+_INT_FUNCTIONS = frozenset({"builtins.len", "builtins.int", "math.ceil", "math.floor", "math.trunc", "math.prod"})
+
+
+def known_float(expr: cst.BaseExpression, site: Site, sem, _depth: int = 0) -> Optional[str]:
+    """Why `expr` is known to evaluate to a Python/numpy float (for a message), or None: a float
+    literal, a true division `/`, arithmetic with a float operand, `np.ceil(...)`/`float(...)`,
+    or a name whose one reaching assignment is one of these. `math.ceil`, `int(...)`, `//` are ints."""
+    if _depth > 8:
+        return None
+    if isinstance(expr, cst.Float):
+        return f"the float literal `{_EMPTY.code_for_node(expr)}`"
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        return known_float(expr.expression, site, sem, _depth + 1)
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, cst.Divide):
+            return "a true division `/`"
+        if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.Modulo)):
+            return known_float(expr.left, site, sem, _depth + 1) or known_float(expr.right, site, sem, _depth + 1)
+        return None
+    if isinstance(expr, cst.Call):
+        q = sem.qualified_name(expr.func, site.scope)
+        if q in _FLOAT_FUNCTIONS:
+            return f"`{q.replace('numpy.', 'np.').replace('builtins.', '')}(...)`, a float"
+        return None
+    if isinstance(expr, cst.Name):
+        b = sem.single_value(expr.value, site)
+        if b is not None:
+            inner = known_float(b.value, Site.of_binding(b), sem, _depth + 1)
+            if inner is not None:
+                return f"`{expr.value}` holds {inner}" if " holds " not in inner else inner
+    return None
+
+
+def known_int(expr: cst.BaseExpression, site: Site, sem, other=None, _depth: int = 0) -> bool:
+    """Is `expr` known to be a Python int: an integer literal, `len(...)`, `int(...)`,
+    `math.ceil(...)`, `+ - * //` of ints, a name whose one reaching assignment is one, or what
+    `other(expr, site)` (a caller's extra knowledge, e.g. an iterator's `.samples`) accepts."""
+    if _depth > 8:
+        return False
+    if isinstance(expr, cst.Integer):
+        return True
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        return known_int(expr.expression, site, sem, other, _depth + 1)
+    if isinstance(expr, cst.BinaryOperation):
+        if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Multiply, cst.FloorDivide, cst.Modulo)):
+            return known_int(expr.left, site, sem, other, _depth + 1) and known_int(expr.right, site, sem, other, _depth + 1)
+        return False
+    if isinstance(expr, cst.Call):
+        q = sem.qualified_name(expr.func, site.scope)
+        if q == "builtins.round":
+            return len(expr.args) == 1
+        if q in _INT_FUNCTIONS:
+            return True
+    if isinstance(expr, cst.Name):
+        b = sem.single_value(expr.value, site)
+        if b is not None and known_int(b.value, Site.of_binding(b), sem, other, _depth + 1):
+            return True
+    return bool(other is not None and other(expr, site))

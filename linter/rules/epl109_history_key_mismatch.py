@@ -33,9 +33,9 @@ class HistoryKeyMismatch(Rule):
     ## Why is this bad
     History's keys are the metric names as compiled: `metrics=['accuracy']` gives `accuracy`
     and `val_accuracy`, `metrics=['acc']` gives `acc` and `val_acc` (measured on Keras 3 and
-    tf_keras). Keras 2.0-2.2 reported `acc` for `metrics=['accuracy']`; since Keras 2.3 the key
-    follows the compiled name, so code from those tutorials raises `KeyError: 'acc'`, after
-    the whole training run, when it plots or prints the curve.
+    tf_keras). Keras 2.0-2.2 and tf.keras in TF 1.x reported `acc` for `metrics=['accuracy']`;
+    since Keras 2.3 and TF 2.0 the key follows the compiled name, so code from those tutorials
+    raises `KeyError: 'acc'`, after the whole training run, when it plots or prints the curve.
 
     ## Example
     ```python
@@ -304,7 +304,8 @@ class HistoryKeyMismatch(Rule):
             quote = string.value[0] if string.value[:1] in "'\"" else '"'
             if not single_loss:
                 continue  # several outputs: the keys carry their names (not measured: silent)
-            message = (f"`history['{key}']` raises KeyError: History's keys follow `metrics=['{name}']`. "
+            since = " (TF 2, Keras 2.3+)" if name == "accuracy" else ""  # before, 'accuracy' was reported as 'acc'
+            message = (f"`history['{key}']` raises KeyError{since}: History's keys follow `metrics=['{name}']`. "
                        f"Use `history['{new}']`.")
             fix = None
             if single_loss and string.value.startswith(("'", '"')) and not string.value.startswith(("'''", '"""')):

@@ -49,8 +49,9 @@ class RemovedCallbackArguments(Rule):
 
     ## Fix
     `epsilon=` -> `min_delta=` is a safe automatic fix (not offered when `min_delta=` is given
-    too). `period=` and an epoch-valued `save_freq=` need the number of batches per epoch: no
-    automatic fix.
+    too). `period=N` -> `save_freq=N * S` is an unsafe fix when the callback goes to one `fit`
+    whose `steps_per_epoch=S` is given (unsafe: the last epoch may hold fewer batches, and the
+    count restarts differently). An epoch-valued `save_freq=` has no automatic fix.
     """
 
     code = "EPL402"
@@ -159,6 +160,27 @@ class RemovedCallbackArguments(Rule):
             column=100,
             message_contains="TypeError in Keras 3",
         ),
+        # steps_per_epoch known from the one fit it goes to: an unsafe fix
+        Invalid(
+            """
+            from tensorflow import keras
+
+            model = keras.models.load_model("m.h5")
+            ckpt = keras.callbacks.ModelCheckpoint("w.{epoch:02d}.h5", save_weights_only=True, period=5)
+            model.fit(train_gen, steps_per_epoch=STEPS, epochs=50, callbacks=[ckpt])
+            """,
+            line=4,
+            column=84,
+            message_contains="TypeError in Keras 3",
+            unsafe=True,
+            fixed="""
+            from tensorflow import keras
+
+            model = keras.models.load_model("m.h5")
+            ckpt = keras.callbacks.ModelCheckpoint("w.{epoch:02d}.h5", save_weights_only=True, save_freq=5 * STEPS)
+            model.fit(train_gen, steps_per_epoch=STEPS, epochs=50, callbacks=[ckpt])
+            """,
+        ),
         # the fit's epoch count as save_freq
         Invalid(
             """
@@ -214,7 +236,7 @@ class RemovedCallbackArguments(Rule):
     def finish(self) -> None:
         sem = self.ctx.semantic
         reported: set[int] = set()
-        epochs_of = self._fit_epochs()
+        epochs_of, steps_of = self._fit_epochs()
         for call, site in self.candidates:
             cls = callback_class(sem.qualified_name(call.func, site.scope))
             if cls == "ReduceLROnPlateau":
@@ -223,7 +245,7 @@ class RemovedCallbackArguments(Rule):
                 period, _ = find_argument(call, "period")
                 if period is not None:
                     self.report(period, "`ModelCheckpoint(period=)`: TypeError in Keras 3 (tf_keras: deprecated). "
-                                        "Use `save_freq=N * steps_per_epoch`.")
+                                        "Use `save_freq=N * steps_per_epoch`.", self._period_fix(call, period, steps_of.get(id(call))))
                 save_freq, _ = find_argument(call, "save_freq")
                 if save_freq is not None and id(save_freq) not in reported and self._epoch_valued(save_freq, site, epochs_of.get(id(call))):
                     reported.add(id(save_freq))
@@ -244,19 +266,42 @@ class RemovedCallbackArguments(Rule):
             return
         self.report(arg, f"{head} Use `min_delta=`.", edits.rename_keyword(arg, "min_delta", "safe"))
 
-    def _fit_epochs(self) -> dict[int, list]:
-        """id(ModelCheckpoint call) -> the (epochs value, site) of each fit it is passed to."""
+    def _fit_epochs(self) -> tuple[dict[int, list], dict[int, list]]:
+        """id(ModelCheckpoint call) -> the (epochs value, site) of each fit it is passed to, and
+        -> the `steps_per_epoch=` value of each fit it is passed to (None where not given)."""
         sem = self.ctx.semantic
-        out: dict[int, list] = {}
+        epochs_of: dict[int, list] = {}
+        steps_of: dict[int, list] = {}
         for tc in self.training.of(_FIT_METHODS):
             given, _ = method_argument(tc.call, tc.method, "callbacks")
-            epochs, _ = method_argument(tc.call, tc.method, "epochs")
-            if given is None or epochs is None:
+            if given is None:
                 continue
+            epochs, _ = method_argument(tc.call, tc.method, "epochs")
+            steps, _ = method_argument(tc.call, tc.method, "steps_per_epoch")
             for cb in callbacks_in(given.value, tc.site, sem):
-                if cb.cls == "ModelCheckpoint":
-                    out.setdefault(id(cb.construction), []).append((epochs.value, tc.site))
-        return out
+                if cb.cls != "ModelCheckpoint":
+                    continue
+                if epochs is not None:
+                    epochs_of.setdefault(id(cb.construction), []).append((epochs.value, tc.site))
+                steps_of.setdefault(id(cb.construction), []).append(None if steps is None or tc.has_splat else steps.value)
+        return epochs_of, steps_of
+
+    def _period_fix(self, call: cst.Call, period: cst.Arg, steps: Optional[list]):
+        """`period=N` -> `save_freq=N * S` when the callback goes to exactly one fit, whose
+        `steps_per_epoch=S` is a name or a number (unsafe: S batches must really make an epoch)."""
+        if not steps or len(steps) != 1 or not isinstance(steps[0], (cst.Name, cst.Integer)):
+            return None
+        if find_argument(call, "save_freq")[0] is not None or any(a.star for a in call.args):
+            return None
+        code = self.ctx.module.code_for_node
+        value = code(period.value).strip()
+        if not isinstance(period.value, (cst.Name, cst.Integer, cst.Attribute)):
+            value = f"({value})"
+        s = code(steps[0]).strip()
+        return edits.combine([
+            edits.rename_keyword(period, "save_freq", "unsafe"),
+            edits.replace(period.value, f"{value} * {s}", "unsafe"),
+        ])
 
     def _epoch_valued(self, arg: cst.Arg, site: Site, fits: Optional[list]) -> bool:
         """Is the `save_freq=` value an epoch count: a name about epochs, or the epochs of its fit?"""

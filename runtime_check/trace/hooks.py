@@ -376,6 +376,7 @@ class Tracer:
             site = tracer.site()
             if site is None:  # Keras's own super().__init__ chain
                 return orig(model, *args, **kwargs)
+            site = tracer._construction_site(model) or site
             try:
                 result = orig(model, *args, **kwargs)
             except BaseException as exc:
@@ -389,6 +390,20 @@ class Tracer:
         except (TypeError, ValueError):  # pragma: no cover
             pass
         return wrapper
+
+    def _construction_site(self, model) -> Optional[dict]:
+        """The line that constructs `model`: a subclass's `super().__init__(**kwargs)` passes the
+        caller's `epochs=` on, so the `__init__` frames of the model itself are looked through."""
+        frame = sys._getframe(2)  # noqa: SLF001 - the caller of the wrapper
+        kind_of = self.sites.classifier.kind
+        while frame is not None:
+            if kind_of(frame.f_code.co_filename) == "user":
+                if frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is model:
+                    frame = frame.f_back
+                    continue
+                return self.sites.user_site(frame=frame)
+            frame = frame.f_back
+        return None
 
     # -- EPL106 / EPL207 ---------------------------------------------------------------------
     def _install_removed(self, owner, names: frozenset, wrap_existing: bool = True) -> None:

@@ -121,7 +121,8 @@ def _call_line(group: list[dict]) -> str:
     c = group[0]
     where = f"{c['file']}:{c['line']}"
     times = f" x{len(group)} calls" if len(group) > 1 else ""
-    err = next((f"; raised {g['error']['type']}" for g in group if g.get("error")), "")
+    err = next(("; stopped by --timeout" if g["error"]["type"] == "_Timeout" else f"; raised {g['error']['type']}"
+                for g in group if g.get("error")), "")
     if c["method"] != "fit":
         capped = " (capped by --max-steps)" if any(g.get("capped") for g in group) else ""
         batches = "/".join(sorted({str(g.get("batches")) for g in group}))

@@ -108,7 +108,7 @@ def test_same_seeds_give_the_same_evidence(env, witnesses, patterns):
         assert again["eval_mse_after"] == patterns[name]["eval_mse_after"], name
 
 
-KERAS2_RULES = "EPL102,EPL106,EPL207,EPL301,EPL303"  # the claims that differ between versions
+KERAS2_RULES = "EPL102,EPL106,EPL207,EPL301,EPL303,EPL306,EPL307,EPL311"  # the claims that differ between versions
 
 
 @pytest.mark.skipif(__import__("importlib").util.find_spec("tf_keras") is None, reason="tf_keras not installed")
@@ -134,6 +134,11 @@ def test_keras2_via_subprocess(env, cache_dir, run_main):
     assert "infinite dataset" in w["EPL301"]["evidence"]["fit"]["message"]
     e303 = w["EPL303"]["evidence"]["finite_dataset"]
     assert e303["epochs_run"] == 1 and e303["ran_out_warning"]  # tf.keras 2 stops training
+    assert w["EPL306"]["evidence"]["generator function"]["batches_per_epoch"] == [4, 0]  # stops in epoch 2
+    assert w["EPL307"]["evidence"]["dataset"]["evaluate"]["result"]["type"] == "ValueError"
+    assert w["EPL307"]["evidence"]["generator"]["evaluate"]["result"]["type"] == "_Runaway"
+    assert w["EPL311"]["evidence"]["steps_per_epoch=128/32"] == {"raised": False}  # float steps accepted
+    assert w["EPL311"]["evidence"]["epochs=2.5"]["type"] == "TypeError"
     # and the Keras 3 run in this process disagrees where the claims say it does
     assert doc["keras_major"] == 3
     assert code == 0

@@ -345,12 +345,15 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
                                                               "__setattr__", "__init__", "__getattr__")}
     sequential_init, metric_getattr = vars(keras.Sequential)["__init__"], vars(keras.metrics.Metric).get("__getattr__")
     argspec = inspect.getfullargspec(keras.Sequential.__init__)
-    gradient, function = tf.GradientTape.gradient, tf.function
+    from tensorflow.python.framework import func_graph
+
+    gradient, function, graph_building = tf.GradientTape.gradient, tf.function, func_graph.func_graph_from_py_func
     sink = Sink(str(tmp_path / "facts.jsonl"))
     tracer = Tracer(sink, 5)
     tracer.install()
     try:
         assert keras.Model.fit is not before["fit"] and tf.function is not function
+        assert func_graph.func_graph_from_py_func is not graph_building
         # the constructors' wrappers keep the argspec Keras reads to record a model's config
         assert keras.Sequential.__init__ is not sequential_init
         assert inspect.getfullargspec(keras.Sequential.__init__) == argspec
@@ -362,6 +365,18 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
             model.fit_generator  # noqa: B018
         with pytest.raises(AttributeError, match="has no attribute 'reset_states'"):
             keras.metrics.Mean().reset_states()
+
+        class Subclassed(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)  # passes the caller's epochs= on
+                self.dense = keras.layers.Dense(1)
+
+            def call(self, inputs):
+                return self.dense(inputs)
+
+        construction_line = inspect.currentframe().f_lineno + 2
+        with pytest.raises((TypeError, ValueError)):
+            Subclassed(epochs=3)
     finally:
         tracer.uninstall()
         sink.close()
@@ -369,6 +384,10 @@ def test_install_and_uninstall_restore_every_attribute(tmp_path):
     assert vars(keras.Sequential)["__init__"] is sequential_init
     assert vars(keras.metrics.Metric).get("__getattr__") is metric_getattr is None
     assert tf.GradientTape.gradient is gradient and tf.function is function
+    assert func_graph.func_graph_from_py_func is graph_building
     facts = [json.loads(line) for line in (tmp_path / "facts.jsonl").read_text(encoding="utf-8").splitlines()]
     removed = [(f["name"], f["exists"]) for f in facts if f["kind"] == "removed_method"]
     assert removed == [("fit_generator", False), ("reset_states", False)]  # the attribute uses, not hasattr
+    # epochs= reached Model.__init__ through the subclass's super().__init__: the caller's line is reported
+    [rejected] = [f for f in facts if f["kind"] == "epochs_kwarg"]
+    assert rejected["method"] == "Subclassed" and rejected["line"] == construction_line and rejected["error"]

@@ -161,6 +161,57 @@ def test_epl305(witnesses):
         assert ev[kind]["type"] == "ValueError" and "validation_split" in ev[kind]["message"], kind
 
 
+def test_epl306_finite_generator(witnesses, env):
+    for kind in ("generator function", "generator expression"):
+        ev = witnesses["EPL306"]["evidence"][kind]
+        expected = [4, 2, 2] if env.keras_major >= 3 else [4, 0]
+        assert ev["batches_per_epoch"] == expected and ev["ran_out_warning"]
+
+
+def test_epl307_endless_validation_evaluate_predict(witnesses, env):
+    ev = witnesses["EPL307"]["evidence"]
+    for kind in ("dataset", "generator"):
+        for call in ("fit", "evaluate", "predict"):
+            got = ev[kind][call]
+            if env.keras_major < 3 and kind == "dataset":
+                assert got["result"]["type"] == "ValueError"
+            else:
+                assert got["result"]["type"] == "_Runaway" and got["batches"] == ev["stopped_at_batches"]
+
+
+def test_epl308_split_overlap(witnesses):
+    ev = witnesses["EPL308"]["evidence"]
+    assert ev["shuffle"]["in_both_parts"] > 0 and ev["shuffle_seed_1"]["in_both_parts"] > 0
+    assert ev["reshuffle_each_iteration_false"]["in_both_parts"] == 0
+    for helper in ("image_dataset_from_directory", "text_dataset_from_directory"):
+        assert ev[f"{helper}_shuffle_True"]["in_both_parts"] > 0 and ev[f"{helper}_shuffle_False"]["in_both_parts"] == 0
+
+
+def test_epl309_orders(witnesses):
+    ev = witnesses["EPL309"]["evidence"]
+    assert ev["batch_then_shuffle"]["same_batch_contents"] and not ev["shuffle_then_batch_same_batch_contents"]
+    assert ev["shuffle_then_cache_same_order"] and not ev["cache_then_shuffle_same_order"]
+    for got in ev["random_map_then_cache"].values():
+        assert got["uncached_values_differ_between_passes"] and got["cached_values_same_on_two_passes"]
+    assert ev["repeat_then_shuffle_distinct_in_first_pass"] < ev["elements"]
+
+
+def test_epl310_oracle_against_separate_labels(witnesses):
+    ev = witnesses["EPL310"]["evidence"]
+    assert ev["flow_from_directory_shuffle_None"]["accuracy_vs_classes"] < 0.8
+    assert ev["flow_from_directory_shuffle_False"]["accuracy_vs_classes"] == 1.0
+    assert ev["image_dataset_from_directory_shuffle_None"]["accuracy_vs_second_pass"] < 0.8
+    assert ev["image_dataset_from_directory_shuffle_False"]["accuracy_vs_second_pass"] == 1.0
+    assert not ev["text_dataset_from_directory_shuffle_None"]["two_passes_same_order"]
+
+
+def test_epl311_float_arguments(witnesses, env):
+    ev = witnesses["EPL311"]["evidence"]
+    for name, got in ev.items():
+        keras2_accepts = env.keras_major < 3 and not name.startswith(("epochs", "initial_epoch"))
+        assert got == {"raised": False} if keras2_accepts else got["type"] == "TypeError", name
+
+
 def test_epl107(witnesses, env):
     ev = witnesses["EPL107"]["evidence"]
     for cls, lr in ev["lr"].items():
