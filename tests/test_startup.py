@@ -77,3 +77,65 @@ def test_a_config_file_is_still_read(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[tool.epochlint]\nignore = ["EPL101"]\n')
     rc, found, _ = _imported(tmp_path, ["check", "--no-cache", "train.py"], ("tomllib",))
     assert (rc, found) == (0, ["tomllib"])
+
+
+GITIGNORE = "__pycache__/\n*.py[cod]\n.venv/\nbuild/\n# a comment\n!build/keep.py\n"
+
+
+def test_force_exclude_reads_gitignore_without_pathspec_when_no_pattern_can_match(tmp_path):
+    """The pre-commit hooks pass `--force-exclude`: a named file is checked against .gitignore.
+    pathspec (with typing_extensions and asyncio, ~40 ms) is imported only when a pattern's
+    literal text appears in the path; an ignored file is still skipped."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text(GITIGNORE)
+    (tmp_path / "train.py").write_text(KERAS)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "gen.py").write_text(KERAS)
+    rc, found, _ = _imported(tmp_path, ["check", "--no-cache", "--force-exclude", "train.py"], ("pathspec",))
+    assert (rc, found) == (1, [])
+    rc, found, _ = _imported(tmp_path, ["check", "--no-cache", "--force-exclude", "build/gen.py"], ("pathspec",))
+    assert (rc, found) == (0, ["pathspec"])  # ignored by `build/`: not checked
+
+
+def test_the_gitignore_prefilter_never_hides_a_match():
+    """Wherever pathspec ignores a path, `_may_match` says it may (it only ever spares the import)."""
+    import re
+    import warnings
+
+    import pathspec
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from linter.discovery import _may_match
+
+    patterns = st.lists(st.text(alphabet="ab.*?[]/!# \\-", max_size=8), min_size=1, max_size=3)
+    paths = st.lists(st.text(alphabet="abAB.-_", min_size=1, max_size=4), min_size=1, max_size=4).map("/".join)
+
+    @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(patterns, paths, st.booleans())
+    def check(lines, path, is_dir):
+        rel = path + ("/" if is_dir else "")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                spec = pathspec.GitIgnoreSpec.from_lines(lines)
+            except (ValueError, re.error):  # not a pattern (epochlint then ignores nothing for it)
+                return
+            if spec.match_file(rel):
+                assert _may_match(lines, rel), (lines, rel)
+
+    check()
+    assert not _may_match(GITIGNORE.splitlines(), "src/train.py")
+    assert _may_match(GITIGNORE.splitlines(), "build/gen.py")
+
+
+def test_a_gitignore_pattern_pathspec_cannot_compile_ignores_nothing(tmp_path):
+    """`[?-.]` made pathspec raise re.error, which escaped as a traceback; now that .gitignore
+    ignores nothing, as for any pattern git would not accept."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("[?-.]\n")
+    (tmp_path / "train.py").write_text(KERAS)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
+    proc = subprocess.run([sys.executable, "-m", "epochlint", "check", "--no-cache", "--force-exclude", "train.py"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "EPL101" in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
