@@ -121,19 +121,25 @@ class Cache:
         project module it imports), or None (miss, stale, unreadable or corrupt entry). The one
         place an entry is read."""
         entry, key = self._entry(path, enabled)
+        stored = self._read_json(entry)
+        try:
+            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data) or stored.get("deps", "") != deps:
+                return None
+            return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
+            return None
+
+    def _read_json(self, entry: Path):
+        """The decoded JSON of a cache entry, or None (no trusted cache folder, missing, unreadable,
+        over the size cap or not JSON). The one place an entry's bytes are read."""
         if self._trusted is None:
             self._trusted = _plain_folders(self.root, self.folder)
         if not self._trusted:
             return None
         try:
             raw = _read_entry(entry)
-            if raw is None:
-                return None
-            stored = json.loads(raw)
-            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data) or stored.get("deps", "") != deps:
-                return None
-            return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
+            return None if raw is None else json.loads(raw)
+        except (OSError, ValueError, RecursionError, MemoryError):
             return None
 
     # ------------------------------------------------------------------ write
@@ -184,20 +190,10 @@ class Cache:
         entry = self._summary_entry(key)
         if entry is None:
             return None
-        if self._trusted is None:
-            self._trusted = _plain_folders(self.root, self.folder)
-        if not self._trusted:
+        stored = self._read_json(entry)
+        if not isinstance(stored, dict) or stored.get("key") != key or not _valid_summary(stored.get("summary")):
             return None
-        try:
-            raw = _read_entry(entry)
-            if raw is None:
-                return None
-            stored = json.loads(raw)
-            if not isinstance(stored, dict) or stored.get("key") != key or not _valid_summary(stored.get("summary")):
-                return None
-            return stored["summary"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
-            return None
+        return stored["summary"]
 
     def store_summary(self, key: str, summary: dict) -> bool:
         entry = self._summary_entry(key)

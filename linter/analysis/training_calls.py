@@ -87,13 +87,22 @@ class TrainingCalls:
         """The calls of these methods, in source order."""
         return (tc for tc in self.calls if tc.method in methods)
 
+    def is_on_model(self, tc: TrainingCall, strict: bool) -> bool:
+        """Whether the call's receiver is a Keras model (`strict`: anything not known not to be)."""
+        key = (id(tc.call), strict)
+        found = self._is_model.get(key)
+        if found is None:
+            found = self._is_model[key] = self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, strict)
+        return found
+
     def on_models(self, methods, strict: bool) -> Iterator[TrainingCall]:
         """The calls of these methods on a Keras model (`strict`: on anything not known not to be)."""
-        sem = self.ctx.semantic
+        return (tc for tc in self.of(methods) if self.is_on_model(tc, strict))
+
+    def keywords_on_models(self, methods, names, strict: bool) -> Iterator[tuple[TrainingCall, list[cst.Arg]]]:
+        """(call, its keyword arguments named in `names`) for each call of these methods on a Keras
+        model that passes at least one of them, in source order."""
         for tc in self.of(methods):
-            key = (id(tc.call), strict)
-            found = self._is_model.get(key)
-            if found is None:
-                found = self._is_model[key] = sem.is_keras_model(tc.receiver, tc.scope, strict)
-            if found:
-                yield tc
+            given = [a for a in tc.call.args if a.keyword is not None and a.keyword.value in names]
+            if given and self.is_on_model(tc, strict):
+                yield tc, given

@@ -220,10 +220,7 @@ class Keras1EpochArguments(Rule):
         self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        for tc in self.training.of(TRAINING_METHODS):
-            old = [a for a in tc.call.args if a.keyword is not None and a.keyword.value in KERAS1_EPOCH_ARGUMENTS]
-            if not old or not self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
-                continue
+        for tc, old in self.training.keywords_on_models(TRAINING_METHODS, KERAS1_EPOCH_ARGUMENTS, self.ctx.strict):
             for arg in old:
                 self._report(tc.call, tc.method, arg)
 

@@ -210,10 +210,7 @@ class RemovedFitArguments(Rule):
         self.training: TrainingCalls = self.analysis(TrainingCalls)
 
     def finish(self) -> None:
-        for tc in self.training.of(METHODS):
-            removed = [a for a in tc.call.args if a.keyword is not None and a.keyword.value in WORKER_ARGUMENTS]
-            if not removed or not self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
-                continue
+        for tc, removed in self.training.keywords_on_models(METHODS, WORKER_ARGUMENTS, self.ctx.strict):
             for arg in removed:
                 self.report(
                     arg,
