@@ -25,9 +25,16 @@ def _subprocess_env(**extra: str) -> dict[str, str]:
 
 def test_select_by_code_and_prefix():
     assert [w.code for w in select(["EPL103"])] == ["EPL103"]
-    assert [w.code for w in select(["epl3"])] == ["EPL301", "EPL302", "EPL303", "EPL304", "EPL305"]
+    assert [w.code for w in select(["epl3"])] == [
+        "EPL301", "EPL302", "EPL303", "EPL304", "EPL305", "EPL306", "EPL307", "EPL308", "EPL309", "EPL310", "EPL311",
+    ]
+    assert [w.code for w in select(["EPL4"])] == ["EPL401", "EPL402", "EPL403"]
     assert len(select(["EPL2"])) == 9
-    assert len(select(None)) == len(WITNESSES) == 20
+    # one witness per rule of the registry, no more
+    from linter.rules import ALL_RULES
+
+    assert [w.code for w in select(None)] == sorted(WITNESSES) == [r.code for r in ALL_RULES]
+    assert len(WITNESSES) == 33
 
 
 def test_importing_cli_and_evidence_does_not_import_tensorflow():
