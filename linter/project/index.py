@@ -367,7 +367,7 @@ class ProjectGraph:
 
     def __init__(self, nodes: dict) -> None:
         self.nodes = nodes
-        self.components = _components(nodes)  # dependencies first
+        self.components = strongly_connected({name: node.deps for name, node in nodes.items()})  # dependencies first
         for ci, comp in enumerate(self.components):
             for key in comp:
                 nodes[key].component = ci
@@ -407,22 +407,24 @@ def _summary_key(node: ModuleNode, nodes: dict) -> str:
     return h.hexdigest()
 
 
-def _components(nodes: dict) -> list:
-    """Tarjan's strongly connected components (iterative), each sorted, dependencies first."""
+def strongly_connected(graph) -> list:
+    """Tarjan's strongly connected components (iterative) of `graph` (node -> the nodes it depends
+    on; a node missing from the keys has no edges), each sorted, dependencies first. Also the
+    import-cycle test's (tests/test_pipeline.py)."""
     index: dict = {}
     low: dict = {}
     stack: list = []
     on_stack: set = set()
     found: list = []
     counter = 0
-    for start in sorted(nodes):
+    for start in sorted(graph):
         if start in index:
             continue
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)
         on_stack.add(start)
-        work = [(start, iter(sorted(nodes[start].deps)))]
+        work = [(start, iter(sorted(graph[start])))]
         while work:
             node, children = work[-1]
             for child in children:
@@ -431,7 +433,7 @@ def _components(nodes: dict) -> list:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(nodes[child].deps))))
+                    work.append((child, iter(sorted(graph.get(child, ())))))
                     break
                 if child in on_stack:
                     low[node] = min(low[node], index[child])
