@@ -12,6 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_block import write_block  # bench/ is sys.path[0] when run as `python bench/<script>.py`
+
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench/hostile.py: start -->", "<!-- bench/hostile.py: end -->"
 
@@ -103,13 +105,7 @@ def main() -> int:
     block = "\n".join(lines) + "\n"
     print(block)
     if "--write" in sys.argv:
-        results = ROOT / "bench" / "RESULTS.md"
-        text = results.read_text()
-        if START in text:
-            text = text.split(START)[0] + block + text.split(END, 1)[1].lstrip("\n")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-        results.write_text(text)
+        write_block(block, START, END)
     return 0 if all(r[2] <= 60 and r[3] <= 2048 for r in rows) else 1
 
 

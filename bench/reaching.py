@@ -26,6 +26,8 @@ from linter.engine import CheckOptions, run_rules  # noqa: E402
 from linter.rules import ALL_RULES  # noqa: E402
 from linter.source import SourceFile  # noqa: E402
 
+from results_block import write_block  # noqa: E402  (bench/ is sys.path[0] when run as a script)
+
 START, END = "<!-- bench/reaching.py: start -->", "<!-- bench/reaching.py: end -->"
 UNITS = {
     "model = ...; model.fit(...)": "model = keras.Sequential([keras.layers.Dense(1)])\nmodel.fit(x, y, epochs=2)\n",
@@ -85,13 +87,7 @@ def main() -> int:
     block = "\n".join(lines) + "\n"
     print(block)
     if args.write:
-        results = ROOT / "bench" / "RESULTS.md"
-        text = results.read_text()
-        if START in text:
-            text = text.split(START)[0] + block + text.split(END, 1)[1].lstrip("\n")
-        else:
-            text = text.rstrip("\n") + "\n\n" + block
-        results.write_text(text)
+        write_block(block, START, END)
     return 0
 
 
