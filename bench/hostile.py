@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_block import write_block  # bench/ is sys.path[0] when run as `python bench/<script>.py`
+from results_block import write_block  # bench/ is sys.path[0] for a script
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench/hostile.py: start -->", "<!-- bench/hostile.py: end -->"

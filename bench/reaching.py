@@ -21,12 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import libcst as cst  # noqa: E402
+from results_block import write_block  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
 from linter.engine import CheckOptions, run_rules  # noqa: E402
 from linter.rules import ALL_RULES  # noqa: E402
 from linter.source import SourceFile  # noqa: E402
-
-from results_block import write_block  # noqa: E402  (bench/ is sys.path[0] when run as a script)
 
 START, END = "<!-- bench/reaching.py: start -->", "<!-- bench/reaching.py: end -->"
 UNITS = {
