@@ -29,24 +29,11 @@ import time
 from pathlib import Path
 
 from results_block import write_block  # bench/ is sys.path[0] for a script
+from run import SMALL_FILE as SMALL  # the same small Keras file bench/run.py times
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench/startup.py: start -->", "<!-- bench/startup.py: end -->"
 
-SMALL = """\
-import keras
-from keras import layers
-
-inputs = keras.Input(shape=(4,))
-outputs = layers.Dense(1)(inputs)
-model = keras.Model(inputs, outputs)
-model.compile(optimizer="adam", loss="mse")
-model.epochs = 10
-model.fit(x, y)
-print("done")
-history = model.fit(x, y, epochs=5)
-print(history.history)
-"""
 UTILS = "import os\n\n\ndef helper(x):\n    return os.path.join(x, 'a')\n"
 
 
