@@ -19,15 +19,9 @@ FINITE = "finite"
 Check = Callable[[cst.BaseExpression], bool]
 
 
-class _Find(cst.CSTVisitor):
-    """What a piece of code contains, not counting nested functions, classes and lambdas."""
-
-    def __init__(self) -> None:
-        self.yields = False
-        self.yield_from = False
-        self.returns = False
-        self.breaks = 0  # `break`s of the loop this visitor was started on (not of inner loops)
-        self._loops = 0
+class _OwnFrame(cst.CSTVisitor):
+    """A visitor of one function's own code: nested functions, classes and lambdas are not
+    entered (their yields and loops are another frame's)."""
 
     def visit_FunctionDef(self, node) -> bool:
         return False
@@ -37,6 +31,17 @@ class _Find(cst.CSTVisitor):
 
     def visit_Lambda(self, node) -> bool:
         return False
+
+
+class _Find(_OwnFrame):
+    """What a piece of code contains, not counting nested functions, classes and lambdas."""
+
+    def __init__(self) -> None:
+        self.yields = False
+        self.yield_from = False
+        self.returns = False
+        self.breaks = 0  # `break`s of the loop this visitor was started on (not of inner loops)
+        self._loops = 0
 
     def visit_Yield(self, node: cst.Yield) -> None:
         if isinstance(node.value, cst.From):
@@ -112,21 +117,12 @@ def _top_statements(block) -> list:
     return out
 
 
-class _Loops(cst.CSTVisitor):
+class _Loops(_OwnFrame):
     """Every loop around a `yield` must end: no `while`, every `for` over finite data."""
 
     def __init__(self, finite_iterable: Check) -> None:
         self.finite_iterable = finite_iterable
         self.ok = True
-
-    def visit_FunctionDef(self, node) -> bool:
-        return False
-
-    def visit_ClassDef(self, node) -> bool:
-        return False
-
-    def visit_Lambda(self, node) -> bool:
-        return False
 
     def visit_While(self, node: cst.While) -> Optional[bool]:
         if _find([node]).yields:
