@@ -314,25 +314,35 @@ class Tracer:
             self.sink.emit("epochs_kwarg", method=method, model=self.ref(model), value=_float(kwargs["epochs"]),
                            error=error, **site)
 
-    def _wrap_epochs_kwarg(self, orig, method: str):
+    def _wrap_epochs_kwarg(self, orig, method: Optional[str]):
+        """`epochs=` given to `orig`: a model method (`method`) or, with `method` None, a model
+        constructor, reported at the line that constructs the model, named by the model's class,
+        and carrying the original's `__signature__` (see `_install_constructors`)."""
         tracer = self
 
         @functools.wraps(orig)
-
         def wrapper(model, *args, **kwargs):
             if "epochs" not in kwargs:
                 return orig(model, *args, **kwargs)
             site = tracer.site()
-            if site is None:
+            if site is None:  # Keras's own calls (e.g. its super().__init__ chain)
                 return orig(model, *args, **kwargs)
+            if method is None:
+                site = tracer._construction_site(model) or site
+            called = method or type(model).__name__
             try:
                 result = orig(model, *args, **kwargs)
             except BaseException as exc:
-                tracer._epochs_kwarg(model, method, kwargs, site, _error(exc))
+                tracer._epochs_kwarg(model, called, kwargs, site, _error(exc))
                 raise
-            tracer._epochs_kwarg(model, method, kwargs, site)
+            tracer._epochs_kwarg(model, called, kwargs, site)
             return result
 
+        if method is None:
+            try:
+                wrapper.__signature__ = inspect.signature(orig)
+            except (TypeError, ValueError):  # pragma: no cover
+                pass
         return wrapper
 
     def _wrap_setattr(self, orig):
@@ -367,29 +377,7 @@ class Tracer:
                 self._patch(cls, "__init__", self._wrap_constructor)
 
     def _wrap_constructor(self, orig):
-        tracer = self
-
-        @functools.wraps(orig)
-        def wrapper(model, *args, **kwargs):
-            if "epochs" not in kwargs:
-                return orig(model, *args, **kwargs)
-            site = tracer.site()
-            if site is None:  # Keras's own super().__init__ chain
-                return orig(model, *args, **kwargs)
-            site = tracer._construction_site(model) or site
-            try:
-                result = orig(model, *args, **kwargs)
-            except BaseException as exc:
-                tracer._epochs_kwarg(model, type(model).__name__, kwargs, site, _error(exc))
-                raise
-            tracer._epochs_kwarg(model, type(model).__name__, kwargs, site)
-            return result
-
-        try:
-            wrapper.__signature__ = inspect.signature(orig)
-        except (TypeError, ValueError):  # pragma: no cover
-            pass
-        return wrapper
+        return self._wrap_epochs_kwarg(orig, None)
 
     def _construction_site(self, model) -> Optional[dict]:
         """The line that constructs `model`: a subclass's `super().__init__(**kwargs)` passes the
