@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Optional
 
 from linter.limits import KERAS_HINT
 from linter.project.imports import Import, scan
+from linter.project.stat_cache import Scan, StatIndex, content_digest, now_ns
 
 MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
@@ -34,18 +35,90 @@ NEVER_PROJECT = frozenset({"keras", "tensorflow", "tf_keras", "tf", "numpy", "to
 MAX_MODULES = 5000  # modules followed from the files of one run (a larger closure stops growing)
 
 
-def load(path) -> tuple:
-    """(bytes, text) of a module that is imported (None, None when it cannot be read)."""
-    from linter.source import UnreadableSource, decode_python, read_bytes
+def load(path, decode: bool = True) -> tuple:
+    """(bytes, text) of a module that is imported (None, None when it cannot be read; the text
+    is None when it does not decode, or is not asked for). Read as linter.runner.read_file
+    reads the files it checks (linter.source.read_bytes)."""
+    from linter import source
+    from linter.source import UnreadableSource, decode_python
 
     try:
-        data = read_bytes(str(path))
+        data = source.read_bytes(str(path))
     except (UnreadableSource, OSError):
         return None, None
+    if not decode:
+        return data, None
     try:
         return data, decode_python(data, str(path)).text
     except UnreadableSource:
         return data, None
+
+
+def text_of(path: str, data: Optional[bytes]) -> Optional[str]:
+    """The text the index scans: a notebook's code cells, else the decoded source (None when
+    the bytes do not decode: the file's own check reports it)."""
+    if data is None:
+        return None
+    try:
+        if path.endswith(".ipynb"):
+            from linter.notebook import notebook_source
+
+            return notebook_source(data, path).text
+        from linter.source import decode_python
+
+        return decode_python(data, path).text
+    except Exception:  # an undecodable file is EPL000 in its own check; here it imports nothing
+        return None
+
+
+def scan_source(data: Optional[bytes], text: Optional[str]) -> Scan:
+    """What the index keeps of a file's bytes (and their text)."""
+    if data is None:
+        return Scan(None, (), False, False)
+    keras = bool(text) and KERAS_HINT.search(text) is not None
+    return Scan(content_digest(data), tuple(scan(text)) if text else (), keras, text is not None)
+
+
+class Reader:
+    """Reads the modules of a run for the index: `reader(path)` is (Scan, bytes, text), and
+    (Scan, None, None) when `stat_index` (linter.project.stat_cache) vouches for the file: then
+    it is not read at all (its ModuleNode reads it if its text is needed). `save()` writes
+    the stat index back."""
+
+    def __init__(self, stat_index: Optional[StatIndex] = None) -> None:
+        self.stat_index = stat_index
+
+    def __call__(self, path) -> tuple:
+        path = str(path)
+        index = self.stat_index
+        st = None
+        if index is not None:
+            seen = now_ns()  # before the stat and the read (see stat_cache: racy entries)
+            try:
+                st = os.stat(path)
+            except OSError:
+                index.forget(path)
+            if st is not None:
+                found = index.lookup(path, st)
+                if found is not None:
+                    return found, None, None
+        data, _ = load(path, decode=False)
+        text = text_of(path, data)
+        found = scan_source(data, text)
+        if index is not None and st is not None and data is not None:
+            index.record(path, st, seen, found)
+        return found, data, text
+
+    def save(self) -> None:
+        """Write the stat index back, without the files this run saw gone from a folder it listed."""
+        if self.stat_index is None:
+            return
+        for path in self.stat_index.paths():
+            folder, name = os.path.split(path)
+            listed = _listings.get(folder)
+            if listed is not None and name not in listed:
+                self.stat_index.forget(path)
+        self.stat_index.save()
 
 
 def find_root(path: Path, config_root: Optional[Path] = None) -> Path:
@@ -139,7 +212,6 @@ def begin_run() -> None:
     forget_listings()
     for index in ProjectIndex._by_root.values():
         index._resolve_cache.clear()
-        index._scans.clear()
 
 
 def _file_of(d: str, parts: list) -> Optional[str]:
@@ -164,12 +236,12 @@ def _top_is_regular(d: str, top: str) -> bool:
 
 @dataclass
 class ModuleNode:
-    """One project module of a run: a file checked, or a module one of them imports."""
+    """One project module of a run: a file checked, or a module one of them imports. Its bytes
+    and text are read when first asked for when the stat index gave what the index needs."""
 
     path: str  # absolute
     key: str  # its module key (the absolute path, as text)
-    data: Optional[bytes]  # its bytes (None: unreadable)
-    text: Optional[str]  # decoded (None: cannot be decoded)
+    digest: Optional[str]  # linter.cache.content_digest of its bytes (None: unreadable)
     dotted: str
     base: str
     is_package: bool
@@ -182,6 +254,27 @@ class ModuleNode:
     level: int = 0  # 0: imports no module outside its component; else 1 + its imports' highest
     skey: str = ""  # summary key: its content, name, resolution and its imports' keys (a Merkle key)
     needed: bool = False  # another module outside its component imports it (its summary is read)
+    source: Optional[tuple] = field(default=None, repr=False)  # (bytes, text), once read
+
+    @property
+    def data(self) -> Optional[bytes]:
+        """Its bytes (None: unreadable, or no longer the content `digest` names)."""
+        return self._read()[0]
+
+    @property
+    def text(self) -> Optional[str]:
+        """Its text (None: as `data`, or it does not decode)."""
+        return self._read()[1]
+
+    def _read(self) -> tuple:
+        if self.source is None:
+            data = None
+            if self.digest is not None:
+                data, _ = load(self.path, decode=False)
+                if data is not None and content_digest(data) != self.digest:
+                    data = None  # changed since the index saw it: unknown in this run, never stored
+            self.source = (data, text_of(self.path, data))
+        return self.source
 
 
 class ProjectIndex:
@@ -194,7 +287,6 @@ class ProjectIndex:
         self.root = Path(os.path.abspath(root))
         self.search_tail = [str(self.root), str(self.root / "src")]
         self._resolve_cache: dict = {}
-        self._scans: dict = {}  # (path, bytes) -> what _node found in them
 
     @classmethod
     def for_path(cls, path, config_root: Optional[Path] = None) -> "ProjectIndex":
@@ -215,7 +307,6 @@ class ProjectIndex:
     def invalidate(self, path=None) -> None:
         """Forget resolutions and what files said (a file was created, changed, renamed or deleted)."""
         self._resolve_cache.clear()
-        self._scans.clear()
         forget_listings()
 
     # ------------------------------------------------------------------ resolution
@@ -293,14 +384,14 @@ class ProjectIndex:
         return any(top in _names(d) or top + ".py" in _names(d) for d in (here, base, *self.search_tail))
 
     # ------------------------------------------------------------------ graph
-    def graph(self, starts: Iterable[tuple], load: Callable[[Path], tuple]) -> "ProjectGraph":
+    def graph(self, starts: Iterable, read: Optional[Callable[[str], tuple]] = None) -> "ProjectGraph":
         """The import graph of `starts` in this project (see `build_graph`)."""
-        return build_graph(starts, lambda path: self, load)
+        return build_graph(starts, lambda path: self, read or Reader())
 
     def reaches_keras(self, path, data: Optional[bytes], text: Optional[str], load: Callable[[Path], tuple]) -> bool:
         """Does the file or a project module it imports (transitively) mention keras or
         tensorflow? Stops at the first that does (the pre-commit pre-scan's question)."""
-        start = self._node(path, data, text)
+        start = self._node(path, scan_source(data, text), (data, text))
         seen = {start.key}
         queue = [start]
         while queue:
@@ -314,38 +405,45 @@ class ProjectIndex:
                     return True  # too many to say no: let the check decide
                 seen.add(target)
                 dep_data, dep_text = load(target)
-                queue.append(self._node(target, dep_data, dep_text))
+                queue.append(self._node(target, scan_source(dep_data, dep_text), (dep_data, dep_text)))
         return False
 
-    def _node(self, path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
+    def _node(self, path, found: Scan, source: Optional[tuple] = None) -> ModuleNode:
+        """The node of `path`, whose bytes gave `found` (`source`: those bytes and their text,
+        if they were read)."""
         path = os.path.abspath(path)
-        key = (path, data)
-        found = self._scans.get(key)
-        if found is None:
-            dotted, base, is_package = module_name(path)
-            imports = scan(text) if text else []
-            keras = bool(text) and KERAS_HINT.search(text) is not None
-            resolved = self.resolve_imports(path, base, dotted, is_package, imports)
-            found = self._scans[key] = (dotted, base, is_package, imports, keras, resolved)
-        dotted, base, is_package, imports, keras, resolved = found
-        node = ModuleNode(path, path, data, text, dotted, base, is_package, imports)
-        node.keras = keras
-        node.resolved = dict(resolved)
+        dotted, base, is_package = module_name(path)
+        node = ModuleNode(path, path, found.digest, dotted, base, is_package, list(found.imports))
+        node.keras = found.keras
+        node.resolved = self.resolve_imports(path, base, dotted, is_package, found.imports)
+        if source is not None or found.digest is None:
+            node.source = source if source is not None else (None, None)
         return node
 
 
-def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectIndex"], load: Callable[[Path], tuple]) -> "ProjectGraph":
-    """The modules of a run: `starts` ((absolute path, bytes or None, text or None) of the files
-    checked) and every project module they import, transitively, each resolved by the index of
-    its own project (`index_for(path)`); `load(path)` gives (bytes, text) of the others. Each
-    module is read and scanned once, whatever the number of files importing it."""
+def build_graph(starts: Iterable, index_for: Callable[[str], "ProjectIndex"], read: Callable[[str], tuple]) -> "ProjectGraph":
+    """The modules of a run: `starts` (the files checked: (absolute path, bytes or None, text or
+    None) when the caller read them, else the path alone) and every project module they import,
+    transitively, each resolved by the index of its own project (`index_for(path)`); `read(path)`
+    gives (Scan, bytes, text) of the others (a `Reader`). Each module is read and scanned at
+    most once, whatever the number of files importing it, and not at all when the stat index
+    knows it."""
     nodes: dict[str, ModuleNode] = {}
     queue = []
-    for path, data, text in starts:
-        key = os.path.abspath(path)
-        if key not in nodes:
-            node = nodes[key] = index_for(key)._node(key, data, text)
-            queue.append(node)
+    for start in starts:
+        if isinstance(start, tuple):
+            path, data, text = start
+            key = os.path.abspath(path)
+            if key in nodes:
+                continue
+            node = nodes[key] = index_for(key)._node(key, scan_source(data, text), (data, text))
+        else:
+            key = os.path.abspath(start)
+            if key in nodes:
+                continue
+            found, data, text = read(key)
+            node = nodes[key] = index_for(key)._node(key, found, (data, text) if data is not None else None)
+        queue.append(node)
     while queue:
         node = queue.pop()
         for target in node.resolved.values():
@@ -354,8 +452,8 @@ def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectInde
             if target not in nodes:
                 if len(nodes) >= MAX_MODULES:
                     continue
-                data, text = load(target)
-                nodes[target] = index_for(target)._node(target, data, text)
+                found, data, text = read(target)
+                nodes[target] = index_for(target)._node(target, found, (data, text) if data is not None else None)
                 queue.append(nodes[target])
             if target not in node.deps:
                 node.deps.append(target)
@@ -393,7 +491,7 @@ class ProjectGraph:
 def _summary_key(node: ModuleNode, nodes: dict) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(b"summary 1\0")
-    h.update(hashlib.blake2b(node.data or b"", digest_size=20).digest() if node.data is not None else b"unreadable")
+    h.update(bytes.fromhex(node.digest) if node.digest is not None else b"unreadable")
     h.update(f"\0{node.dotted}\0{node.is_package}\0".encode("utf-8", "surrogatepass"))
     for dotted in sorted(node.resolved):
         target = node.resolved[dotted]
