@@ -362,12 +362,39 @@ def _finding_to_json(f: Finding) -> dict:
 
 
 def _result_to_json(result: FileResult) -> dict:
-    return {"path": result.path, "skipped": result.skipped, "reason": result.reason, "findings": [_finding_to_json(f) for f in result.findings]}
+    data = {"path": result.path, "skipped": result.skipped, "reason": result.reason, "findings": [_finding_to_json(f) for f in result.findings]}
+    if result.links is not None:
+        data["links"] = result.links
+    return data
 
 
 def _result_from_json(data: dict) -> FileResult:
     reason = data.get("reason", "")
-    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]), reason=reason if isinstance(reason, str) else "")
+    result = FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]), reason=reason if isinstance(reason, str) else "")
+    links = data.get("links")
+    if links is not None:
+        if not _valid_links(links):
+            raise ValueError("corrupt links")  # a miss: the file is checked again
+        result.links = links
+    return result
+
+
+def _valid_links(links: object) -> bool:
+    """The shape linter.engine writes for a file's calls across modules (linter.project.links)."""
+    if not isinstance(links, dict) or not isinstance(links.get("asked"), list) or not all(isinstance(n, str) for n in links["asked"]):
+        return False
+    calls = links.get("calls")
+    if not isinstance(calls, dict):
+        return False
+    for per in calls.values():
+        if not isinstance(per, dict):
+            return False
+        for records in per.values():
+            if records == "escape":
+                continue
+            if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("a"), list) and isinstance(r.get("k"), dict) for r in records):
+                return False
+    return True
 
 
 def _lines_to_json(lines: Optional[dict]) -> Optional[list]:

@@ -148,7 +148,7 @@ def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=N
     if cache is not None:
         cache.store(path, data, enabled, outcome, deps)
         if want and outcome.result.summary is not None and not mode.active:
-            cache.store_summary(deps, outcome.result.summary)
+            cache.store_summary(project.summary_key or deps, outcome.result.summary)
     return outcome
 
 
