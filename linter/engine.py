@@ -429,7 +429,7 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
     instances = [cls(ctx) for cls in rule_classes]
     links = None
     if links_out is not None and project is not None and getattr(project, "wanted", None):
-        from linter.project.links import CallLinks
+        from linter.project.call_links import CallLinks
 
         links = CallLinks(semantic, project)
     enter, leave = _dispatch([semantic, *ctx.analyses.values(), *instances, *([links] if links is not None else [])])

@@ -120,7 +120,7 @@ def _check_again_with_callers(files: list, project, data: dict, outcomes: list, 
         view = None
         for i in project.indices(node):
             if cache is not None and i in data:
-                hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), digest)
+                hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), digest, "callers")
                 if hit is not None:
                     outcomes[i] = FileOutcome(*hit)
                     continue
