@@ -331,3 +331,21 @@ def test_concurrent_runs_never_see_half_an_index(tmp_path):
         t.join()
     assert problems == []
     assert not list(cache.folder.glob(".tmp-*")), "temporary files left behind"
+
+
+def test_a_warm_run_of_modules_checked_again_with_their_callers_reads_no_file(tmp_path, trust_at_once, reads, monkeypatch):
+    from linter import engine
+
+    (tmp_path / ".git").mkdir()
+    lib = "def train(model, x, epochs=3):\n    model.fit(x, nb_epoch=epochs)\n"
+    main = "from models import build_model\nfrom lib import train\n\ntrain(build_model(), data)\n"
+    write(tmp_path, {"models.py": MODELS, "lib.py": lib, "main.py": main})
+    names = ["lib.py", "main.py", "models.py"]
+    cold = run(tmp_path, names)
+    assert cold == {"lib.py": [("EPL103", 2)], "main.py": [], "models.py": []}  # lib.py's second check
+    parses: list = []
+    real = engine.parse_module
+    monkeypatch.setattr(engine, "parse_module", lambda text: parses.append(text) or real(text))
+    reads.clear()
+    assert run(tmp_path, names) == cold
+    assert reads == [] and parses == []
