@@ -349,3 +349,113 @@ def test_a_warm_run_of_modules_checked_again_with_their_callers_reads_no_file(tm
     reads.clear()
     assert run(tmp_path, names) == cold
     assert reads == [] and parses == []
+
+
+# --------------------------------------------------------------------------- resolutions kept
+from linter.project import resolutions as resolutions_mod  # noqa: E402
+from linter.project.resolutions import Resolutions  # noqa: E402
+
+
+@pytest.fixture
+def resolved(monkeypatch):
+    """The modules whose imports were resolved (not taken from the record), in order."""
+    calls: list = []
+    real = project_index.ProjectIndex.resolve_imports
+
+    def counting(self, path, *args, **kwargs):
+        calls.append(os.path.basename(str(path)))
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(project_index.ProjectIndex, "resolve_imports", counting)
+    return calls
+
+
+def warm_up(root: Path, names: list) -> dict:
+    """Two runs: the first creates .epochlint_cache in the root, a folder the record looked at
+    (so the second resolves again and records it as it stays)."""
+    run(root, names)
+    return run(root, names)
+
+
+def test_a_warm_run_resolves_nothing(example, trust_at_once, resolved):
+    assert warm_up(example, ["train.py"]) == {"train.py": EXPECTED}
+    resolved.clear()
+    assert run(example, ["train.py"]) == {"train.py": EXPECTED}
+    assert resolved == []
+
+
+def test_a_module_created_where_an_import_looked_is_found(tmp_path, trust_at_once, resolved):
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, {"train.py": TRAIN})
+    assert warm_up(tmp_path, ["train.py"]) == {"train.py": []}  # `models` is nowhere yet
+    write(tmp_path, {"models.py": MODELS})
+    resolved.clear()
+    assert run(tmp_path, ["train.py"]) == {"train.py": EXPECTED}
+    assert "train.py" in resolved
+
+
+def test_without_the_folder_signatures_the_new_module_would_be_missed(tmp_path, trust_at_once, monkeypatch):
+    """What the test above guards against."""
+    for module in (resolutions_mod, project_index):
+        monkeypatch.setattr(module, "folder_signature", lambda path: [0, 0, 0, 0])
+    (tmp_path / ".git").mkdir()
+    write(tmp_path, {"train.py": TRAIN})
+    assert warm_up(tmp_path, ["train.py"]) == {"train.py": []}
+    write(tmp_path, {"models.py": MODELS})
+    assert run(tmp_path, ["train.py"]) == {"train.py": []}  # stale
+
+
+def test_a_package_installed_since_is_seen(tmp_path, trust_at_once, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(project_index, "_installed", {})
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    write(project, {"models.py": MODELS, "scripts/train.py": TRAIN})
+    assert warm_up(project, ["scripts/train.py"]) == {"scripts/train.py": EXPECTED}  # the root's models.py
+    write(site, {"models/__init__.py": "def build_model():\n    return 1\n"})
+    monkeypatch.setattr(project_index, "_installed", {})  # (a new process would not remember it)
+    assert run(project, ["scripts/train.py"]) == {"scripts/train.py": []}  # the installed one, maybe: unknown
+
+
+def test_a_racy_folder_is_not_trusted(tmp_path):
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    sig = resolutions_mod.folder_signature(str(folder))
+    for started, holds in ((max(sig[0], sig[1]), False), (max(sig[0], sig[1]) + RACY_NS, True)):
+        record = Resolutions(None, started_ns=started)
+        record.syspath_seen = started + RACY_NS * 10**6  # (sys.path is not what this test is about)
+        record.learn("/p/m.py", "d", "m", "/p", False, {"models": None})
+        section = record.section({str(folder): sig})
+        assert (Resolutions(section).known("/p/m.py", "d") is not None) == holds
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s.update(context=[*s["context"][:-1], "/elsewhere"]),  # another configuration root
+        lambda s: s["syspath"].update({"/new/site": [1, 1, 1, 1]}),
+        lambda s: s.update(folders={**s["folders"], "/nonexistent-folder-x": [[1, 1, 1, 1], 0]}),
+        lambda s: s.update(nodes=[]),
+        lambda s: s.update(folders={"/": "garbage"}),
+        lambda s: s.update(syspath_seen="late"),
+        lambda s: s.clear(),
+    ],
+)
+def test_a_record_of_another_context_or_damaged_is_dropped(tmp_path, change):
+    old = Resolutions(None, started_ns=0)
+    old.syspath_seen = 10**30  # trusted as far as time goes
+    old.learn("/p/m.py", "d", "m", "/p", False, {"models": None})
+    section = old.section({})
+    assert Resolutions(section).known("/p/m.py", "d") == ("m", "/p", False, {"models": None})
+    change(section)
+    assert Resolutions(section).known("/p/m.py", "d") is None
+
+
+@pytest.mark.parametrize("entry", [None, 3, ["d"], ["d", 1, "/p", False, {}], ["d", "m", "/p", "no", {}], ["d", "m", "/p", False, {"a": 1}], ["d", "m", "/p", False, {1: None}]])
+def test_a_damaged_node_of_a_record_is_unknown(entry):
+    record = Resolutions(None)
+    record.nodes["/p/m.py"] = entry
+    assert record.known("/p/m.py", "d") is None
+    assert record.known("/p/other.py", "d") is None

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Optional
 
 from linter.limits import KERAS_HINT
 from linter.project.imports import Import, scan
+from linter.project.resolutions import SECTION, Resolutions, folder_signature
 from linter.project.stat_cache import Scan, StatIndex, content_digest, now_ns
 
 MARKERS = ("pyproject.toml", "setup.cfg", ".git")
@@ -82,13 +83,15 @@ def scan_source(data: Optional[bytes], text: Optional[str]) -> Scan:
 class Reader:
     """Reads the modules of a run for the index: `reader(path)` is (Scan, bytes, text), and
     (Scan, None, None) when `stat_index` (linter.project.stat_cache) vouches for the file: then
-    it is not read at all (its ModuleNode reads it if its text is needed). `save()` writes
-    the stat index back."""
+    it is not read at all (its ModuleNode reads it if its text is needed). With a stat index,
+    the resolutions of the last runs (linter.project.resolutions) are kept in it too: `known`
+    gives a module's, `learn` records one. `save()` writes the stat index back."""
 
-    def __init__(self, stat_index: Optional[StatIndex] = None) -> None:
+    def __init__(self, stat_index: Optional[StatIndex] = None, config_root=None) -> None:
         self.stat_index = stat_index
+        self.resolutions = Resolutions(stat_index.section(SECTION), config_root) if stat_index is not None else None
 
-    def __call__(self, path) -> tuple:
+    def __call__(self, path, with_imports: bool = True) -> tuple:
         path = str(path)
         index = self.stat_index
         st = None
@@ -99,7 +102,7 @@ class Reader:
             except OSError:
                 index.forget(path)
             if st is not None:
-                found = index.lookup(path, st)
+                found = index.lookup(path, st, with_imports)
                 if found is not None:
                     return found, None, None
         data, _ = load(path, decode=False)
@@ -109,8 +112,20 @@ class Reader:
             index.record(path, st, seen, found)
         return found, data, text
 
+    def may_know(self, path: str) -> bool:
+        """Is there a recorded resolution of `path` (then its imports are not needed yet)?"""
+        return self.resolutions is not None and path in self.resolutions.nodes
+
+    def known(self, path: str, digest: Optional[str]) -> Optional[tuple]:
+        return self.resolutions.known(path, digest) if self.resolutions is not None else None
+
+    def learn(self, node: "ModuleNode") -> None:
+        if self.resolutions is not None:
+            self.resolutions.learn(node.key, node.digest, node.dotted, node.base, node.is_package, node.resolved)
+
     def save(self) -> None:
-        """Write the stat index back, without the files this run saw gone from a folder it listed."""
+        """Write the stat index back, without the files this run saw gone from a folder it
+        listed, with the resolutions of this run."""
         if self.stat_index is None:
             return
         for path in self.stat_index.paths():
@@ -118,6 +133,10 @@ class Reader:
             listed = _listings.get(folder)
             if listed is not None and name not in listed:
                 self.stat_index.forget(path)
+        if self.resolutions is not None:
+            section = self.resolutions.section(dict(_listed))
+            if section is not None:
+                self.stat_index.set_section(SECTION, section)
         self.stat_index.save()
 
 
@@ -189,9 +208,13 @@ _listings: dict = {}  # folder -> the names in it (one listing per folder and ru
 _roots: dict = {}  # folder -> its project root (find_root without a config)
 
 
+_listed: dict = {}  # folder -> its signature taken before it was listed (linter.project.resolutions)
+
+
 def _names(d: str) -> frozenset:
     found = _listings.get(d)
     if found is None:
+        _listed[d] = folder_signature(d)
         try:
             found = frozenset(os.listdir(d))
         except OSError:
@@ -203,6 +226,7 @@ def _names(d: str) -> frozenset:
 def forget_listings() -> None:
     """Files were created or removed: list the folders again."""
     _listings.clear()
+    _listed.clear()
     _roots.clear()
 
 
@@ -421,29 +445,50 @@ class ProjectIndex:
         return node
 
 
-def build_graph(starts: Iterable, index_for: Callable[[str], "ProjectIndex"], read: Callable[[str], tuple]) -> "ProjectGraph":
+def build_graph(starts: Iterable, index_for: Callable[[str], "ProjectIndex"], read: Callable[..., tuple]) -> "ProjectGraph":
     """The modules of a run: `starts` (the files checked: (absolute path, bytes or None, text or
     None) when the caller read them, else the path alone) and every project module they import,
     transitively, each resolved by the index of its own project (`index_for(path)`); `read(path)`
-    gives (Scan, bytes, text) of the others (a `Reader`). Each module is read and scanned at
-    most once, whatever the number of files importing it, and not at all when the stat index
-    knows it."""
+    gives (Scan, bytes, text) of the others (a `Reader`, whose `known` resolutions of the last
+    runs are taken when they hold). Each module is read and scanned at most once, whatever the
+    number of files importing it, and not at all when the stat index knows it."""
     nodes: dict[str, ModuleNode] = {}
     queue = []
+    known = getattr(read, "known", None)
+    learn = getattr(read, "learn", None)
+    may_know = getattr(read, "may_know", lambda path: False)
+
+    def add(key: str, given: Optional[tuple]) -> ModuleNode:
+        if given is not None:
+            data, text = given
+            found, source = scan_source(data, text), given
+        else:
+            found, data, text = read(key, with_imports=not may_know(key))
+            source = (data, text) if data is not None else None
+            hit = known(key, found.digest) if known is not None else None
+            if hit is not None:
+                dotted, base, is_package = hit[:3]
+                node = ModuleNode(key, key, found.digest, dotted, base, is_package, [], dict(hit[3]), found.keras)
+                if source is not None:
+                    node.source = source
+                return node
+            if found.imports is None:
+                found, data, text = read(key)
+                source = (data, text) if data is not None else None
+        node = index_for(key)._node(key, found, source)
+        if learn is not None and given is None:
+            learn(node)
+        return node
+
     for start in starts:
         if isinstance(start, tuple):
-            path, data, text = start
-            key = os.path.abspath(path)
-            if key in nodes:
-                continue
-            node = nodes[key] = index_for(key)._node(key, scan_source(data, text), (data, text))
+            key = os.path.abspath(start[0])
+            given = (start[1], start[2])
         else:
-            key = os.path.abspath(start)
-            if key in nodes:
-                continue
-            found, data, text = read(key)
-            node = nodes[key] = index_for(key)._node(key, found, (data, text) if data is not None else None)
-        queue.append(node)
+            key, given = os.path.abspath(start), None
+        if key not in nodes:
+            nodes[key] = add(key, given)
+            queue.append(nodes[key])
     while queue:
         node = queue.pop()
         for target in node.resolved.values():
@@ -452,8 +497,7 @@ def build_graph(starts: Iterable, index_for: Callable[[str], "ProjectIndex"], re
             if target not in nodes:
                 if len(nodes) >= MAX_MODULES:
                     continue
-                found, data, text = read(target)
-                nodes[target] = index_for(target)._node(target, found, (data, text) if data is not None else None)
+                nodes[target] = add(target, None)
                 queue.append(nodes[target])
             if target not in node.deps:
                 node.deps.append(target)

@@ -72,7 +72,7 @@ class Project:
             return found
 
         stat_index = getattr(self.cache, "stat_index", None)
-        reader = Reader(stat_index() if stat_index is not None else None)
+        reader = Reader(stat_index() if stat_index is not None else None, self.config_root)
         graph = build_graph(starts, index_for, reader)
         reader.save()
         return graph

@@ -71,6 +71,7 @@ class StatIndex:
         self._read = read  # path -> bytes or None (linter.cache's guarded reader)
         self._write = write  # (path, bytes) -> bool (atomic)
         self._entries: Optional[dict] = None
+        self._sections: dict = {}  # other parts of the file (linter.project.resolutions)
         self._changed = False
         self._gone: set = set()
 
@@ -90,10 +91,23 @@ class StatIndex:
             return {}
         if not isinstance(stored, dict) or stored.get("format") != FORMAT or not isinstance(stored.get("entries"), dict):
             return {}
+        self._sections = {k: v for k, v in stored.items() if k not in ("format", "entries")}
         return stored["entries"]
 
-    def lookup(self, path: str, st: os.stat_result) -> Optional[Scan]:
-        """The scan recorded for `path` if its signature is `st`'s and the entry is not racy."""
+    def section(self, name: str) -> object:
+        """Another part of the file, as stored (None when missing: validated by its owner)."""
+        self._all()
+        return self._sections.get(name)
+
+    def set_section(self, name: str, value: object) -> None:
+        self._all()
+        if self._sections.get(name) != value:
+            self._sections[name] = value
+            self._changed = True
+
+    def lookup(self, path: str, st: os.stat_result, with_imports: bool = True) -> Optional[Scan]:
+        """The scan recorded for `path` if its signature is `st`'s and the entry is not racy
+        (not `with_imports`: its `imports` is None, for a caller that knows their resolution)."""
         entry = self._all().get(path)
         sig = signature(st)
         if entry is None or sig is None:
@@ -105,7 +119,7 @@ class StatIndex:
             digest, keras, decoded, imports = entry[n + 1:]
             if not (isinstance(digest, str) and type(keras) is bool and type(decoded) is bool and isinstance(imports, list)):
                 return None
-            return Scan(digest, tuple(_import(i) for i in imports), keras, decoded)
+            return Scan(digest, tuple(_import(i) for i in imports) if with_imports else None, keras, decoded)
         except (TypeError, ValueError, IndexError, KeyError):
             return None  # not what record writes: a miss
 
@@ -140,7 +154,7 @@ class StatIndex:
             keep = sorted(entries, key=lambda k: _seen(entries[k]), reverse=True)[:MAX_ENTRIES]
             entries = {k: entries[k] for k in keep}
         try:
-            payload = json.dumps({"format": FORMAT, "entries": entries}, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+            payload = json.dumps({**self._sections, "format": FORMAT, "entries": entries}, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
         except (TypeError, ValueError):
             return False
         done = bool(self._write(self.path, payload))
