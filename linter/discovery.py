@@ -166,10 +166,10 @@ class _Ignores:
             self._specs[d] = spec
         return self._specs[d]
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
+    def ignored(self, path, is_dir: bool) -> bool:
         """Does a .gitignore of `path`'s repository (from its root down to `path`'s folder)
-        ignore it? (`path` absolute.)"""
-        text = str(path)
+        ignore it? (`path` absolute: a str or a Path.)"""
+        text = os.fspath(path)
         parent = os.path.dirname(text)
         root = self._git_root(parent) or parent
         prefix = root if root.endswith(os.sep) else root + os.sep
@@ -197,6 +197,7 @@ class FileFinder:
         self.gitignore = _Ignores()
         self.skipped_named: list[tuple[str, str]] = []  # (path named on the command line, why nothing was checked)
         self.warnings: list[str] = []  # directories that could not be read (the caller prints them)
+        self._cwd: Optional[str] = None  # the working folder, asked once
 
     def _excluded(self, path: Path, is_dir: bool) -> bool:
         return (is_dir and path.name in DEFAULT_EXCLUDE) or bool(self._why_excluded(path, is_dir))
@@ -231,7 +232,9 @@ class FileFinder:
                 rel = path.as_posix()
             if self.exclude.match_file(rel + ("/" if is_dir else "")):
                 return "excluded by `exclude` in the configuration"
-        if self.gitignore.ignored(path.absolute(), is_dir):
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        if self.gitignore.ignored(os.path.join(self._cwd, path), is_dir):  # (Path.absolute(), without a getcwd per file)
             return "ignored by .gitignore"
         return ""
 
