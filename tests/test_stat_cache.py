@@ -155,16 +155,19 @@ def test_the_index_is_one_file_read_back_by_the_next_run(tmp_path):
     [
         b"",
         b"\x00\xffnot json",
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1',  # torn write
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1',  # torn write
         b"[]",
         b'{"format": 999, "entries": {}}',
-        b'{"format": 1, "entries": []}',
-        b'{"format": 1, "entries": {"/p/m.py": {"size": 10}}}',
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, "late", "d", true, true, []]}}',
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, [[0, 5, null]]]}}',
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, [[0, "m", [1]]]]}}',
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, null, true, true, []]}}',
-        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", 1, true, []]}}',
+        b'{"format": 2, "entries": []}',
+        b'{"format": 2, "entries": {"/p/m.py": {"size": 10}}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, "late", "d", true, true, ""]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, "x\\tm"]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, "0\\tm\\t"]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, "0"]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, [[0, "m", null]]]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, null, true, true, ""]}}',
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", 1, true, ""]}}',
+        b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, ""]}}',  # an older format
     ],
 )
 def test_a_damaged_index_is_a_miss_never_a_crash(tmp_path, damage):
@@ -190,6 +193,11 @@ def test_an_index_of_another_format_is_ignored(example, trust_at_once, reads, mo
     reads.clear()
     assert run(example, ["train.py"]) == {"train.py": EXPECTED}
     assert sorted(reads) == ["models.py", "train.py"]  # read again, not misread
+
+
+def test_imports_round_trip_through_the_index():
+    assert stat_cache.decode_imports(stat_cache.encode_imports(SCAN.imports)) == SCAN.imports
+    assert stat_cache.decode_imports(stat_cache.encode_imports(())) == ()
 
 
 def test_the_digest_is_the_result_caches(tmp_path):

@@ -32,7 +32,7 @@ from typing import NamedTuple, Optional
 
 from linter.project.imports import Import
 
-FORMAT = 1  # bump when the entry layout or what a scan finds changes: an older index is ignored
+FORMAT = 2  # bump when the entry layout or what a scan finds changes: an older index is ignored
 NAME = "stat-index"  # JSON (named apart from the result entries, *.json)
 RACY_NS = 2_000_000_000  # timestamps coarser than this (FAT: 2 s) are not supported
 MAX_ENTRIES = 50_000
@@ -117,9 +117,9 @@ class StatIndex:
             if len(entry) != n + 5 or entry[:n] != sig or not trusted(entry[n], st):
                 return None
             digest, keras, decoded, imports = entry[n + 1:]
-            if not (isinstance(digest, str) and type(keras) is bool and type(decoded) is bool and isinstance(imports, list)):
+            if not (isinstance(digest, str) and type(keras) is bool and type(decoded) is bool and isinstance(imports, str)):
                 return None
-            return Scan(digest, tuple(_import(i) for i in imports) if with_imports else None, keras, decoded)
+            return Scan(digest, decode_imports(imports) if with_imports else None, keras, decoded)
         except (TypeError, ValueError, IndexError, KeyError):
             return None  # not what record writes: a miss
 
@@ -128,7 +128,7 @@ class StatIndex:
         sig = signature(st)
         if sig is None or scan.digest is None:
             return
-        entry = [*sig, seen_ns, scan.digest, scan.keras, scan.decoded, [[i.level, i.module, list(i.names) if i.names is not None else None] for i in scan.imports]]
+        entry = [*sig, seen_ns, scan.digest, scan.keras, scan.decoded, encode_imports(scan.imports)]
         entries = self._all()
         if entries.get(path) != entry:
             entries[path] = entry
@@ -175,8 +175,24 @@ def _seen(entry: object) -> int:
         return 0
 
 
-def _import(item: list) -> Import:
-    level, module, names = item
-    if type(level) is not int or not isinstance(module, str) or not (names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names))):
-        raise ValueError("not an import")
-    return Import(level, module, tuple(names) if names is not None else None)
+def encode_imports(imports) -> str:
+    """Import statements as one string (one JSON token, parsed fast): a line per import,
+    `level<TAB>module[<TAB>name,name...]` (no third field: `import m`). Module and imported
+    names are dotted identifiers or `*` (linter.project.imports), never a tab, comma or newline."""
+    return "\n".join(f"{i.level}\t{i.module}" if i.names is None else f"{i.level}\t{i.module}\t{','.join(i.names)}" for i in imports)
+
+
+def decode_imports(text: str) -> tuple:
+    """The inverse of `encode_imports` (ValueError when `text` is not what it writes)."""
+    if not text:
+        return ()
+    out = []
+    for line in text.split("\n"):
+        parts = line.split("\t")
+        if len(parts) == 2:
+            out.append(Import(int(parts[0]), parts[1], None))
+        elif len(parts) == 3 and parts[2]:
+            out.append(Import(int(parts[0]), parts[1], tuple(parts[2].split(","))))
+        else:
+            raise ValueError("not an import")
+    return tuple(out)
