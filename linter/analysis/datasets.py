@@ -7,6 +7,12 @@ Rules collect `fit`/`evaluate`/`predict` calls during the walk (`TrainingCall`) 
 that reach a use are the last one that dominates it plus the conditional ones after it, so
 `ds = ds.repeat()` in one branch and a finite `ds` on the other path is not "known infinite".
 Unknown values give `None`; rules treat `None` as "no finding".
+
+Names imported from another module of the project get the same answers through that module's
+summary (linter.project.summary): `returned_fact` / `value_fact` turn what this analysis knows
+of a function's result or a module-level value into a small JSON fact there, and `fact_data`
+turns it back into a `Data` in the importer (a function whose result depends on what its
+callers pass gets no fact: unknown).
 """
 from __future__ import annotations
 
@@ -18,7 +24,7 @@ import libcst as cst
 from linter import names as N
 from linter.analysis import generators
 from linter.analysis.calls import find_argument
-from linter.semantic import Binding, Scope, SemanticModel
+from linter.semantic import AFTER_ALL, Binding, Scope, SemanticModel
 
 # --------------------------------------------------------------------------- kinds
 DATASET = "dataset"  # tf.data.Dataset
@@ -265,6 +271,13 @@ class DataFlow:
         self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
         self._memo: dict = {}
         self._depth = 0
+        self._param_reads: Optional[list] = None  # summaries: parameters whose value was needed
+
+    def _param_read(self, b: Binding) -> None:
+        """A parameter's value was needed and no call supplies it (summaries: the result
+        depends on what the callers pass)."""
+        if self._param_reads is not None:
+            self._param_reads.append(b.name)
 
     # ------------------------------------------------------------------ reach
     def reaching(self, name: str, where: Where) -> list[Binding]:
@@ -304,6 +317,10 @@ class DataFlow:
             return self._sequence_data(node, where, path)
         if isinstance(node, cst.Call):
             return self._call_data(node, where, path)
+        if isinstance(node, cst.Attribute) and self.sem.project is not None:  # `data.train_ds`
+            fact = self.sem.project_fact(node, where.scope)
+            if fact is not None:
+                return fact_data(fact.get("data"), path, where) if fact.get("kind") == "value" else None
         if path:
             return None
         if isinstance(node, (cst.ListComp,)):
@@ -343,6 +360,8 @@ class DataFlow:
         results = []
         bindings = self.reaching(node.value, where)
         if not bindings:
+            if self.sem.star_imports:  # `from data import *`
+                return self._project_data(self.sem.qualified_name(node, where.scope), path, where)
             return None
         for b in bindings:
             results.append(self._binding_data(b, node.value, where, path))
@@ -354,6 +373,8 @@ class DataFlow:
             if env is not None and env.scope is b.scope and name in env.args:
                 value, at = env.args[name]
                 return self.data_at(value, at, path)
+            if env is None or env.scope is not b.scope:
+                self._param_read(b)
             if b.annotation is not None and not path:
                 q = self.sem.qualified_name(b.annotation, b.scope.parent or self.sem.module_scope)
                 return _annotation_data(q)
@@ -362,6 +383,8 @@ class DataFlow:
                 outer = b.scope.parent or self.sem.module_scope
                 return self.data_at(param.default, Where(outer, b.ancestors, None, b.seq), path)
             return None
+        if b.kind == "import":
+            return self._project_data(b.qname, path, where)
         bw = self._binding_where(b, where)
         if b.kind in ("assign", "annassign"):
             if b.value is None:
@@ -408,6 +431,10 @@ class DataFlow:
             return Data(PYDATASET) if sem.class_derives_from(local, _PYDATASET_BASES) is True else None
         if isinstance(local, cst.FunctionDef):
             return self._local_call(node, local, where, path)
+        if sem.project is not None and local is None:  # a builder imported from a project module
+            fact = sem.project_fact(node.func, where.scope)
+            if fact is not None:
+                return fact_data(fact.get("data"), path, where) if fact.get("kind") in ("function", "class") else None
         if isinstance(node.func, cst.Attribute) and not path:
             return self._method_data(node, node.func, where)
         return None
@@ -595,6 +622,9 @@ class DataFlow:
             if b.kind == "param" and env is not None and env.scope is b.scope and node.value in env.args:
                 value, at = env.args[node.value]
                 out.extend(self._loop_data(value, at, depth + 1))
+            elif b.kind == "param":
+                self._param_read(b)
+                out.append(None)
             elif b.kind in ("assign", "annassign") and b.value is not None:
                 out.append(self.data(b.value, self._binding_where(b, where)))
             else:
@@ -699,6 +729,95 @@ class DataFlow:
         out.reverse()
         return out
 
+    # ------------------------------------------------------------------ project summaries
+    def returned_fact(self, fn: cst.FunctionDef) -> Optional[dict]:
+        """What any call of module-level function `fn` returns, as a summary fact (see
+        `fact_data`), or None: not known, or it depends on what the caller passes (a parameter's
+        value is read, or steers a branch: `def make(x, y, repeat=True)`)."""
+        fn_scope = self.sem.scope_for(fn)
+        if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
+            return None
+        if not fn_scope.yields and not fn_scope.return_sites:
+            return None
+        if _steering_parameters(fn):
+            return None
+
+        def result(path: tuple) -> Optional[Data]:
+            if fn_scope.yields:
+                if path:
+                    return None
+                inner = Where(fn_scope, (), None, 0)
+                return self._generator(generators.function_ends(
+                    fn, lambda e: self._iterable_ends(e, inner), lambda e: self._iterable_endless(e, inner)))
+            return merge([self.data_at(value, Where(fn_scope, anc, None, seq), path) for value, seq, anc in fn_scope.return_sites])
+
+        shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
+        return self._recorded(result, shape)
+
+    def class_fact(self, cls: cst.ClassDef) -> Optional[dict]:
+        """What instances of a module-level class are, as a summary fact (a PyDataset/Sequence)."""
+        if self.sem.class_derives_from(cls, _PYDATASET_BASES) is True:
+            return {"kind": PYDATASET}
+        return None
+
+    def value_fact(self, b: Binding) -> Optional[dict]:
+        """What a module-level assignment binds, as a summary fact (see `returned_fact`)."""
+        if b.kind not in ("assign", "annassign", "other"):
+            return None
+        where = Where(b.scope, (), None, AFTER_ALL)
+        return self._recorded(lambda path: self._binding_data(b, b.name, where, path), [b.value])
+
+    def _recorded(self, result, shape: list) -> Optional[dict]:
+        """The fact of `result(path)` (a tuple's elements, two levels deep, when the value is
+        not one `Data`), None when it read a parameter's value."""
+        self._param_reads = []
+        self._memo.clear()  # answers cached without recording may hide a parameter's read
+        try:
+            fact = self._fact_of(result, (), shape)
+            return None if self._param_reads else fact
+        finally:
+            self._param_reads = None
+            self._memo.clear()
+
+    def _fact_of(self, result, path: tuple, shape: list) -> Optional[dict]:
+        d = result(path)
+        if d is not None:
+            return self._data_fact(d)
+        if len(path) >= 2:
+            return None
+        width = _tuple_width(shape) if not path else _MAX_ITEMS
+        items = [self._fact_of(result, path + (i,), []) for i in range(width)]
+        while items and items[-1] is None:
+            items.pop()
+        return {"items": items} if items else None
+
+    def _data_fact(self, d: Data) -> Optional[dict]:
+        out: dict = {"kind": d.kind}
+        if d.infinite:
+            out["infinite"], out["why"] = True, d.why
+        if d.finite:
+            out["finite"] = True
+        if d.reshuffles:
+            out["reshuffles"] = d.reshuffles
+        if d.repeat is not None:
+            n = self.int_value(*d.repeat)
+            if n is not None and n >= 0:
+                out["repeat"] = n  # otherwise the count is not known outside this module: left out
+        if d.batch_size is not None:
+            n = self.int_value(*d.batch_size)
+            if n is None or n < 0:
+                return None  # "no batch_size" would read as Keras's default
+            out["batch_size"] = n
+        return out
+
+    def _project_data(self, qname: Optional[str], path: tuple, where: Where) -> Optional[Data]:
+        """A module-level value of another project module (`from data import train_ds`)."""
+        project = self.sem.project
+        fact = project.fact(qname) if project is not None and qname else None
+        if fact is None or fact.get("kind") != "value":
+            return None
+        return fact_data(fact.get("data"), path, where)
+
     # ------------------------------------------------------------------ random map functions
     def random_map(self, call: cst.Call, where: Where) -> Optional[str]:
         """For `ds.map(fn)`: what makes `fn` draw new random values on every call
@@ -802,6 +921,8 @@ class DataFlow:
                 env = where.env
                 omitted = env is not None and env.scope is b.scope and env.complete and node.value not in env.args
                 if not (omitted and isinstance(param, cst.Param) and is_none(param.default)):
+                    if not (env is not None and env.scope is b.scope and node.value in env.args):
+                        self._param_read(b)
                     return False
                 continue
             target = self._resolve_binding_value(b, node.value, where)
@@ -814,6 +935,7 @@ class DataFlow:
             env = where.env
             if env is not None and env.scope is b.scope and name in env.args:
                 return env.args[name]
+            self._param_read(b)
             return None
         if b.kind in ("assign", "annassign") and b.value is not None:
             return (b.value, self._binding_where(b, where))
@@ -912,6 +1034,112 @@ def _random_layer(q: Optional[str]) -> Optional[str]:
         return None
     last = q.rsplit(".", 1)[-1]
     return f"`{last}`" if last.startswith("Random") and len(last) > 6 else None
+
+
+_MAX_ITEMS = 4  # elements of a returned tuple a summary describes (`return train, val, test`)
+_FACT_KINDS = frozenset({DATASET, GENERATOR, ITERATOR, PYDATASET, ARRAY, LIST, IMAGE_DATA_GENERATOR})
+
+
+def fact_data(fact, path: tuple, where: Where) -> Optional[Data]:
+    """The `Data` a summary fact describes (`DataFlow.returned_fact`), at `path` of a tuple:
+
+        {"kind": "dataset", "infinite": true, "why": "...", "finite": true, "reshuffles": "...",
+         "repeat": 3, "batch_size": 1}      (every key but "kind" optional)
+        {"items": [fact | null, ...]}        a tuple of values
+
+    A repeat count or batch size becomes an integer literal evaluated at `where` (the importer's
+    use). Anything malformed is None (unknown): summaries come from a cache file."""
+    for i in path:
+        items = fact.get("items") if isinstance(fact, dict) else None
+        if not isinstance(items, list) or not isinstance(i, int) or not 0 <= i < len(items):
+            return None
+        fact = items[i]
+    if not isinstance(fact, dict) or fact.get("kind") not in _FACT_KINDS:
+        return None
+    repeat, batch = _count_ref(fact.get("repeat"), where), _count_ref(fact.get("batch_size"), where)
+    if (repeat is None and "repeat" in fact) or (batch is None and "batch_size" in fact):
+        return None
+    why, reshuffles = fact.get("why", ""), fact.get("reshuffles", "")
+    if not isinstance(why, str) or not isinstance(reshuffles, str):
+        return None
+    infinite = fact.get("infinite") is True
+    return Data(fact["kind"], infinite, why if infinite else "", repeat, batch, fact.get("finite") is True, reshuffles)
+
+
+def _count_ref(value, where: Where) -> Optional[Ref]:
+    if type(value) is not int or value < 0:
+        return None
+    return (cst.Integer(str(value)), where)
+
+
+def _tuple_width(returned: list) -> int:
+    """How many elements a returned tuple has (every `return` a tuple of one length), else
+    `_MAX_ITEMS` (a call's result: `return tfds.load(..., split=[...])`)."""
+    widths = {len(v.elements) if isinstance(v, cst.Tuple) else None for v in returned}
+    if len(widths) == 1:
+        w = widths.pop()
+        if w is not None:
+            return min(w, _MAX_ITEMS)
+    return _MAX_ITEMS
+
+
+class _Tests(generators._OwnFrame):
+    """The names read in a function's conditions (if/while tests, `x if c else y`, `a or b`,
+    `match` subjects, comprehension `if`s), its own frame only."""
+
+    def __init__(self) -> None:
+        self.names: set = set()
+
+    def _names(self, node: Optional[cst.CSTNode]) -> None:
+        if node is not None:
+            self.names.update(n.value for n in _names_in(node))
+
+    def visit_If(self, node: cst.If) -> None:
+        self._names(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._names(node.test)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._names(node.test)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self._names(node.left)
+
+    def visit_Match(self, node: cst.Match) -> None:
+        self._names(node.subject)
+
+    def visit_CompIf(self, node: cst.CompIf) -> None:
+        self._names(node.test)
+
+
+class _Names(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list = []
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found.append(node)
+
+
+def _names_in(node: cst.CSTNode) -> list:
+    names = _Names()
+    node.visit(names)
+    return names.found
+
+
+def _steering_parameters(fn: cst.FunctionDef) -> bool:
+    """Does a parameter steer a branch of `fn` (`if repeat:`, `ds if training else ...`)? Then
+    what it returns depends on the caller's flags."""
+    p = fn.params
+    params = {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            params.add(star.name.value)
+    if not params:
+        return False
+    tests = _Tests()
+    fn.body.visit(tests)
+    return bool(tests.names & params)
 
 
 def merge(results: list) -> Optional[Data]:

@@ -307,7 +307,7 @@ class RemovedResetStates(Rule):
             known = cls is not None or self._model_metrics_loop(metrics, receiver, scope)
             if not known and not (self.ctx.strict and not metrics.known_not_metric(receiver, scope)):
                 continue
-            if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
+            if cls is not None and metrics.class_defines(cls, "reset_states"):  # its class's own method
                 continue
             own = self._own_class(receiver, scope)
             if own is not None and (metrics.class_defines(own, "reset_states") or not metrics.is_metric_class(own)):

@@ -401,11 +401,11 @@ class MetricNeverReset(Rule):
         metrics = self.analysis(Metrics)
         updates = []
         for site in self.updates:
-            if metrics.is_metric(site.call.func.value, site.scope):
+            if metrics.is_metric(site.call.func.value, site.scope) and not metrics.shared(site.call.func.value, site.scope):
                 site.keys = metrics.keys(site.call.func.value, site.scope)
                 updates.append(site)
-        for site in self.named_calls:
-            if metrics.is_metric(site.call.func, site.scope):
+        for site in self.named_calls:  # (a metric another module owns may be reset there: not followed)
+            if metrics.is_metric(site.call.func, site.scope) and not metrics.shared(site.call.func, site.scope):
                 site.keys = metrics.keys(site.call.func, site.scope)
                 updates.append(site)
         if not updates:
