@@ -301,6 +301,11 @@ def test_the_summary_facts_are_small_json():
         {"kind": "dataset"},
     ]}
     assert names["train_ds"]["data"]["infinite"] is True
+    flows = _summary(
+        "import keras\nimport config\n\ndef get(d):\n"
+        "    return keras.preprocessing.image.ImageDataGenerator().flow_from_directory(d, batch_size=config.BATCH)\n"
+    )["names"]
+    assert flows["get"]["data"] == {"kind": "iterator", "batch_size": None, "reshuffles": "`flow_from_directory` shuffles by default"}
     metrics = _summary(METRICS)["names"]
     assert metrics["train_loss"]["metric"] == {"class": "keras.metrics.Mean", "defines": []}
     assert metrics["make_acc"]["metric"] == {"class": "keras.metrics.SparseCategoricalAccuracy", "defines": []}
@@ -318,6 +323,8 @@ def test_a_malformed_fact_from_a_cache_file_is_unknown():
                  {"kind": "dataset", "why": 3}, {"items": "x"}):
         assert fact_data(fact, (), where) is None, fact
     assert fact_data({"items": [None, {"kind": "dataset"}]}, (1,), where) == Data(DATASET)
+    given = fact_data({"kind": "iterator", "batch_size": None}, (), where)  # given, value unknown
+    assert given is not None and given.batch_size is not None and not isinstance(given.batch_size[0], cst.Integer)
     assert fact_data({"items": [{"kind": "dataset"}]}, (3,), where) is None
     assert _project_metric({"class": 3}, False) is None and _project_metric([], True) is None
     assert _project_metric({"class": "", "defines": ["reset_states", "bogus"]}, True) == ProjectMetric("", frozenset({"reset_states"}), True)

@@ -25,6 +25,7 @@ from linter import names as N
 from linter.analysis import generators
 from linter.analysis.calls import find_argument
 from linter.semantic import AFTER_ALL, Binding, Scope, SemanticModel
+from linter.walker import iter_nodes
 
 # --------------------------------------------------------------------------- kinds
 DATASET = "dataset"  # tf.data.Dataset
@@ -739,8 +740,6 @@ class DataFlow:
             return None
         if not fn_scope.yields and not fn_scope.return_sites:
             return None
-        if _steering_parameters(fn):
-            return None
 
         def result(path: tuple) -> Optional[Data]:
             if fn_scope.yields:
@@ -752,7 +751,8 @@ class DataFlow:
             return merge([self.data_at(value, Where(fn_scope, anc, None, seq), path) for value, seq, anc in fn_scope.return_sites])
 
         shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
-        return self._recorded(result, shape)
+        fact = self._recorded(result, shape)
+        return None if fact is None or _steering_parameters(fn) else fact
 
     def class_fact(self, cls: cst.ClassDef) -> Optional[dict]:
         """What instances of a module-level class are, as a summary fact (a PyDataset/Sequence)."""
@@ -785,8 +785,18 @@ class DataFlow:
             return self._data_fact(d)
         if len(path) >= 2:
             return None
-        width = _tuple_width(shape) if not path else _MAX_ITEMS
-        items = [self._fact_of(result, path + (i,), []) for i in range(width)]
+        width = _tuple_width(shape) if not path else None
+        if width is None:
+            # not a tuple literal: a call or a name may still give a tuple (`subset="both"`,
+            # `load_data()`); its first two elements tell whether the rest are worth asking
+            if not path and not all(isinstance(v, (cst.Call, cst.Name)) for v in shape):
+                return None
+            first = [self._fact_of(result, path + (i,), []) for i in range(2)]
+            if first == [None, None]:
+                return None
+            items = first + [self._fact_of(result, path + (i,), []) for i in range(2, _MAX_ITEMS)]
+        else:
+            items = [self._fact_of(result, path + (i,), []) for i in range(width)]
         while items and items[-1] is None:
             items.pop()
         return {"items": items} if items else None
@@ -799,15 +809,10 @@ class DataFlow:
             out["finite"] = True
         if d.reshuffles:
             out["reshuffles"] = d.reshuffles
-        if d.repeat is not None:
-            n = self.int_value(*d.repeat)
-            if n is not None and n >= 0:
-                out["repeat"] = n  # otherwise the count is not known outside this module: left out
-        if d.batch_size is not None:
-            n = self.int_value(*d.batch_size)
-            if n is None or n < 0:
-                return None  # "no batch_size" would read as Keras's default
-            out["batch_size"] = n
+        for key, ref in (("repeat", d.repeat), ("batch_size", d.batch_size)):
+            if ref is not None:
+                n = self.int_value(*ref)
+                out[key] = n if n is not None and n >= 0 else None  # null: given, its value not known
         return out
 
     def _project_data(self, qname: Optional[str], path: tuple, where: Where) -> Optional[Data]:
@@ -1048,7 +1053,8 @@ def fact_data(fact, path: tuple, where: Where) -> Optional[Data]:
         {"items": [fact | null, ...]}        a tuple of values
 
     A repeat count or batch size becomes an integer literal evaluated at `where` (the importer's
-    use). Anything malformed is None (unknown): summaries come from a cache file."""
+    use); null stands for one given whose value is not known there (`batch_size=cfg.BATCH`).
+    Anything malformed is None (unknown): summaries come from a cache file."""
     for i in path:
         items = fact.get("items") if isinstance(fact, dict) else None
         if not isinstance(items, list) or not isinstance(i, int) or not 0 <= i < len(items):
@@ -1056,8 +1062,8 @@ def fact_data(fact, path: tuple, where: Where) -> Optional[Data]:
         fact = items[i]
     if not isinstance(fact, dict) or fact.get("kind") not in _FACT_KINDS:
         return None
-    repeat, batch = _count_ref(fact.get("repeat"), where), _count_ref(fact.get("batch_size"), where)
-    if (repeat is None and "repeat" in fact) or (batch is None and "batch_size" in fact):
+    repeat, batch = _count_ref(fact, "repeat", where), _count_ref(fact, "batch_size", where)
+    if repeat is _UNSET or batch is _UNSET:
         return None
     why, reshuffles = fact.get("why", ""), fact.get("reshuffles", "")
     if not isinstance(why, str) or not isinstance(reshuffles, str):
@@ -1066,70 +1072,38 @@ def fact_data(fact, path: tuple, where: Where) -> Optional[Data]:
     return Data(fact["kind"], infinite, why if infinite else "", repeat, batch, fact.get("finite") is True, reshuffles)
 
 
-def _count_ref(value, where: Where) -> Optional[Ref]:
-    if type(value) is not int or value < 0:
+def _count_ref(fact: dict, key: str, where: Where):
+    """A fact's repeat count or batch size as the `Ref` a `Data` holds: an integer literal, an
+    expression nothing is known of for null (given, value unknown), None when absent, `_UNSET`
+    when malformed."""
+    if key not in fact:
         return None
+    value = fact[key]
+    if value is None:
+        return (cst.Ellipsis(), where)
+    if type(value) is not int or value < 0:
+        return _UNSET
     return (cst.Integer(str(value)), where)
 
 
-def _tuple_width(returned: list) -> int:
-    """How many elements a returned tuple has (every `return` a tuple of one length), else
-    `_MAX_ITEMS` (a call's result: `return tfds.load(..., split=[...])`)."""
+def _tuple_width(returned: list) -> Optional[int]:
+    """How many elements a returned tuple has (every `return` a tuple literal of one length,
+    at most `_MAX_ITEMS`), else None."""
     widths = {len(v.elements) if isinstance(v, cst.Tuple) else None for v in returned}
     if len(widths) == 1:
         w = widths.pop()
         if w is not None:
             return min(w, _MAX_ITEMS)
-    return _MAX_ITEMS
+    return None
 
 
-class _Tests(generators._OwnFrame):
-    """The names read in a function's conditions (if/while tests, `x if c else y`, `a or b`,
-    `match` subjects, comprehension `if`s), its own frame only."""
-
-    def __init__(self) -> None:
-        self.names: set = set()
-
-    def _names(self, node: Optional[cst.CSTNode]) -> None:
-        if node is not None:
-            self.names.update(n.value for n in _names_in(node))
-
-    def visit_If(self, node: cst.If) -> None:
-        self._names(node.test)
-
-    def visit_While(self, node: cst.While) -> None:
-        self._names(node.test)
-
-    def visit_IfExp(self, node: cst.IfExp) -> None:
-        self._names(node.test)
-
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
-        self._names(node.left)
-
-    def visit_Match(self, node: cst.Match) -> None:
-        self._names(node.subject)
-
-    def visit_CompIf(self, node: cst.CompIf) -> None:
-        self._names(node.test)
-
-
-class _Names(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found: list = []
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.found.append(node)
-
-
-def _names_in(node: cst.CSTNode) -> list:
-    names = _Names()
-    node.visit(names)
-    return names.found
+_TESTS = {cst.If: "test", cst.While: "test", cst.IfExp: "test", cst.BooleanOperation: "left",
+          cst.Match: "subject", cst.CompIf: "test"}
 
 
 def _steering_parameters(fn: cst.FunctionDef) -> bool:
-    """Does a parameter steer a branch of `fn` (`if repeat:`, `ds if training else ...`)? Then
-    what it returns depends on the caller's flags."""
+    """Does a parameter steer a branch of `fn` (`if repeat:`, `ds if training else ...`, `a or
+    b`, a `match`), in its own frame? Then what it returns depends on the caller's flags."""
     p = fn.params
     params = {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
     for star in (p.star_arg, p.star_kwarg):
@@ -1137,9 +1111,13 @@ def _steering_parameters(fn: cst.FunctionDef) -> bool:
             params.add(star.name.value)
     if not params:
         return False
-    tests = _Tests()
-    fn.body.visit(tests)
-    return bool(tests.names & params)
+    for node in iter_nodes(fn.body, skip=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        field = _TESTS.get(node.__class__)
+        if field is not None:
+            for n in iter_nodes(getattr(node, field)):
+                if n.__class__ is cst.Name and n.value in params:
+                    return True
+    return False
 
 
 def merge(results: list) -> Optional[Data]:

@@ -23,7 +23,9 @@ A function, class or value fact may also carry what the data and metric analyses
 
     "data": {"kind": "dataset"|"generator"|"iterator"|"pydataset"|"array"|"list"|...,
              "infinite": true, "why": "...", "finite": true, "reshuffles": "...",
-             "repeat": 3, "batch_size": 1}    (all but "kind" optional; `Data`'s fields)
+             "repeat": 3 | null, "batch_size": 1 | null}
+                                              (all but "kind" optional; `Data`'s fields; null:
+                                               given, but its value is not known)
           | {"items": [data | null, ...]}     a tuple (`return train_ds, val_ds`)
         what a call returns (a dataset builder), what a class's instances are (a PyDataset
         subclass), what a value is (`train_ds = ...repeat()`); a function whose result depends
