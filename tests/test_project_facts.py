@@ -48,6 +48,9 @@ def make_counted(x, y, epochs=None):
 def make_five(x, y):
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(BATCH).repeat(5)
 
+def make_train(x, y):
+    return make_flagged(x, y, repeat=True)
+
 def wrap(ds):
     return ds.batch(BATCH).repeat()
 
@@ -161,6 +164,7 @@ def test_builders_steered_or_fed_by_their_callers_are_unknown(tmp_path):
     body = """\
     model.fit(make_flagged(x, y), epochs=10)
     model.fit(make_counted(x, y), epochs=10)
+    model.fit(make_train(x, y), epochs=10)
     model.fit(wrap(ds), epochs=10)
     model.fit(make_unknown("a.csv"), epochs=10)
     """
@@ -168,7 +172,7 @@ def test_builders_steered_or_fed_by_their_callers_are_unknown(tmp_path):
     write(tmp_path, {"data.py": DATA, "train.py": _imported(textwrap.dedent(body))})
     assert run(tmp_path, ["train.py"], use_cache=False) == {"train.py": []}
     summary = _summary(DATA)["names"]
-    for name in ("make_flagged", "make_counted", "wrap", "make_unknown"):
+    for name in ("make_flagged", "make_train", "make_counted", "wrap", "make_unknown"):
         assert "data" not in summary.get(name, {}), name
 
 

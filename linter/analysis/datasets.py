@@ -593,6 +593,8 @@ class DataFlow:
         if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
             return None  # async, or a decorator may replace what the call returns
         env = self._param_env(node, fn, fn_scope, where)
+        if self._param_reads is not None and _steering_parameters(fn):
+            self._param_reads.append(fn.name.value)  # summaries: a flag decides what it returns
         if fn_scope.yields:
             if path:
                 return None
