@@ -106,21 +106,22 @@ class Cache:
         return cls(settings.root, settings.key())
 
     # ------------------------------------------------------------------ keys
-    def _entry(self, path: str, enabled: frozenset) -> tuple[Path, str]:
+    def _entry(self, path: str, enabled: frozenset, slot: str = "check") -> tuple[Path, str]:
         codes = self._codes_keys.get(enabled)
         if codes is None:
             codes = self._codes_keys[enabled] = ",".join(sorted(enabled))
-        key = "\0".join((__version__, self.fingerprint, self.config_key, codes, "check", os.path.abspath(path), path))
+        key = "\0".join((__version__, self.fingerprint, self.config_key, codes, slot, os.path.abspath(path), path))
         name = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
         return self.folder / f"{name}.json", name
 
     # ------------------------------------------------------------------ read
-    def load(self, path: str, data: bytes, enabled: frozenset, deps: str = "") -> Optional[tuple[FileResult, Optional[dict]]]:
+    def load(self, path: str, data: bytes, enabled: frozenset, deps: str = "", slot: str = "check") -> Optional[tuple[FileResult, Optional[dict]]]:
         """The cached (result, context lines) for `path` with this content and project context
         (`deps`: linter.project.view.ProjectView.digest, which covers the summaries of every
         project module it imports), or None (miss, stale, unreadable or corrupt entry). The one
-        place an entry is read."""
-        entry, key = self._entry(path, enabled)
+        place an entry is read. `slot`: "check", or "callers" for the second check of a module
+        knowing the calls other modules make of it (linter.project.links), kept next to the first."""
+        entry, key = self._entry(path, enabled, slot)
         stored = self._read_json(entry)
         try:
             if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data) or stored.get("deps", "") != deps:
@@ -143,13 +144,13 @@ class Cache:
             return None
 
     # ------------------------------------------------------------------ write
-    def store(self, path: str, data: bytes, enabled: frozenset, outcome, deps: str = "") -> bool:
+    def store(self, path: str, data: bytes, enabled: frozenset, outcome, deps: str = "", slot: str = "check") -> bool:
         """Record an outcome computed from `data`; never raises (a cache that cannot be
         written is no cache). Internal errors are not recorded: they may not happen again."""
         result = outcome.result
         if outcome.fixed or outcome.diff or any(f.name in ("internal-error", "too-large") for f in result.findings):
             return False
-        entry, key = self._entry(path, enabled)
+        entry, key = self._entry(path, enabled, slot)
         record = {
             "key": key,
             "digest": content_digest(data),
@@ -362,12 +363,39 @@ def _finding_to_json(f: Finding) -> dict:
 
 
 def _result_to_json(result: FileResult) -> dict:
-    return {"path": result.path, "skipped": result.skipped, "reason": result.reason, "findings": [_finding_to_json(f) for f in result.findings]}
+    data = {"path": result.path, "skipped": result.skipped, "reason": result.reason, "findings": [_finding_to_json(f) for f in result.findings]}
+    if result.links is not None:
+        data["links"] = result.links
+    return data
 
 
 def _result_from_json(data: dict) -> FileResult:
     reason = data.get("reason", "")
-    return FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]), reason=reason if isinstance(reason, str) else "")
+    result = FileResult(data["path"], [Finding.from_json(f) for f in data["findings"]], skipped=bool(data["skipped"]), reason=reason if isinstance(reason, str) else "")
+    links = data.get("links")
+    if links is not None:
+        if not _valid_links(links):
+            raise ValueError("corrupt links")  # a miss: the file is checked again
+        result.links = links
+    return result
+
+
+def _valid_links(links: object) -> bool:
+    """The shape linter.engine writes for a file's calls across modules (linter.project.links)."""
+    if not isinstance(links, dict) or not isinstance(links.get("asked"), list) or not all(isinstance(n, str) for n in links["asked"]):
+        return False
+    calls = links.get("calls")
+    if not isinstance(calls, dict):
+        return False
+    for per in calls.values():
+        if not isinstance(per, dict):
+            return False
+        for records in per.values():
+            if records == "escape":
+                continue
+            if not isinstance(records, list) or not all(isinstance(r, dict) and isinstance(r.get("a"), list) and isinstance(r.get("k"), dict) for r in records):
+                return False
+    return True
 
 
 def _lines_to_json(lines: Optional[dict]) -> Optional[list]:

@@ -140,9 +140,12 @@ def check_source(source: SourceFile, options: CheckOptions, rules: Optional[Iter
     all the same when one of them (transitively) does."""
     related = project is not None and project.related_keras
     want = project is not None and project.want_summary
-    if not limits.needs_parse(source.text, related) and not (want and related):
+    wanted = project is not None and bool(getattr(project, "wanted", None))  # its calls are asked for
+    # a module a keras-related module imports is looked at too: its functions may be handed models
+    keras_side = related or (project is not None and getattr(project, "used_by_keras", False))
+    if not limits.needs_parse(source.text, keras_side) and not (want and related) and not wanted:
         result = FileResult(source.path, [], skipped=True)
-        result.reason = SKIP_NOTHING if (related or KERAS_HINT.search(source.text)) else SKIP_NO_KERAS
+        result.reason = SKIP_NOTHING if (keras_side or KERAS_HINT.search(source.text)) else SKIP_NO_KERAS
         if want:
             from linter.project.summary import empty
 
@@ -226,9 +229,10 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
     except (RecursionError, MemoryError) as exc:
         return _broken(FileResult(source.path, _epl000(source, options, "syntax-error", f"cannot parse: {type(exc).__name__} (nesting too deep for the parser)", 1, 1)), project)
     summary: list = []
+    links: list = []
     try:
         with deep_recursion():  # walk, finish() and positions on trees nested up to CPython's limits
-            findings = run_rules(source, module, options, rules, project, summary)
+            findings = run_rules(source, module, options, rules, project, summary, links)
     except RecursionError:
         findings = _epl000(
             source, options, "internal-error",
@@ -246,6 +250,8 @@ def _check_source(source: SourceFile, options: CheckOptions, rules: Optional[Ite
         from linter.project.summary import empty
 
         result.summary = summary[0] if summary else empty(keras=True, broken=True)
+    if project is not None and links and (links[0]["asked"] or links[0]["calls"]):
+        result.links = links[0]
     return result
 
 
@@ -410,9 +416,10 @@ def _refuse_deep(source: SourceFile, options: CheckOptions) -> Optional[FileResu
     return None
 
 
-def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None, project=None, summary: Optional[list] = None) -> list[Finding]:
+def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rules: Optional[Iterable[type[Rule]]] = None, project=None, summary: Optional[list] = None, links_out: Optional[list] = None) -> list[Finding]:
     """The walk and the rules; with `summary` (a list) and a `project` that wants it, the
-    module's project summary is appended to it, computed from the same semantic model."""
+    module's project summary is appended to it, computed from the same semantic model; with
+    `links_out` (a list), its calls across project modules (linter.project.links)."""
     rule_classes = [r for r in rules if r.code in options.enabled] if rules is not None else rules_for(options.enabled)
     semantic = SemanticModel(module, project)
     ctx = FileContext(source, module, semantic, options)
@@ -420,10 +427,21 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
         for analysis in cls.ANALYSES:
             ctx.analysis(analysis)
     instances = [cls(ctx) for cls in rule_classes]
-    enter, leave = _dispatch([semantic, *ctx.analyses.values(), *instances])
+    links = None
+    if links_out is not None and project is not None and getattr(project, "wanted", None):
+        from linter.project.call_links import CallLinks
+
+        links = CallLinks(semantic, project)
+    enter, leave = _dispatch([semantic, *ctx.analyses.values(), *instances, *([links] if links is not None else [])])
     Walker(enter, leave, semantic.stack).walk(module)
     for rule in instances:
         rule.finish()
+    if links_out is not None:
+        try:
+            calls = links.records() if links is not None else {}
+        except Exception:  # every wanted function escapes: the modules it calls stay silent on them
+            calls = {key: {fn: "escape" for fn in names} for key, names in project.wanted.items()}
+        links_out.append({"asked": sorted(semantic.asked_functions), "calls": calls})
     if summary is not None and project is not None and project.want_summary:
         from linter.project.summary import summarize
 

@@ -98,3 +98,6 @@ class FileResult:
     skipped: bool = False  # not checked: the pre-check found no Keras/TensorFlow mention
     reason: str = ""  # why it was skipped (`--verbose`)
     summary: Optional[dict] = None  # its project summary, when its ProjectView asked for it
+    # calls across project modules (linter.project.links): {"asked": [its functions whose
+    # parameters a rule asked about], "calls": {module key: {function: [records] | "escape"}}}
+    links: Optional[dict] = None

@@ -73,30 +73,69 @@ def check_files(
             indices = project.indices(node)
             if not indices:
                 continue  # a module imported but not checked: summarised when an importer needs it
+            wanted = project.wanted_by(node)
+            deps = project.deps_key(node, wanted)
             misses = []
             for i in indices:  # a hit needs no summary: its key (node.skey) covers its imports'
                 if cache is not None and i in data:
-                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), node.skey)
+                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), deps)
                     if hit is not None:
                         outcomes[i] = FileOutcome(*hit)
                         continue
                 misses.append(i)
-            if not misses:
-                continue
-            project.ensure(project.graph.visible_deps(node))
-            want = node.needed and not project.cached_summary(node)
-            for i in misses:
-                views[i] = project.view(node, want and i == misses[0])
-                todo.append(i)
-        if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
-            done = _run_pool(files, todo, data, settings, mode, cache, jobs, views)
-        else:
-            done = {}
+            if misses:
+                project.ensure(project.graph.visible_deps(node))
+                want = node.needed and not project.cached_summary(node)
+                for i in misses:
+                    views[i] = project.view(node, want and i == misses[0], wanted, deps)
+                    todo.append(i)
+        _check_group(files, todo, views, data, outcomes, settings, mode, cache, jobs)
         for i in todo:
-            outcomes[i] = done[i] if i in done else runner.check_file(files[i], settings, mode, cache, data.get(i), views[i])
             if views[i].want_summary:
                 project.record(project.graph.nodes[os.path.abspath(files[i])], outcomes[i].result.summary)
+        for node in wave:
+            project.record_links(node, [outcomes[i] for i in project.indices(node)])
+    _check_again_with_callers(files, project, data, outcomes, settings, mode, cache, jobs)
     return outcomes  # type: ignore[return-value]
+
+
+def _check_group(files: list, todo: list, views: dict, data: dict, outcomes: list, settings: Settings, mode: FixMode, cache, jobs: int) -> None:
+    """Check the files `todo` (indices, each with its ProjectView), in a pool when it pays."""
+    if jobs > 1 and len(todo) >= MIN_FILES_FOR_POOL:
+        done = _run_pool(files, todo, data, settings, mode, cache, jobs, views)
+    else:
+        done = {}
+    for i in todo:
+        outcomes[i] = done[i] if i in done else runner.check_file(files[i], settings, mode, cache, data.get(i), views[i])
+
+
+def _check_again_with_callers(files: list, project, data: dict, outcomes: list, settings: Settings, mode: FixMode, cache, jobs: int) -> None:
+    """A module whose functions' parameters a rule asked about, and that other modules of the run
+    call, is checked again knowing those calls (linter.project.links); its first result stands
+    when the cache has the second one or nothing changes."""
+    todo: list[int] = []
+    views: dict[int, object] = {}
+    first: dict[int, FileOutcome] = {}
+    for node, digest, found, wanted in project.with_callers():
+        view = None
+        for i in project.indices(node):
+            if cache is not None and i in data:
+                hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), digest, "callers")
+                if hit is not None:
+                    outcomes[i] = FileOutcome(*hit)
+                    continue
+            view = view or project.second_view(node, digest, found, wanted)
+            views[i] = view
+            first[i] = outcomes[i]
+            todo.append(i)
+    if not todo:
+        return
+    if mode.fix and not mode.diff:  # the first check wrote its fixes: check what is there now
+        _check_group(files, todo, views, {}, outcomes, settings, mode, cache, jobs)
+        for i in todo:
+            outcomes[i].fixed += first[i].fixed
+    else:
+        _check_group(files, todo, views, data, outcomes, settings, mode, cache, jobs)
 
 
 def _open_cache(settings: Settings) -> Optional[Cache]:

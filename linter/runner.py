@@ -140,15 +140,16 @@ def check_file(path: str, settings: Settings, mode: FixMode = FixMode(), cache=N
             return FileOutcome(unreadable(path, str(exc), enabled, exc.line, exc.column))
     deps = project.digest if project is not None else ""
     want = project is not None and project.want_summary
+    slot = "callers" if project is not None and getattr(project, "incoming", None) else "check"
     if cache is not None and not want:
-        hit = cache.load(path, data, enabled, deps)
+        hit = cache.load(path, data, enabled, deps, slot)
         if hit is not None:
             return FileOutcome(*hit)
     outcome = check_bytes(path, data, settings, mode, write=True, project=project)
     if cache is not None:
-        cache.store(path, data, enabled, outcome, deps)
+        cache.store(path, data, enabled, outcome, deps, slot)
         if want and outcome.result.summary is not None and not mode.active:
-            cache.store_summary(deps, outcome.result.summary)
+            cache.store_summary(project.summary_key or deps, outcome.result.summary)
     return outcome
 
 

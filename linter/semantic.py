@@ -132,6 +132,9 @@ class SemanticModel:
         self.module_calls: dict[str, list] = {}  # name -> (seq, ancestors) of module-level calls `name(...)`
         self._memo: dict = {}
         self._name_counts: Optional[dict] = None
+        # module-level functions whose parameters' provenance a rule asked for: the calls other
+        # project modules make of them could change the answer (linter.project.links)
+        self.asked_functions: set[str] = set()
 
     # ------------------------------------------------------------------ building
     def _bind(self, name: str, kind: str, value, stmt, qname=None, annotation=None, scope=None) -> None:
@@ -617,27 +620,72 @@ class SemanticModel:
 
     def _param_provenance(self, b: Binding, depth: int) -> Provenance:
         """A parameter is known when every call passes it a known model (or every call a known
-        non-model): see `param_arguments`."""
+        non-model): the calls in this module (`param_arguments`) and, when the project gives
+        them, the calls other modules checked in the same run make (`ProjectView.incoming`)."""
         key = ("param_prov", id(b.stmt), b.name)
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = None  # recursion guard (a recursive call passes the parameter on)
-        args = self.param_arguments(b)
+        local = self._local_arguments(b)
         result: Provenance = None
-        if args:
-            verdicts = [self.model_provenance(value, site.scope, depth + 1) for value, site in args]
-            if all(v is True for v in verdicts):
-                result = True
-            elif all(v is False for v in verdicts):
-                result = False
+        if local is not None:
+            verdicts = [self.model_provenance(value, site.scope, depth + 1) for value, site in local]
+            elsewhere = self._incoming_verdicts(b)
+            if elsewhere is not None:
+                verdicts.extend(elsewhere)
+                if verdicts and all(v is True for v in verdicts):
+                    result = True
+                elif verdicts and all(v is False for v in verdicts):
+                    result = False
         self._memo[key] = result
         return result
 
     def param_arguments(self, b: Binding) -> Optional[list]:
         """The argument every call passes for parameter `b` ((expression, Site of the call)), for
         a module-level function called only by name in this module; None when the function is
-        referenced otherwise (passed around, exported and called elsewhere: not followed), a call
-        unpacks `*args`/`**kwargs`, or leaves the parameter to its default."""
+        referenced otherwise (passed around), a call unpacks `*args`/`**kwargs` or leaves the
+        parameter to its default, it is not called here, or other project modules call it too
+        (their arguments are known only by their provenance: see `_param_provenance`)."""
+        local = self._local_arguments(b)
+        if not local or self._incoming_calls(b) is not None:
+            return None
+        return local
+
+    def _incoming_calls(self, b: Binding):
+        """What the project says of the calls other modules make of `b`'s function: None (none
+        known), "escape" (referenced otherwise) or a list of call records (linter.project.links)."""
+        project = self.project
+        incoming = getattr(project, "incoming", None) if project is not None else None
+        if not incoming:
+            return None
+        return incoming.get(b.stmt.name.value)
+
+    def _incoming_verdicts(self, b: Binding) -> Optional[list]:
+        """The provenance of what each call from another project module passes for parameter `b`
+        ([] when there are none), or None when one cannot be followed (escape, `*args`, the
+        parameter left to its default)."""
+        calls = self._incoming_calls(b)
+        if calls is None:
+            return []
+        if not isinstance(calls, list):
+            return None
+        from linter.project.links import argument_verdict
+
+        fn = b.stmt
+        p = fn.params
+        positional = [q.name.value for q in (*p.posonly_params, *p.params)]
+        keyword_ok = b.name not in [q.name.value for q in p.posonly_params]
+        out = []
+        for record in calls:
+            verdict = argument_verdict(record, positional, b.name, keyword_ok)
+            if verdict == "unknown-argument":
+                return None
+            out.append(verdict)
+        return out
+
+    def _local_arguments(self, b: Binding) -> Optional[list]:
+        """The arguments the calls in this module pass for parameter `b` (see `param_arguments`;
+        [] when the function is not referenced in this module at all), or None."""
         fn = b.stmt
         if not isinstance(fn, cst.FunctionDef) or b.kind != "param" or b.scope.parent is not self.module_scope:
             return None
@@ -648,8 +696,9 @@ class SemanticModel:
         name = fn.name.value
         calls = self.calls_by_name.get(name, [])
         bound = self.module_scope.names.get(name, [])
-        if not calls or len(bound) != 1 or bound[0].kind != "def" or bound[0].value is not fn:
+        if len(bound) != 1 or bound[0].kind != "def" or bound[0].value is not fn:
             return None
+        self.asked_functions.add(name)
         if self._name_counts is None:
             self._name_counts = _count_names(self.module_scope.node)
         if self._name_counts.get(name, 0) != len(calls):

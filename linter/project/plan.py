@@ -45,6 +45,9 @@ class Project:
         self.summaries: dict[str, dict] = {}
         self.indexes: dict[Path, ProjectIndex] = {}
         self.checked: dict[str, list] = {}  # module key -> indices of `files` naming it
+        self.asked: dict[str, list] = {}  # module key -> its functions whose parameters a rule asked about
+        self.calls: dict[str, dict] = {}  # module key -> its calls of other modules' asked functions
+        self._keras_importers: Optional[set] = None  # keys of the modules a keras-related module imports
         starts = []
         for i, path in enumerate(files):
             key = os.path.abspath(path)
@@ -84,6 +87,7 @@ class Project:
             data, text = _load(Path(key))
             starts.append((key, data, text))
         self.graph = self._build(starts)
+        self._keras_importers = None
 
     def summary_of(self, path) -> dict:
         """The summary of a module of the graph (computed, in dependency order, on demand)."""
@@ -128,8 +132,9 @@ class Project:
                 return True
         return False
 
-    def view(self, node: ModuleNode, want_summary: bool = False) -> ProjectView:
-        """What the check of `node` sees (the summaries of its imports outside its own cycle)."""
+    def view(self, node: ModuleNode, want_summary: bool = False, wanted: Optional[dict] = None, digest: Optional[str] = None) -> ProjectView:
+        """What the check of `node` sees (the summaries of its imports outside its own cycle;
+        `wanted`: see `wanted_by`, `digest`: `deps_key`)."""
         visible = set(self.graph.visible_deps(node))
         return ProjectView(
             module=node.dotted,
@@ -137,9 +142,84 @@ class Project:
             resolved={k: v for k, v in node.resolved.items() if v is not None},  # a cycle's members: unknown
             summaries={k: self.summaries[k] for k in visible if k in self.summaries},
             related_keras=node.related_keras,
-            digest=node.skey,
+            digest=self.deps_key(node, wanted or {}) if digest is None else digest,
+            summary_key=node.skey,
             want_summary=want_summary,
+            wanted=wanted or {},
+            used_by_keras=self.used_by_keras(node),
         )
+
+    def used_by_keras(self, node: ModuleNode) -> bool:
+        """Does a module related to keras/tensorflow import `node` (so its functions may be handed
+        models: `def train(model): model.fit(...)` in a helper module that never names keras)?"""
+        if self._keras_importers is None:
+            self._keras_importers = {d for n in self.graph.nodes.values() if n.related_keras for d in n.deps}
+        return node.key in self._keras_importers
+
+    # ------------------------------------------------------------------ calls across modules
+    # (linter.project.links: a module's parameters known from the calls other modules make)
+    def record_links(self, node: ModuleNode, outcomes: list) -> None:
+        """Keep what the check of `node` said of its asked functions and its calls."""
+        for outcome in outcomes:
+            if outcome is None:
+                continue
+            result = outcome.result
+            links = result.links
+            if links is None and any(f.name in ("internal-error", "too-large") for f in result.findings):
+                wanted = self.wanted_by(node)  # its calls are unknown: every wanted function escapes
+                links = {"asked": [], "calls": {k: {fn: "escape" for fn in names} for k, names in wanted.items()}}
+            if links is not None:
+                self.asked[node.key] = list(links.get("asked") or ())
+                self.calls[node.key] = links.get("calls") or {}
+            return
+
+    def wanted_by(self, node: ModuleNode) -> dict:
+        """{module key: [function names]}: the asked functions of the checked modules `node`
+        imports (outside its own cycle), whose uses its check records."""
+        out = {}
+        for dep in self.graph.visible_deps(node):
+            names = self.asked.get(dep)
+            if names and self.checked.get(dep):
+                out[dep] = sorted(names)
+        return out
+
+    def deps_key(self, node: ModuleNode, wanted: dict) -> str:
+        """What the cached result of `node` depends on besides its bytes: its summary key (its
+        imports' summaries) and, when its calls are asked for, which."""
+        key = node.skey
+        if not node.related_keras and self.used_by_keras(node):
+            key += "+k"  # checked as a keras module's helper (linter.engine's pre-check)
+        if not wanted:
+            return key
+        from linter.project.links import digest
+
+        return f"{key}+w{digest(wanted)}"
+
+    def with_callers(self) -> list:
+        """(node, cache digest, incoming calls, wanted) for each checked module whose asked
+        functions other checked modules (outside its cycle) call or use: its second check's
+        `second_view`."""
+        from linter.project.links import digest, incoming
+
+        out = []
+        for key in sorted(self.asked):
+            node = self.graph.nodes.get(key)
+            if node is None or not self.asked[key]:
+                continue
+            found = incoming(self.calls, key, frozenset(self.graph.components[node.component]))
+            if not found:
+                continue
+            wanted = self.wanted_by(node)
+            out.append((node, f"{self.deps_key(node, wanted)}+i{digest(found)}", found, wanted))
+        return out
+
+    def second_view(self, node: ModuleNode, digest: str, found: dict, wanted: dict) -> ProjectView:
+        """The view of a module checked again knowing its callers (see `with_callers`)."""
+        self.ensure(self.graph.visible_deps(node))
+        view = self.view(node, False, wanted, digest)
+        view.incoming = found
+        return view
+
 
     def ensure(self, keys: Iterable[str]) -> None:
         """Make the summaries of these modules known: from this run, the cache, or (only for

@@ -33,8 +33,15 @@ class ProjectView:
     resolved: dict = field(default_factory=dict)  # absolute dotted module -> module key (found ones)
     summaries: dict = field(default_factory=dict)  # module key -> summary (dict, see summary.py)
     related_keras: bool = False  # a project module it imports (transitively) mentions keras/tensorflow
+    used_by_keras: bool = False  # a module related to keras/tensorflow imports it (it is checked)
     digest: str = ""  # what its cached result depends on besides its own bytes
+    summary_key: str = ""  # the key its summary is cached under (its content and its imports')
     want_summary: bool = False  # the check computes this file's summary (another file imports it)
+    # calls across modules (linter.project.links): the functions of imported modules whose uses
+    # this check records ({module key: [names]}), and the calls other modules make of this
+    # module's functions ({name: [call records] | "escape"}; set when it is checked again)
+    wanted: dict = field(default_factory=dict)
+    incoming: dict = field(default_factory=dict)
 
     def absolute(self, level: int, module: Optional[str]) -> Optional[str]:
         """The absolute module a relative import (`from ..a import b`: level 2, "a") names."""
