@@ -361,3 +361,22 @@ def test_a_parameter_gets_the_contents_every_call_passes(tmp_path):
     assert run(tmp_path, ["step.py"], use_cache=False) == {"step.py": [("EPL202", 6)]}
     # the layers are known and hold no Dropout: not even --strict suspects them
     assert run(tmp_path, ["plain/step.py"], use_cache=False, strict=True) == {"plain/step.py": []}
+
+
+# --------------------------------------------------------------------------- roots and package chains
+def test_setup_py_marks_the_project_root_and_an_unimportable_folder_ends_the_package_chain(tmp_path):
+    """A repository cloned as `owner+repo/` (or `my-project/`) with an `__init__.py` at its top
+    and only a setup.py: its packages are imported from the repository's folder."""
+    repo = tmp_path / "owner+repo"
+    repo.mkdir()
+    write(repo, {
+        "setup.py": "from setuptools import setup\nsetup()\n",
+        "__init__.py": "",
+        "pkg/__init__.py": "",
+        "pkg/models.py": MODELS,
+        "pkg/task/__init__.py": "",
+        "pkg/task/train.py": TRAIN.replace("from models import", "from pkg.models import"),
+    })
+    assert project_index.find_root(repo / "pkg" / "task" / "train.py") == repo
+    assert project_index.module_name(repo / "pkg" / "task" / "train.py")[:2] == ("pkg.task.train", str(repo))
+    assert run(repo, ["pkg/task/train.py"], use_cache=False) == {"pkg/task/train.py": EXPECTED}

@@ -1,7 +1,8 @@
 """The project index: root, module names, import resolution, and the import graph in order.
 
 - The project root is the configuration's folder when there is a config file, else the nearest
-  folder above a file holding `pyproject.toml`, `setup.cfg` or `.git`, else the file's folder.
+  folder above a file holding `pyproject.toml`, `setup.cfg`, `setup.py` or `.git`, else the
+  file's folder.
 - A file's module name follows its `__init__.py` chain (`pkg/sub/m.py` is `pkg.sub.m`); the
   folder above the chain is the sys.path entry it is imported from (its *base*).
 - An absolute import is resolved as Python would with the script's folder first on sys.path:
@@ -28,7 +29,7 @@ from typing import Callable, Iterable, Optional
 from linter.limits import KERAS_HINT
 from linter.project.imports import Import, scan
 
-MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
 NEVER_PROJECT = frozenset({"keras", "tensorflow", "tf_keras", "tf", "numpy", "torch", "jax"})
 MAX_MODULES = 5000  # modules followed from the files of one run (a larger closure stops growing)
@@ -81,7 +82,9 @@ def module_name(path) -> tuple[str, str, bool]:
         d, name = os.path.split(d)
         parts.append(name)
     seen = 0
-    while "__init__.py" in _names(d) and os.path.dirname(d) != d and seen < 64:
+    # a folder whose name is no identifier (`my-project/`, `owner+repo/`) is not a package, even
+    # with an __init__.py: it is where imports start from (its own folder is on sys.path)
+    while "__init__.py" in _names(d) and os.path.basename(d).isidentifier() and os.path.dirname(d) != d and seen < 64:
         d, name = os.path.split(d)
         parts.append(name)
         seen += 1
