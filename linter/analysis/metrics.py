@@ -48,6 +48,8 @@ def _project_metric(fact, shared: bool) -> Optional[ProjectMetric]:
     if not isinstance(qname, str) or not isinstance(defines, list):
         return None
     return ProjectMetric(qname, frozenset(m for m in defines if m in TRACKED), shared)
+
+
 _MAX_DEPTH = 10
 ALL_MODEL_METRICS = "all-model-metrics"  # key of "every metric of this model" (`model.metrics`)
 

@@ -45,7 +45,8 @@ class MetricNeverReset(Rule):
 
     Not flagged: a metric reset (or recreated) anywhere in each turn of the epoch loop; updates
     outside loops or in a single pass (an evaluation loop); metrics driven by `model.fit`
-    (updated in `train_step`, listed in `compile(metrics=...)`).
+    (updated in `train_step`, listed in `compile(metrics=...)`); a module-level metric imported
+    from another module of the project (that module may reset it).
 
     ## Example
     ```python
