@@ -7,6 +7,12 @@ Rules collect `fit`/`evaluate`/`predict` calls during the walk (`TrainingCall`) 
 that reach a use are the last one that dominates it plus the conditional ones after it, so
 `ds = ds.repeat()` in one branch and a finite `ds` on the other path is not "known infinite".
 Unknown values give `None`; rules treat `None` as "no finding".
+
+Names imported from another module of the project get the same answers through that module's
+summary (linter.project.summary): `returned_fact` / `value_fact` turn what this analysis knows
+of a function's result or a module-level value into a small JSON fact there, and `fact_data`
+turns it back into a `Data` in the importer (a function whose result depends on what its
+callers pass gets no fact: unknown).
 """
 from __future__ import annotations
 
@@ -18,7 +24,8 @@ import libcst as cst
 from linter import names as N
 from linter.analysis import generators
 from linter.analysis.calls import find_argument
-from linter.semantic import Binding, Scope, SemanticModel
+from linter.semantic import AFTER_ALL, Binding, Scope, SemanticModel
+from linter.walker import iter_nodes
 
 # --------------------------------------------------------------------------- kinds
 DATASET = "dataset"  # tf.data.Dataset
@@ -265,6 +272,13 @@ class DataFlow:
         self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
         self._memo: dict = {}
         self._depth = 0
+        self._param_reads: Optional[list] = None  # summaries: parameters whose value was needed
+
+    def _param_read(self, b: Binding) -> None:
+        """A parameter's value was needed and no call supplies it (summaries: the result
+        depends on what the callers pass)."""
+        if self._param_reads is not None:
+            self._param_reads.append(b.name)
 
     # ------------------------------------------------------------------ reach
     def reaching(self, name: str, where: Where) -> list[Binding]:
@@ -304,6 +318,10 @@ class DataFlow:
             return self._sequence_data(node, where, path)
         if isinstance(node, cst.Call):
             return self._call_data(node, where, path)
+        if isinstance(node, cst.Attribute) and self.sem.project is not None:  # `data.train_ds`
+            fact = self.sem.project_fact(node, where.scope)
+            if fact is not None:
+                return fact_data(fact.get("data"), path, where) if fact.get("kind") == "value" else None
         if path:
             return None
         if isinstance(node, (cst.ListComp,)):
@@ -343,6 +361,8 @@ class DataFlow:
         results = []
         bindings = self.reaching(node.value, where)
         if not bindings:
+            if self.sem.star_imports:  # `from data import *`
+                return self._project_data(self.sem.qualified_name(node, where.scope), path, where)
             return None
         for b in bindings:
             results.append(self._binding_data(b, node.value, where, path))
@@ -354,6 +374,8 @@ class DataFlow:
             if env is not None and env.scope is b.scope and name in env.args:
                 value, at = env.args[name]
                 return self.data_at(value, at, path)
+            if env is None or env.scope is not b.scope:
+                self._param_read(b)
             if b.annotation is not None and not path:
                 q = self.sem.qualified_name(b.annotation, b.scope.parent or self.sem.module_scope)
                 return _annotation_data(q)
@@ -362,6 +384,8 @@ class DataFlow:
                 outer = b.scope.parent or self.sem.module_scope
                 return self.data_at(param.default, Where(outer, b.ancestors, None, b.seq), path)
             return None
+        if b.kind == "import":
+            return self._project_data(b.qname, path, where)
         bw = self._binding_where(b, where)
         if b.kind in ("assign", "annassign"):
             if b.value is None:
@@ -408,6 +432,10 @@ class DataFlow:
             return Data(PYDATASET) if sem.class_derives_from(local, _PYDATASET_BASES) is True else None
         if isinstance(local, cst.FunctionDef):
             return self._local_call(node, local, where, path)
+        if sem.project is not None and local is None:  # a builder imported from a project module
+            fact = sem.project_fact(node.func, where.scope)
+            if fact is not None:
+                return fact_data(fact.get("data"), path, where) if fact.get("kind") in ("function", "class") else None
         if isinstance(node.func, cst.Attribute) and not path:
             return self._method_data(node, node.func, where)
         return None
@@ -565,6 +593,8 @@ class DataFlow:
         if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
             return None  # async, or a decorator may replace what the call returns
         env = self._param_env(node, fn, fn_scope, where)
+        if self._param_reads is not None and _steering_parameters(fn):
+            self._param_reads.append(fn.name.value)  # summaries: a flag decides what it returns
         if fn_scope.yields:
             if path:
                 return None
@@ -595,6 +625,9 @@ class DataFlow:
             if b.kind == "param" and env is not None and env.scope is b.scope and node.value in env.args:
                 value, at = env.args[node.value]
                 out.extend(self._loop_data(value, at, depth + 1))
+            elif b.kind == "param":
+                self._param_read(b)
+                out.append(None)
             elif b.kind in ("assign", "annassign") and b.value is not None:
                 out.append(self.data(b.value, self._binding_where(b, where)))
             else:
@@ -699,6 +732,99 @@ class DataFlow:
         out.reverse()
         return out
 
+    # ------------------------------------------------------------------ project summaries
+    def returned_fact(self, fn: cst.FunctionDef) -> Optional[dict]:
+        """What any call of module-level function `fn` returns, as a summary fact (see
+        `fact_data`), or None: not known, or it depends on what the caller passes (a parameter's
+        value is read, or steers a branch: `def make(x, y, repeat=True)`)."""
+        fn_scope = self.sem.scope_for(fn)
+        if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
+            return None
+        if not fn_scope.yields and not fn_scope.return_sites:
+            return None
+
+        def result(path: tuple) -> Optional[Data]:
+            if fn_scope.yields:
+                if path:
+                    return None
+                inner = Where(fn_scope, (), None, 0)
+                return self._generator(generators.function_ends(
+                    fn, lambda e: self._iterable_ends(e, inner), lambda e: self._iterable_endless(e, inner)))
+            return merge([self.data_at(value, Where(fn_scope, anc, None, seq), path) for value, seq, anc in fn_scope.return_sites])
+
+        shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
+        fact = self._recorded(result, shape)
+        return None if fact is None or _steering_parameters(fn) else fact
+
+    def class_fact(self, cls: cst.ClassDef) -> Optional[dict]:
+        """What instances of a module-level class are, as a summary fact (a PyDataset/Sequence)."""
+        if self.sem.class_derives_from(cls, _PYDATASET_BASES) is True:
+            return {"kind": PYDATASET}
+        return None
+
+    def value_fact(self, b: Binding) -> Optional[dict]:
+        """What a module-level assignment binds, as a summary fact (see `returned_fact`)."""
+        if b.kind not in ("assign", "annassign", "other"):
+            return None
+        where = Where(b.scope, (), None, AFTER_ALL)
+        return self._recorded(lambda path: self._binding_data(b, b.name, where, path), [b.value])
+
+    def _recorded(self, result, shape: list) -> Optional[dict]:
+        """The fact of `result(path)` (a tuple's elements, two levels deep, when the value is
+        not one `Data`), None when it read a parameter's value."""
+        self._param_reads = []
+        self._memo.clear()  # answers cached without recording may hide a parameter's read
+        try:
+            fact = self._fact_of(result, (), shape)
+            return None if self._param_reads else fact
+        finally:
+            self._param_reads = None
+            self._memo.clear()
+
+    def _fact_of(self, result, path: tuple, shape: list) -> Optional[dict]:
+        d = result(path)
+        if d is not None:
+            return self._data_fact(d)
+        if len(path) >= 2:
+            return None
+        width = _tuple_width(shape) if not path else None
+        if width is None:
+            # not a tuple literal: a call or a name may still give a tuple (`subset="both"`,
+            # `load_data()`); its first two elements tell whether the rest are worth asking
+            if not path and not all(isinstance(v, (cst.Call, cst.Name)) for v in shape):
+                return None
+            first = [self._fact_of(result, path + (i,), []) for i in range(2)]
+            if first == [None, None]:
+                return None
+            items = first + [self._fact_of(result, path + (i,), []) for i in range(2, _MAX_ITEMS)]
+        else:
+            items = [self._fact_of(result, path + (i,), []) for i in range(width)]
+        while items and items[-1] is None:
+            items.pop()
+        return {"items": items} if items else None
+
+    def _data_fact(self, d: Data) -> Optional[dict]:
+        out: dict = {"kind": d.kind}
+        if d.infinite:
+            out["infinite"], out["why"] = True, d.why
+        if d.finite:
+            out["finite"] = True
+        if d.reshuffles:
+            out["reshuffles"] = d.reshuffles
+        for key, ref in (("repeat", d.repeat), ("batch_size", d.batch_size)):
+            if ref is not None:
+                n = self.int_value(*ref)
+                out[key] = n if n is not None and n >= 0 else None  # null: given, its value not known
+        return out
+
+    def _project_data(self, qname: Optional[str], path: tuple, where: Where) -> Optional[Data]:
+        """A module-level value of another project module (`from data import train_ds`)."""
+        project = self.sem.project
+        fact = project.fact(qname) if project is not None and qname else None
+        if fact is None or fact.get("kind") != "value":
+            return None
+        return fact_data(fact.get("data"), path, where)
+
     # ------------------------------------------------------------------ random map functions
     def random_map(self, call: cst.Call, where: Where) -> Optional[str]:
         """For `ds.map(fn)`: what makes `fn` draw new random values on every call
@@ -802,6 +928,8 @@ class DataFlow:
                 env = where.env
                 omitted = env is not None and env.scope is b.scope and env.complete and node.value not in env.args
                 if not (omitted and isinstance(param, cst.Param) and is_none(param.default)):
+                    if not (env is not None and env.scope is b.scope and node.value in env.args):
+                        self._param_read(b)
                     return False
                 continue
             target = self._resolve_binding_value(b, node.value, where)
@@ -814,6 +942,7 @@ class DataFlow:
             env = where.env
             if env is not None and env.scope is b.scope and name in env.args:
                 return env.args[name]
+            self._param_read(b)
             return None
         if b.kind in ("assign", "annassign") and b.value is not None:
             return (b.value, self._binding_where(b, where))
@@ -912,6 +1041,85 @@ def _random_layer(q: Optional[str]) -> Optional[str]:
         return None
     last = q.rsplit(".", 1)[-1]
     return f"`{last}`" if last.startswith("Random") and len(last) > 6 else None
+
+
+_MAX_ITEMS = 4  # elements of a returned tuple a summary describes (`return train, val, test`)
+_FACT_KINDS = frozenset({DATASET, GENERATOR, ITERATOR, PYDATASET, ARRAY, LIST, IMAGE_DATA_GENERATOR})
+
+
+def fact_data(fact, path: tuple, where: Where) -> Optional[Data]:
+    """The `Data` a summary fact describes (`DataFlow.returned_fact`), at `path` of a tuple:
+
+        {"kind": "dataset", "infinite": true, "why": "...", "finite": true, "reshuffles": "...",
+         "repeat": 3, "batch_size": 1}      (every key but "kind" optional)
+        {"items": [fact | null, ...]}        a tuple of values
+
+    A repeat count or batch size becomes an integer literal evaluated at `where` (the importer's
+    use); null stands for one given whose value is not known there (`batch_size=cfg.BATCH`).
+    Anything malformed is None (unknown): summaries come from a cache file."""
+    for i in path:
+        items = fact.get("items") if isinstance(fact, dict) else None
+        if not isinstance(items, list) or not isinstance(i, int) or not 0 <= i < len(items):
+            return None
+        fact = items[i]
+    if not isinstance(fact, dict) or fact.get("kind") not in _FACT_KINDS:
+        return None
+    repeat, batch = _count_ref(fact, "repeat", where), _count_ref(fact, "batch_size", where)
+    if repeat is _UNSET or batch is _UNSET:
+        return None
+    why, reshuffles = fact.get("why", ""), fact.get("reshuffles", "")
+    if not isinstance(why, str) or not isinstance(reshuffles, str):
+        return None
+    infinite = fact.get("infinite") is True
+    return Data(fact["kind"], infinite, why if infinite else "", repeat, batch, fact.get("finite") is True, reshuffles)
+
+
+def _count_ref(fact: dict, key: str, where: Where):
+    """A fact's repeat count or batch size as the `Ref` a `Data` holds: an integer literal, an
+    expression nothing is known of for null (given, value unknown), None when absent, `_UNSET`
+    when malformed."""
+    if key not in fact:
+        return None
+    value = fact[key]
+    if value is None:
+        return (cst.Ellipsis(), where)
+    if type(value) is not int or value < 0:
+        return _UNSET
+    return (cst.Integer(str(value)), where)
+
+
+def _tuple_width(returned: list) -> Optional[int]:
+    """How many elements a returned tuple has (every `return` a tuple literal of one length,
+    at most `_MAX_ITEMS`), else None."""
+    widths = {len(v.elements) if isinstance(v, cst.Tuple) else None for v in returned}
+    if len(widths) == 1:
+        w = widths.pop()
+        if w is not None:
+            return min(w, _MAX_ITEMS)
+    return None
+
+
+_TESTS = {cst.If: "test", cst.While: "test", cst.IfExp: "test", cst.BooleanOperation: "left",
+          cst.Match: "subject", cst.CompIf: "test"}
+
+
+def _steering_parameters(fn: cst.FunctionDef) -> bool:
+    """Does a parameter steer a branch of `fn` (`if repeat:`, `ds if training else ...`, `a or
+    b`, a `match`), in its own frame? Then what it returns depends on the caller's flags."""
+    p = fn.params
+    params = {q.name.value for q in (*p.posonly_params, *p.params, *p.kwonly_params)}
+    for star in (p.star_arg, p.star_kwarg):
+        if isinstance(star, cst.Param):
+            params.add(star.name.value)
+    if not params:
+        return False
+    for node in iter_nodes(fn.body, skip=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        field = _TESTS.get(node.__class__)
+        if field is not None:
+            for n in iter_nodes(getattr(node, field)):
+                if n.__class__ is cst.Name and n.value in params:
+                    return True
+    return False
 
 
 def merge(results: list) -> Optional[Data]:

@@ -4,19 +4,52 @@ A metric is the result of a metric class (`keras.metrics.Mean(...)`, `tf.keras.m
 SparseCategoricalAccuracy(...)`, `tf.metrics.AUC(...)`, `from keras.metrics import Mean`, every
 alias; `keras.src.metrics...` inside Keras itself), an instance of a same-module subclass of one,
 a name or `self.<attr>` bound to one, a loop variable over a list/tuple of them or over a known
-model's `.metrics`. Metric *functions* (`keras.metrics.mean_squared_error`) are not metric
-objects. Answers come from the module's bindings (`SemanticModel`), never from source text;
-unknown gives None.
+model's `.metrics`, or the result of a function returning one (a metric factory). Metric
+*functions* (`keras.metrics.mean_squared_error`) are not metric objects. Answers come from the
+module's bindings (`SemanticModel`), never from source text; unknown gives None.
+
+Names imported from another module of the project (`from metrics import train_loss,
+make_metric, F1`) get the same answers through that module's summary (linter.project.summary):
+`metric_fact` writes what is known there ({"class": "keras.metrics.Mean", "defines":
+["reset_states"]}: the Keras class, and which of `TRACKED` the metric's own classes define) and
+the importer reads it back as a `ProjectMetric`. A module-level metric of another module is
+`shared`: that module (or any other) may reset it, which this file cannot see.
 """
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Optional, Union
 
 import libcst as cst
 
 from linter.semantic import Binding, Scope, SemanticModel
 
 _METRIC_NAMESPACES = ("keras.metrics.", "keras.src.metrics.", "tensorflow.metrics.")
+TRACKED = ("reset_state", "reset_states", "result", "update_state")  # methods a metric fact lists
+
+
+@dataclass(frozen=True)
+class ProjectMetric:
+    """A metric defined in another module of the project, as its summary describes it."""
+
+    qname: str = ""  # the Keras metric class, when it is one ("" for a project subclass)
+    defines: frozenset = frozenset()  # which of TRACKED its project classes define themselves
+    shared: bool = False  # a module-level object of that module (not a new one per call)
+
+
+MetricClass = Union[cst.ClassDef, str, ProjectMetric]
+
+
+def _project_metric(fact, shared: bool) -> Optional[ProjectMetric]:
+    """A summary's metric fact read back (None when absent or malformed: it comes from a cache file)."""
+    if not isinstance(fact, dict):
+        return None
+    qname, defines = fact.get("class", ""), fact.get("defines", [])
+    if not isinstance(qname, str) or not isinstance(defines, list):
+        return None
+    return ProjectMetric(qname, frozenset(m for m in defines if m in TRACKED), shared)
+
+
 _MAX_DEPTH = 10
 ALL_MODEL_METRICS = "all-model-metrics"  # key of "every metric of this model" (`model.metrics`)
 
@@ -33,7 +66,7 @@ class Metrics:
     """Metric questions for one file; a rule declares it in `ANALYSES` (one instance per file)."""
 
     def __init__(self, ctx) -> None:
-        self.sem: SemanticModel = ctx.semantic
+        self.sem: SemanticModel = getattr(ctx, "semantic", ctx)  # a file's context (or its SemanticModel)
 
     # ------------------------------------------------------------------ classes
     def is_metric_class(self, cls: cst.ClassDef) -> bool:
@@ -54,11 +87,26 @@ class Metrics:
                 if isinstance(local, cst.ClassDef) and self.is_metric_class(local):
                     result = True
                     break
+                if local is None and self._project_class(base.value, outer) is not None:
+                    result = True
+                    break
             memo[key] = result
         return memo[key]
 
-    def class_defines(self, cls: cst.ClassDef, method: str) -> bool:
-        """Does a same-module class (or a same-module base of it) define `method` itself?"""
+    def _project_class(self, node: cst.BaseExpression, scope: Scope) -> Optional[ProjectMetric]:
+        """A metric class imported from a project module (`from metrics import F1`)."""
+        fact = self.sem.project_fact(node, scope) if self.sem.project is not None else None
+        if fact is None or fact.get("kind") != "class":
+            return None
+        return _project_metric(fact.get("metric"), False)
+
+    def class_defines(self, cls: MetricClass, method: str) -> bool:
+        """Does a same-module class (or a same-module or project base of it) define `method`
+        itself? For a metric of another project module (`ProjectMetric`): do its classes?"""
+        if isinstance(cls, ProjectMetric):
+            return method in cls.defines
+        if not isinstance(cls, cst.ClassDef):
+            return False
         scope = self.sem.scope_for(cls)
         if scope is None:
             return False
@@ -69,6 +117,10 @@ class Metrics:
             local = self.sem.local_def(base.value, outer)
             if isinstance(local, cst.ClassDef) and local is not cls and self.class_defines(local, method):
                 return True
+            if local is None and base.keyword is None:
+                imported = self._project_class(base.value, outer)
+                if imported is not None and method in imported.defines:
+                    return True
         return False
 
     # ------------------------------------------------------------------ objects
@@ -84,7 +136,19 @@ class Metrics:
             local = self.sem.local_def(expr.func, scope)
             if isinstance(local, cst.ClassDef) and self.is_metric_class(local):
                 return local
+            if isinstance(local, cst.FunctionDef):
+                return self.returns_metric(local, _depth + 1)
+            if local is None and self.sem.project is not None:  # a factory or class of a project module
+                fact = self.sem.project_fact(expr.func, scope)
+                if fact is not None and fact.get("kind") in ("function", "class"):
+                    return _project_metric(fact.get("metric"), False)
             return None
+        if isinstance(expr, cst.Attribute) and self.sem.project is not None:  # `metrics.train_loss`
+            fact = self.sem.project_fact(expr, scope)
+            if fact is not None:
+                return _project_metric(fact.get("metric"), True) if fact.get("kind") == "value" else None
+        if isinstance(expr, cst.Name) and self.sem.star_imports and not self.sem.lookup(expr.value, scope):
+            return self._project_value(self.sem.qualified_name(expr, scope))  # `from metrics import *`
         key = _memo_key(expr, scope)
         if key is None:
             return None
@@ -103,6 +167,57 @@ class Metrics:
 
     def is_metric(self, expr: cst.BaseExpression, scope: Scope) -> bool:
         return self.metric_class_of(expr, scope) is not None
+
+    def shared(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """Is `expr` a module-level metric of another project module (which may reset it)?"""
+        found = self.metric_class_of(expr, scope)
+        return isinstance(found, ProjectMetric) and found.shared
+
+    def returns_metric(self, fn: cst.FunctionDef, _depth: int = 0):
+        """A metric factory: what `metric_class_of` gives for every value `fn` returns (they all
+        are known metrics; the class when they agree, else the first), or None."""
+        key = ("returns_metric", id(fn))
+        memo = self.sem._memo
+        if key in memo:
+            return memo[key]
+        memo[key] = None  # recursion guard
+        scope = self.sem.scope_for(fn)
+        result = None
+        if scope is not None and scope.returns and not scope.yields and fn.asynchronous is None and not fn.decorators:
+            found = [self.metric_class_of(r, scope, _depth + 1) for r in scope.returns]
+            if all(f is not None for f in found):
+                result = found[0]
+        memo[key] = result
+        return result
+
+    def _project_value(self, qname: Optional[str]) -> Optional[ProjectMetric]:
+        project = self.sem.project
+        fact = project.fact(qname) if project is not None and qname else None
+        if fact is None or fact.get("kind") != "value":
+            return None
+        return _project_metric(fact.get("metric"), True)
+
+    # ------------------------------------------------------------------ project summaries
+    def metric_fact(self, found: MetricClass) -> dict:
+        """A summary's description of a metric (`metric_class_of`'s answer)."""
+        if isinstance(found, ProjectMetric):
+            return {"class": found.qname, "defines": sorted(found.defines)}
+        if isinstance(found, cst.ClassDef):
+            return {"class": "", "defines": [m for m in TRACKED if self.class_defines(found, m)]}
+        return {"class": found, "defines": []}
+
+    def summary_fact(self, b: Binding) -> Optional[dict]:
+        """The metric fact of a module-level binding: a metric factory (def), a metric class, a
+        module-level metric object; None when it is none of these (or not known)."""
+        if b.kind == "def" and isinstance(b.value, cst.FunctionDef):
+            found = self.returns_metric(b.value)
+        elif b.kind == "class" and isinstance(b.value, cst.ClassDef):
+            found = b.value if self.is_metric_class(b.value) else None
+        elif b.kind in ("assign", "annassign") and b.value is not None:
+            found = self.metric_class_of(b.value, b.scope)
+        else:
+            return None
+        return self.metric_fact(found) if found is not None else None
 
     def known_not_metric(self, expr: cst.BaseExpression, scope: Scope, _depth: int = 0) -> bool:
         """Is `expr` known to be something other than a metric (a layer, a model, a literal, the
@@ -139,6 +254,8 @@ class Metrics:
     def _binding_class(self, b: Binding, depth: int):
         if b.kind in ("assign", "annassign") and b.value is not None:
             return self.metric_class_of(b.value, b.scope, depth + 1)
+        if b.kind == "import":
+            return self._project_value(b.qname)
         if b.kind == "for" and isinstance(b.stmt, cst.For):
             elements = self.collection(b.stmt.iter, b.scope, depth + 1)
             if elements and isinstance(b.stmt.target, cst.Name):

@@ -3,7 +3,8 @@
 A file is still checked on its own (file -> parse -> rules -> findings), but the names it
 imports from other modules of the same project are no longer blind spots: each such module has
 a small JSON *summary* (its functions returning Keras models, model classes, module-level
-models, re-exports; `summary.py`), computed once per module content and cached, and the file's
+models, dataset builders and values, metric factories, classes and objects, re-exports;
+`summary.py`), computed once per module content and cached, and the file's
 `SemanticModel` reads the facts of the modules it imports through a `ProjectView` (`view.py`).
 
 - `imports.py`  a cheap scan of a text's import statements (no parse: it runs on a warm cache)

@@ -4,7 +4,7 @@ Computed from the module's `SemanticModel` after its walk (the check's own model
 is checked in this run, so no file is parsed twice), with the summaries of the modules it
 imports already available through its `ProjectView`. It does not depend on who imports it:
 
-    {"v": 1, "keras": bool, "all": [names] | null, "broken": bool,
+    {"v": 2, "keras": bool, "all": [names] | null, "broken": bool,
      "names": {name: fact}}
 
 A fact describes a module-level name as it stands at the end of the module (the bindings that
@@ -17,6 +17,24 @@ reach the end; several merge into "unknown" unless they agree):
     {"kind": "value", "model": true|false}            a module-level model (or not)
     {"kind": "module", "module": key}                 a project module (`from . import nets`)
     {"kind": "import", "qname": "keras.Sequential"}   a re-exported third-party name
+
+A function, class or value fact may also carry what the data and metric analyses know (the
+"model" key is then absent when nothing is known of models):
+
+    "data": {"kind": "dataset"|"generator"|"iterator"|"pydataset"|"array"|"list"|...,
+             "infinite": true, "why": "...", "finite": true, "reshuffles": "...",
+             "repeat": 3 | null, "batch_size": 1 | null}
+                                              (all but "kind" optional; `Data`'s fields; null:
+                                               given, but its value is not known)
+          | {"items": [data | null, ...]}     a tuple (`return train_ds, val_ds`)
+        what a call returns (a dataset builder), what a class's instances are (a PyDataset
+        subclass), what a value is (`train_ds = ...repeat()`); a function whose result depends
+        on what its callers pass (a parameter read, or steering a branch: `repeat=True`) has
+        none (linter.analysis.datasets: `DataFlow.returned_fact`, `fact_data`)
+    "metric": {"class": "keras.metrics.Mean" | "", "defines": ["reset_states", ...]}
+        a metric factory's result, a metric class, a module-level metric object: its Keras
+        class ("" for a project subclass) and which metric methods its project classes define
+        (linter.analysis.metrics: `Metrics.summary_fact`, `ProjectMetric`)
 
 Names with nothing known are left out (an importer sees them as unknown). Re-exports of project
 names (`from .models import build_model` in an `__init__.py`, `from net import *`) are copied
@@ -50,13 +68,14 @@ def summarize(sem: SemanticModel, keras: bool = True) -> dict:
             for name, fact in star.items():
                 names.setdefault(name, fact)
     contents = None
+    analyses = _Analyses(sem)
     for name, bindings in scope.names.items():
         if len(names) >= MAX_NAMES:
             break
         reaching = sem.reaching(name, scope, AFTER_ALL, ())
         facts = []
         for b in reaching:
-            fact = _fact(sem, b, project)
+            fact = _with_analyses(_fact(sem, b, project), b, analyses)
             if fact is None:
                 facts = []
                 break
@@ -106,6 +125,60 @@ def _fact(sem: SemanticModel, b: Binding, project) -> Optional[dict]:
         verdict = sem.model_provenance(b.value, b.scope)
         return {"kind": "value", "model": verdict} if verdict is not None else None
     return None
+
+
+class _Analyses:
+    """The data and metric analyses of the summarised module, built when first needed."""
+
+    def __init__(self, sem: SemanticModel) -> None:
+        self.sem = sem
+        self._flow = self._metrics = None
+
+    @property
+    def flow(self):
+        if self._flow is None:
+            from linter.analysis.datasets import DataFlow
+
+            self._flow = DataFlow(self.sem)
+        return self._flow
+
+    @property
+    def metrics(self):
+        if self._metrics is None:
+            from linter.analysis.metrics import Metrics
+
+            self._metrics = Metrics(self.sem)
+        return self._metrics
+
+
+_KINDS = {"def": "function", "class": "class", "assign": "value", "annassign": "value", "other": "value"}
+
+
+def _with_analyses(fact: Optional[dict], b: Binding, analyses: _Analyses) -> Optional[dict]:
+    """`fact` plus what DataFlow and Metrics know of a module-level binding: "data" (what a
+    function returns, what a class's instances are, what a value is) and "metric" (a metric
+    factory, class or object). A binding only they know something of gets a fact of its own."""
+    kind = _KINDS.get(b.kind)
+    if kind is None or (fact is not None and fact.get("kind") != kind):
+        return fact
+    try:
+        if b.kind == "def":
+            data = analyses.flow.returned_fact(b.value)
+        elif b.kind == "class":
+            data = analyses.flow.class_fact(b.value)
+        else:
+            data = analyses.flow.value_fact(b)
+        metric = analyses.metrics.summary_fact(b)
+    except RecursionError:
+        return fact
+    if data is None and metric is None:
+        return fact
+    out = dict(fact) if fact is not None else {"kind": kind}
+    if data is not None:
+        out["data"] = data
+    if metric is not None:
+        out["metric"] = metric
+    return out
 
 
 def _in_project(project, qname: str) -> bool:

@@ -13,9 +13,10 @@ class RemovedResetStates(Rule):
     """
     ## What it does
     Flags `.reset_states()` called on a known Keras metric: a `keras.metrics.*` /
-    `tf.keras.metrics.*` object under any import spelling, an instance of a same-module
-    `Metric` subclass, a name or `self.<attr>` bound to one, a loop variable over a list of them
-    or over a known model's `.metrics`.
+    `tf.keras.metrics.*` object under any import spelling, an instance of a `Metric` subclass,
+    the result of a function returning one, a name or `self.<attr>` bound to one, a loop
+    variable over a list of them or over a known model's `.metrics` (the subclass, function or
+    metric may come from another module of the project).
 
     ## Why is this bad
     Keras 3 removed `Metric.reset_states()`: the call raises `AttributeError: 'Mean' object has
@@ -307,7 +308,7 @@ class RemovedResetStates(Rule):
             known = cls is not None or self._model_metrics_loop(metrics, receiver, scope)
             if not known and not (self.ctx.strict and not metrics.known_not_metric(receiver, scope)):
                 continue
-            if isinstance(cls, cst.ClassDef) and metrics.class_defines(cls, "reset_states"):
+            if cls is not None and metrics.class_defines(cls, "reset_states"):  # its class's own method
                 continue
             own = self._own_class(receiver, scope)
             if own is not None and (metrics.class_defines(own, "reset_states") or not metrics.is_metric_class(own)):

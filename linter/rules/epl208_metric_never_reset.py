@@ -45,7 +45,8 @@ class MetricNeverReset(Rule):
 
     Not flagged: a metric reset (or recreated) anywhere in each turn of the epoch loop; updates
     outside loops or in a single pass (an evaluation loop); metrics driven by `model.fit`
-    (updated in `train_step`, listed in `compile(metrics=...)`).
+    (updated in `train_step`, listed in `compile(metrics=...)`); a module-level metric imported
+    from another module of the project (that module may reset it).
 
     ## Example
     ```python
@@ -401,11 +402,11 @@ class MetricNeverReset(Rule):
         metrics = self.analysis(Metrics)
         updates = []
         for site in self.updates:
-            if metrics.is_metric(site.call.func.value, site.scope):
+            if metrics.is_metric(site.call.func.value, site.scope) and not metrics.shared(site.call.func.value, site.scope):
                 site.keys = metrics.keys(site.call.func.value, site.scope)
                 updates.append(site)
-        for site in self.named_calls:
-            if metrics.is_metric(site.call.func, site.scope):
+        for site in self.named_calls:  # (a metric another module owns may be reset there: not followed)
+            if metrics.is_metric(site.call.func, site.scope) and not metrics.shared(site.call.func, site.scope):
                 site.keys = metrics.keys(site.call.func, site.scope)
                 updates.append(site)
         if not updates:
