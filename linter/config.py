@@ -40,12 +40,9 @@ class Settings:
         """Codes reported for `path`: select + extend-select, minus ignore and per-file-ignores
         (remembered per selection and relative path: a run asks once per file)."""
         rel = self.relative(path) if path is not None and self.per_file_ignores else None
-        key = (self.select, self.extend_select, self.ignore, tuple(self.per_file_ignores.items()) if rel is not None else (), rel)
+        key = (self.select, self.extend_select, self.ignore, tuple((k, tuple(v)) for k, v in self.per_file_ignores.items()) if rel is not None else (), rel)
         memo = self.__dict__.setdefault("_enabled_memo", {})
-        try:
-            found = memo.get(key)
-        except TypeError:  # a selection given as lists (not through the config reader): not remembered
-            return self._enabled_codes(rel)
+        found = memo.get(key)
         if found is None:
             found = memo[key] = self._enabled_codes(rel)
         return found

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from linter.config import ConfigError, load_config, resolve_settings
+from linter.config import ConfigError, Settings, load_config, resolve_settings
 from tests.test_cli import BAD, epochlint
 
 
@@ -156,3 +156,18 @@ def test_rule_names_and_prefixes_are_accepted(tmp_path):
     enabled = load_config(config).enabled_codes()
     assert "EPL101" in enabled and "EPL900" in enabled
     assert "EPL106" not in enabled and not any(c.startswith("EPL2") for c in enabled)
+
+
+def test_enabled_codes_follow_the_settings_when_remembered(tmp_path):
+    """enabled_codes is remembered per selection and path (a run asks once per file): a selection
+    changed afterwards (the command line's --select/--ignore) or another path is a new answer."""
+    s = Settings(root=tmp_path, per_file_ignores={"tests/*": ("EPL1",)})
+    inside, outside = str(tmp_path / "tests" / "t.py"), str(tmp_path / "train.py")
+    assert "EPL101" in s.enabled_codes(outside) and "EPL101" not in s.enabled_codes(inside)
+    s.ignore = ("EPL101",)
+    assert "EPL101" not in s.enabled_codes(outside)
+    s.select, s.ignore = ("EPL2",), ()
+    assert not any(c.startswith("EPL1") for c in s.enabled_codes(outside))
+    s.per_file_ignores = {}
+    s.select = ("EPL",)
+    assert "EPL101" in s.enabled_codes(inside)
