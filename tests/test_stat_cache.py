@@ -467,3 +467,14 @@ def test_a_damaged_node_of_a_record_is_unknown(entry):
     record.nodes["/p/m.py"] = entry
     assert record.known("/p/m.py", "d") is None
     assert record.known("/p/other.py", "d") is None
+
+
+def test_no_working_folder_means_no_kept_resolutions_not_a_crash(example, trust_at_once, monkeypatch):
+    warm_up(example, ["train.py"])
+
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(resolutions_mod.os, "getcwd", gone)
+    reader = project_index.Reader(Cache.for_settings(Settings(root=example)).stat_index())
+    assert reader.resolutions is None and reader.known(str(example / "train.py"), "d") is None

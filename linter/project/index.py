@@ -90,7 +90,12 @@ class Reader:
 
     def __init__(self, stat_index: Optional[StatIndex] = None, config_root=None) -> None:
         self.stat_index = stat_index
-        self.resolutions = Resolutions(stat_index.section(SECTION), config_root) if stat_index is not None else None
+        self.resolutions = None
+        if stat_index is not None:
+            try:
+                self.resolutions = Resolutions(stat_index.section(SECTION), config_root)
+            except OSError:  # no working folder (deleted under us): resolve everything, keep nothing
+                self.resolutions = None
 
     def __call__(self, path, with_imports: bool = True) -> tuple:
         path = str(path)
