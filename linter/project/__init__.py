@@ -12,6 +12,11 @@ models, dataset builders and values, metric factories, classes and objects, re-e
                 script's folder first on sys.path), the import graph in dependency order, and
                 `ProjectIndex` (the API the language server reuses: `for_path`, `summary_of`,
                 `invalidate`)
+- `stat_cache.py` what each file's bytes told the index (digest, imports, keras mention), kept
+                between runs by stat signature in one file per cache: a warm run reads no
+                unchanged file
+- `resolutions.py` each module's import resolution, kept in the same file while no folder it
+                looked at has changed: a warm run resolves nothing
 - `summary.py`  a module's summary, from its SemanticModel (the check's own, or a walk of its
                 own for a module that is imported but not checked)
 - `view.py`     `ProjectView`: what one checked file sees of the project (picklable: sent to

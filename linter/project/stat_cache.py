@@ -18,7 +18,8 @@ rewritten (temporary file + os.replace, never half a file for a concurrent run) 
 entry changed. Concurrent runs may overwrite each other's additions: that costs a read next
 time, never a wrong answer, since every entry stands or falls by its own signature. Anything
 unreadable, truncated or of another FORMAT is an empty index (rebuilt), never an error. Entries
-of files that are gone are dropped; the index holds at most MAX_ENTRIES files.
+of files a run finds gone are dropped; the index holds at most MAX_ENTRIES files. The same file
+holds other sections for their owners (`section`/`set_section`: linter.project.resolutions).
 """
 from __future__ import annotations
 
