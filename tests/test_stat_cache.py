@@ -168,6 +168,8 @@ def test_the_index_is_one_file_read_back_by_the_next_run(tmp_path):
         b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, null, true, true, ""]}}',
         b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", 1, true, ""]}}',
         b'{"format": 1, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "d", true, true, ""]}}',  # an older format
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "zz", true, true, ""]}}',  # not a digest
+        b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "' + b"ab" * 20 + b'", true, true, "-1\\tm"]}}',
     ],
 )
 def test_a_damaged_index_is_a_miss_never_a_crash(tmp_path, damage):
@@ -461,7 +463,7 @@ def test_a_record_of_another_context_or_damaged_is_dropped(tmp_path, change):
     assert Resolutions(section).known("/p/m.py", "d") is None
 
 
-@pytest.mark.parametrize("entry", [None, 3, ["d"], ["d", 1, "/p", False, {}], ["d", "m", "/p", "no", {}], ["d", "m", "/p", False, {"a": 1}], ["d", "m", "/p", False, {1: None}]])
+@pytest.mark.parametrize("entry", [None, 3, ["d"], ["d", 1, "/p", False, {}], ["d", "m", "/p", "no", {}], ["d", "m", "/p", False, {"a": 1}], ["d", "m", "/p", False, {1: None}], ["d", "", "/p", False, {}], ["d", "m", "p", False, {}]])
 def test_a_damaged_node_of_a_record_is_unknown(entry):
     record = Resolutions(None)
     record.nodes["/p/m.py"] = entry
@@ -478,3 +480,12 @@ def test_no_working_folder_means_no_kept_resolutions_not_a_crash(example, trust_
     monkeypatch.setattr(resolutions_mod.os, "getcwd", gone)
     reader = project_index.Reader(Cache.for_settings(Settings(root=example)).stat_index())
     assert reader.resolutions is None and reader.known(str(example / "train.py"), "d") is None
+
+
+def test_a_well_formed_entry_written_by_hand_is_a_hit(tmp_path):
+    """The control of test_a_damaged_index_is_a_miss_never_a_crash: the same entry, well formed."""
+    cache = Cache(tmp_path, "config")
+    cache.folder.mkdir(parents=True)
+    good = b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "' + b"ab" * 20 + b'", true, true, "0\\tm\\n1\\t\\tx,y"]}}'
+    (cache.folder / NAME).write_bytes(good)
+    assert cache.stat_index().lookup("/p/m.py", fake_stat()) == Scan("ab" * 20, (Import(0, "m", None), Import(1, "", ("x", "y"))), True, True)

@@ -103,6 +103,8 @@ class Resolutions:
             d, dotted, base, is_package, resolved = entry
             if d != digest or not isinstance(dotted, str) or not isinstance(base, str) or type(is_package) is not bool or not isinstance(resolved, dict):
                 return None
+            if not dotted or not os.path.isabs(base):
+                return None
             for k, v in resolved.items():
                 if not isinstance(k, str) or not (v is None or isinstance(v, str)):
                     return None

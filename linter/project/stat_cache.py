@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ FORMAT = 2  # bump when the entry layout or what a scan finds changes: an older 
 NAME = "stat-index"  # JSON (named apart from the result entries, *.json)
 RACY_NS = 2_000_000_000  # timestamps coarser than this (FAT: 2 s) are not supported
 MAX_ENTRIES = 50_000
+_DIGEST = re.compile(r"[0-9a-f]{40}")  # content_digest's form
 
 
 class Scan(NamedTuple):
@@ -118,7 +120,7 @@ class StatIndex:
             if len(entry) != n + 5 or entry[:n] != sig or not trusted(entry[n], st):
                 return None
             digest, keras, decoded, imports = entry[n + 1:]
-            if not (isinstance(digest, str) and type(keras) is bool and type(decoded) is bool and isinstance(imports, str)):
+            if not (isinstance(digest, str) and _DIGEST.fullmatch(digest) and type(keras) is bool and type(decoded) is bool and isinstance(imports, str)):
                 return None
             return Scan(digest, decode_imports(imports) if with_imports else None, keras, decoded)
         except (TypeError, ValueError, IndexError, KeyError):
@@ -190,10 +192,8 @@ def decode_imports(text: str) -> tuple:
     out = []
     for line in text.split("\n"):
         parts = line.split("\t")
-        if len(parts) == 2:
-            out.append(Import(int(parts[0]), parts[1], None))
-        elif len(parts) == 3 and parts[2]:
-            out.append(Import(int(parts[0]), parts[1], tuple(parts[2].split(","))))
-        else:
+        level = int(parts[0])
+        if level < 0 or len(parts) not in (2, 3) or (len(parts) == 3 and not parts[2]):
             raise ValueError("not an import")
+        out.append(Import(level, parts[1], tuple(parts[2].split(",")) if len(parts) == 3 else None))
     return tuple(out)
