@@ -489,3 +489,13 @@ def test_a_well_formed_entry_written_by_hand_is_a_hit(tmp_path):
     good = b'{"format": 2, "entries": {"/p/m.py": [10, 1000000000000000000, 1000000000000000000, 7, 1, 2000000000000000000, "' + b"ab" * 20 + b'", true, true, "0\\tm\\n1\\t\\tx,y"]}}'
     (cache.folder / NAME).write_bytes(good)
     assert cache.stat_index().lookup("/p/m.py", fake_stat()) == Scan("ab" * 20, (Import(0, "m", None), Import(1, "", ("x", "y"))), True, True)
+
+
+def test_the_run_after_the_first_resolves_nothing(example, trust_at_once, resolved):
+    """The cache folder is created before the index lists the root that holds it: the first run's
+    resolutions hold for the second."""
+    assert not (example / CACHE_DIR_NAME).exists()
+    assert run(example, ["train.py"]) == {"train.py": EXPECTED}
+    resolved.clear()
+    assert run(example, ["train.py"]) == {"train.py": EXPECTED}
+    assert resolved == []
