@@ -499,3 +499,16 @@ def test_the_run_after_the_first_resolves_nothing(example, trust_at_once, resolv
     resolved.clear()
     assert run(example, ["train.py"]) == {"train.py": EXPECTED}
     assert resolved == []
+
+
+def test_a_file_created_beside_the_project_keeps_its_resolutions(tmp_path, trust_at_once, resolved):
+    """Only folders whose listing can change a resolution are looked at: not the folder holding
+    the project root (its marker stops the search for a root; the root's existence needs no listing)."""
+    project = tmp_path / "proj"
+    (project / ".git").mkdir(parents=True)
+    write(project, {"models.py": MODELS, "train.py": TRAIN})
+    assert warm_up(project, ["train.py"]) == {"train.py": EXPECTED}
+    (tmp_path / "sibling.txt").write_text("another project's file\n", encoding="utf-8")
+    resolved.clear()
+    assert run(project, ["train.py"]) == {"train.py": EXPECTED}
+    assert resolved == []

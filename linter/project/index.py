@@ -355,9 +355,12 @@ class ProjectIndex:
             found = _file_of(base, parts)
         elif parts[0] not in NEVER_PROJECT:
             dirs = []
-            for d in (here, base, *self.search_tail):
-                if d not in dirs and os.path.basename(d) in _names(os.path.dirname(d)):
+            root, src = self.search_tail
+            for d in (here, base, root):  # the file's folder and two of its ancestors: no need to list their parents
+                if d not in dirs:
                     dirs.append(d)
+            if src not in dirs and os.path.basename(src) in _names(root):
+                dirs.append(src)
             for d in dirs:
                 if _top_is_regular(d, parts[0]):
                     hit = _file_of(d, parts)
