@@ -164,10 +164,6 @@ class Cache:
         (linter.project.stat_cache): one file of this cache folder, read once per run."""
         from linter.project.stat_cache import NAME, StatIndex
 
-        try:  # created now, before the index lists folders: created later, it would change the listing of the folder holding it
-            self._prepare()
-        except OSError:
-            pass  # not writable, or not a plain folder: the index is read-only or empty
         return StatIndex(self.folder / NAME, read=self._read_raw, write=self._write_bytes)
 
     # ------------------------------------------------------------------ write

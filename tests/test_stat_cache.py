@@ -491,16 +491,6 @@ def test_a_well_formed_entry_written_by_hand_is_a_hit(tmp_path):
     assert cache.stat_index().lookup("/p/m.py", fake_stat()) == Scan("ab" * 20, (Import(0, "m", None), Import(1, "", ("x", "y"))), True, True)
 
 
-def test_the_run_after_the_first_resolves_nothing(example, trust_at_once, resolved):
-    """The cache folder is created before the index lists the root that holds it: the first run's
-    resolutions hold for the second."""
-    assert not (example / CACHE_DIR_NAME).exists()
-    assert run(example, ["train.py"]) == {"train.py": EXPECTED}
-    resolved.clear()
-    assert run(example, ["train.py"]) == {"train.py": EXPECTED}
-    assert resolved == []
-
-
 def test_a_file_created_beside_the_project_keeps_its_resolutions(tmp_path, trust_at_once, resolved):
     """Only folders whose listing can change a resolution are looked at: not the folder holding
     the project root (its marker stops the search for a root; the root's existence needs no listing)."""
