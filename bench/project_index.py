@@ -14,6 +14,15 @@ fresh process (CPU = user + sys from wait4, median of the runs):
   summary, and the result entry is a hit);
 - the same with no cache entry (models.py summarised: its one parse);
 - `epochlint check --jobs 1 .` cold (fresh cache) and warm.
+
+    python bench/project_index.py --corpus /tmp/benchcorpus/src [--cold-runs 1] [--runs 7] [--write]
+
+measures a real corpus instead (issue 10's "a warm run within 0.01x of cold"), copied to a
+temporary folder (its `.epochlint_cache` is the copy's): `check --jobs 1 .` cold (no cache,
+filling it), then once more (the first warm run: the cold run created `.epochlint_cache` in the
+root, a folder the kept import resolutions looked at, and recorded the files it read within
+the racy window of their cache entries, if any), then the steady warm runs. `--write` puts the
+figures in bench/RESULTS.md (bench/results_block.py).
 """
 from __future__ import annotations
 
@@ -64,13 +73,68 @@ def make_project(root: Path, modules: int) -> None:
     (root / "train.py").write_text(TRAIN, encoding="utf-8")
 
 
+BLOCK_START = "<!-- bench/project_index.py --corpus: start -->"
+BLOCK_END = "<!-- bench/project_index.py --corpus: end -->"
+LINT = [sys.executable, "-c", "import sys; from linter.cli import main; sys.exit(main())", "check"]
+
+
+def corpus_mode(corpus: Path, cold_runs: int, runs: int, write: bool) -> int:
+    """Cold vs warm `check --jobs 1 .` on a copy of `corpus` (see the module docstring)."""
+    import datetime as dt
+    import subprocess
+
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent), NO_COLOR="1")
+    files = sum(1 for _ in corpus.rglob("*.py"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "corpus"
+        shutil.copytree(corpus, root, ignore=shutil.ignore_patterns(".epochlint_cache"))
+        cache = root / ".epochlint_cache"
+        cold, first, warm, floor = [], [], [], []
+        for _ in range(cold_runs):
+            if cache.exists():
+                shutil.rmtree(cache)
+            cold.append(measure("cold", [*LINT, "--jobs", "1", "."], root, env))
+            first.append(measure("first warm", [*LINT, "--jobs", "1", "."], root, env))
+        for _ in range(runs):
+            warm.append(measure("warm", [*LINT, "--jobs", "1", "."], root, env))
+            floor.append(measure("python -c pass", [sys.executable, "-c", "pass"], root, env))
+    med = {name: (statistics.median(t.cpu for t in ts), statistics.median(t.wall for t in ts)) for name, ts in (("cold", cold), ("first warm", first), ("warm", warm), ("python -c pass", floor))}
+    load = statistics.median(t.load_before for t in cold + warm)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    lines = [
+        BLOCK_START,
+        f"**Warm vs cold on the bench corpus** ({files:,} files, `python bench/project_index.py --corpus {corpus}`, "
+        f"git {commit}, {dt.date.today()}, load average ~{load:.1f}; CPU = user + sys of the process, median of "
+        f"{cold_runs} cold and {runs} warm runs):",
+        "",
+        "| run | CPU s | wall s |",
+        "|---|---|---|",
+        *(f"| `check --jobs 1 .` {name} | {cpu:.3f} | {wall:.3f} |" if name != "python -c pass" else f"| `python -c pass` (interpreter start-up) | {cpu:.3f} | {wall:.3f} |" for name, (cpu, wall) in med.items()),
+        "",
+        f"warm / cold CPU = **{med['warm'][0] / med['cold'][0]:.4f}** (target 0.01); first warm run / cold = {med['first warm'][0] / med['cold'][0]:.4f}.",
+        BLOCK_END,
+    ]
+    block = "\n".join(lines) + "\n"
+    print(block)
+    if write:
+        from results_block import write_block
+
+        write_block(block, BLOCK_START, BLOCK_END)
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--modules", type=int, default=200)
+    p.add_argument("--corpus", type=Path, help="measure cold vs warm on this folder's sources instead (see the docstring)")
+    p.add_argument("--cold-runs", type=int, default=1)
+    p.add_argument("--write", action="store_true", help="with --corpus: write the figures to bench/RESULTS.md")
     args = p.parse_args()
+    if args.corpus is not None:
+        return corpus_mode(args.corpus.resolve(), args.cold_runs, args.runs, args.write)
     env = dict(os.environ, PYTHONPATH=str(HERE.parent), NO_COLOR="1")
-    lint = [sys.executable, "-c", "import sys; from linter.cli import main; sys.exit(main())", "check"]
+    lint = LINT
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "project"
         make_project(root, args.modules)

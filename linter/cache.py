@@ -35,6 +35,7 @@ from typing import Optional
 
 from linter import __version__
 from linter.finding import FileResult, Finding
+from linter.project.stat_cache import content_digest
 from linter.source import read_capped
 
 CACHE_DIR_NAME = ".epochlint_cache"
@@ -83,8 +84,6 @@ def _libcst_version() -> str:
         return "?"
 
 
-def content_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
 class Cache:
@@ -115,16 +114,21 @@ class Cache:
         return self.folder / f"{name}.json", name
 
     # ------------------------------------------------------------------ read
-    def load(self, path: str, data: bytes, enabled: frozenset, deps: str = "", slot: str = "check") -> Optional[tuple[FileResult, Optional[dict]]]:
-        """The cached (result, context lines) for `path` with this content and project context
+    def load(self, path: str, data: Optional[bytes], enabled: frozenset, deps: str = "", slot: str = "check", digest: Optional[str] = None) -> Optional[tuple[FileResult, Optional[dict]]]:
+        """The cached (result, context lines) for `path` with this content (`data`, or its
+        `digest` when the bytes were not read: linter.project.stat_cache) and project context
         (`deps`: linter.project.view.ProjectView.digest, which covers the summaries of every
         project module it imports), or None (miss, stale, unreadable or corrupt entry). The one
         place an entry is read. `slot`: "check", or "callers" for the second check of a module
         knowing the calls other modules make of it (linter.project.links), kept next to the first."""
+        if digest is None:
+            if data is None:
+                return None
+            digest = content_digest(data)
         entry, key = self._entry(path, enabled, slot)
         stored = self._read_json(entry)
         try:
-            if not _valid_entry(stored, key, path) or stored["digest"] != content_digest(data) or stored.get("deps", "") != deps:
+            if not _valid_entry(stored, key, path) or stored["digest"] != digest or stored.get("deps", "") != deps:
                 return None
             return _result_from_json(stored["result"]), _lines_from_json(stored["lines"])
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError, MemoryError):
@@ -142,6 +146,25 @@ class Cache:
             return None if raw is None else json.loads(raw)
         except (OSError, ValueError, RecursionError, MemoryError):
             return None
+
+    def _read_raw(self, entry: Path) -> Optional[bytes]:
+        """The bytes of a file of the cache folder (None: no trusted folder, missing, too large)."""
+        if self._trusted is None:
+            self._trusted = _plain_folders(self.root, self.folder)
+        if not self._trusted:
+            return None
+        try:
+            return _read_entry(entry)
+        except OSError:
+            return None
+
+    # ------------------------------------------------------------------ the project index's stat cache
+    def stat_index(self):
+        """What the project index learnt of each file's bytes, by stat signature
+        (linter.project.stat_cache): one file of this cache folder, read once per run."""
+        from linter.project.stat_cache import NAME, StatIndex
+
+        return StatIndex(self.folder / NAME, read=self._read_raw, write=self._write_bytes)
 
     # ------------------------------------------------------------------ write
     def store(self, path: str, data: bytes, enabled: frozenset, outcome, deps: str = "", slot: str = "check") -> bool:
@@ -163,6 +186,13 @@ class Cache:
     def _write(self, entry: Path, record: dict) -> bool:
         try:
             payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+        except (ValueError, TypeError):
+            return False
+        return self._write_bytes(entry, payload)
+
+    def _write_bytes(self, entry: Path, payload: bytes) -> bool:
+        """Write a file of the cache folder atomically (temporary file, then os.replace); never raises."""
+        try:
             self._prepare()
             import tempfile
 

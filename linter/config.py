@@ -37,11 +37,23 @@ class Settings:
     source: Optional[Path] = None  # the config file, if any
 
     def enabled_codes(self, path: Optional[str] = None) -> frozenset:
-        """Codes reported for `path`: select + extend-select, minus ignore and per-file-ignores."""
+        """Codes reported for `path`: select + extend-select, minus ignore and per-file-ignores
+        (remembered per selection and relative path: a run asks once per file)."""
+        rel = self.relative(path) if path is not None and self.per_file_ignores else None
+        key = (self.select, self.extend_select, self.ignore, tuple(self.per_file_ignores.items()) if rel is not None else (), rel)
+        memo = self.__dict__.setdefault("_enabled_memo", {})
+        try:
+            found = memo.get(key)
+        except TypeError:  # a selection given as lists (not through the config reader): not remembered
+            return self._enabled_codes(rel)
+        if found is None:
+            found = memo[key] = self._enabled_codes(rel)
+        return found
+
+    def _enabled_codes(self, rel: Optional[str]) -> frozenset:
         selected = {c for c in ALL_CODES if _matches(c, self.select + self.extend_select)}
         ignored = set(self.ignore)
-        if path is not None and self.per_file_ignores:
-            rel = self.relative(path)
+        if rel is not None:
             for pattern, codes in self.per_file_ignores.items():
                 if _glob(rel, pattern):
                     ignored.update(codes)

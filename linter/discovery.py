@@ -30,13 +30,6 @@ class Candidate:
     error: Optional[str] = None  # set when the path cannot be checked (missing, loop, ...)
 
 
-def _git_root(start: Path) -> Optional[Path]:
-    for d in (start, *start.parents):
-        if (d / ".git").exists():
-            return d
-    return None
-
-
 def _link_error(path: str) -> Optional[str]:
     """None when `path` is a regular file as far as the file system goes; else why not (a FIFO
     or a device, even behind a symbolic link, is never opened: it could block or never end)."""
@@ -112,19 +105,47 @@ def _may_match(lines: list[str], rel: str) -> bool:
 
 
 class _Ignores:
-    """.gitignore specs by directory, loaded lazily from the repository root downward."""
+    """.gitignore specs by directory, loaded lazily from the repository root downward (folders
+    are absolute path strings; each folder's repository root is found once per run)."""
 
     def __init__(self) -> None:
-        self._lines: dict[Path, Optional[list[str]]] = {}
-        self._specs: dict[Path, Optional[pathspec.PathSpec]] = {}
+        self._lines: dict[str, Optional[list[str]]] = {}
+        self._specs: dict[str, Optional[pathspec.PathSpec]] = {}
+        self._roots: dict[str, str] = {}  # folder -> its git root ("": none above it)
 
-    def _lines_of(self, d: Path) -> Optional[list[str]]:
+    def _git_root(self, folder: str) -> str:
+        """The nearest folder at or above `folder` holding `.git` ("" when none), with one
+        `.git` test per folder of the run, not one per folder above each file."""
+        found = self._roots.get(folder)
+        if found is not None:
+            return found
+        chain = []
+        d = folder
+        while True:
+            hit = self._roots.get(d)
+            if hit is not None:
+                found = hit
+                break
+            chain.append(d)
+            if os.path.exists(os.path.join(d, ".git")):
+                found = d
+                break
+            up = os.path.dirname(d)
+            if up == d:
+                found = ""
+                break
+            d = up
+        for c in chain:
+            self._roots[c] = found
+        return found
+
+    def _lines_of(self, d: str) -> Optional[list[str]]:
         if d not in self._lines:
             lines = None
-            gi = d / ".gitignore"
-            if gi.is_file():
+            gi = os.path.join(d, ".gitignore")
+            if os.path.isfile(gi):
                 try:
-                    with open(gi, "rb") as fh:  # is_file(): a regular file, so the open cannot block
+                    with open(gi, "rb") as fh:  # isfile(): a regular file, so the open cannot block
                         raw = fh.read(MAX_GITIGNORE_BYTES + 1)
                     if len(raw) <= MAX_GITIGNORE_BYTES:  # larger is not a .gitignore anyone wrote: ignored
                         lines = raw.decode("utf-8", "replace").splitlines()
@@ -133,7 +154,7 @@ class _Ignores:
             self._lines[d] = lines
         return self._lines[d]
 
-    def _spec(self, d: Path) -> Optional[pathspec.PathSpec]:
+    def _spec(self, d: str) -> Optional[pathspec.PathSpec]:
         if d not in self._specs:
             spec = None
             lines = self._lines_of(d)
@@ -145,12 +166,16 @@ class _Ignores:
             self._specs[d] = spec
         return self._specs[d]
 
-    def ignored(self, path: Path, is_dir: bool) -> bool:
-        root = _git_root(path.parent) or path.parent
-        try:
-            rel_parts = path.relative_to(root).parts
-        except ValueError:
+    def ignored(self, path, is_dir: bool) -> bool:
+        """Does a .gitignore of `path`'s repository (from its root down to `path`'s folder)
+        ignore it? (`path` absolute: a str or a Path.)"""
+        text = os.fspath(path)
+        parent = os.path.dirname(text)
+        root = self._git_root(parent) or parent
+        prefix = root if root.endswith(os.sep) else root + os.sep
+        if not text.startswith(prefix):
             return False
+        rel_parts = [p for p in text[len(prefix):].split(os.sep) if p]
         d = root
         for i in range(len(rel_parts)):
             lines = self._lines_of(d)
@@ -160,7 +185,7 @@ class _Ignores:
                     spec = self._spec(d)
                     if spec is not None and spec.match_file(rel):
                         return True
-            d = d / rel_parts[i]
+            d = os.path.join(d, rel_parts[i])
         return False
 
 
@@ -172,6 +197,7 @@ class FileFinder:
         self.gitignore = _Ignores()
         self.skipped_named: list[tuple[str, str]] = []  # (path named on the command line, why nothing was checked)
         self.warnings: list[str] = []  # directories that could not be read (the caller prints them)
+        self._cwd: Optional[str] = None  # the working folder, asked once
 
     def _excluded(self, path: Path, is_dir: bool) -> bool:
         return (is_dir and path.name in DEFAULT_EXCLUDE) or bool(self._why_excluded(path, is_dir))
@@ -206,7 +232,9 @@ class FileFinder:
                 rel = path.as_posix()
             if self.exclude.match_file(rel + ("/" if is_dir else "")):
                 return "excluded by `exclude` in the configuration"
-        if self.gitignore.ignored(path.absolute(), is_dir):
+        if self._cwd is None:
+            self._cwd = os.getcwd()
+        if self.gitignore.ignored(os.path.join(self._cwd, path), is_dir):  # (Path.absolute(), without a getcwd per file)
             return "ignored by .gitignore"
         return ""
 

@@ -29,7 +29,6 @@ from linter import limits, runner
 from linter.config import Settings
 from linter.project.plan import plan
 from linter.runner import FileOutcome, FixMode, internal_error
-from linter.source import UnreadableSource
 
 if TYPE_CHECKING:  # imported when a pool is started: a few files never pay for them
     from concurrent.futures import ProcessPoolExecutor
@@ -59,13 +58,8 @@ def check_files(
     jobs = default_jobs() if jobs is None else max(1, jobs)
     cache = _open_cache(settings) if use_cache and not mode.active else None
     outcomes: list[Optional[FileOutcome]] = [None] * len(files)
-    data: dict[int, bytes] = {}  # bytes read for the cache lookup and the index, checked as they are
-    for i, path in enumerate(files):
-        try:
-            data[i] = runner.read_file(path)
-        except UnreadableSource:
-            pass  # the check reports it
-    project = plan(files, data, settings, cache)
+    data: dict[int, bytes] = {}  # bytes of the files checked, read on a miss (checked as they are)
+    project = plan(files, data, settings, cache, lazy=True)  # the index reads what the cache's stat index does not know
     for wave in project.waves():  # modules before the modules that import them
         todo: list[int] = []
         views: dict[int, object] = {}
@@ -77,11 +71,13 @@ def check_files(
             deps = project.deps_key(node, wanted)
             misses = []
             for i in indices:  # a hit needs no summary: its key (node.skey) covers its imports'
-                if cache is not None and i in data:
-                    hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), deps)
+                if cache is not None and node.digest is not None:  # (the digest of its bytes: maybe not read)
+                    hit = cache.load(files[i], None, settings.enabled_codes(files[i]), deps, digest=node.digest)
                     if hit is not None:
                         outcomes[i] = FileOutcome(*hit)
                         continue
+                if node.data is not None:  # the bytes the digest is of (None: unreadable, or changed since)
+                    data[i] = node.data
                 misses.append(i)
             if misses:
                 project.ensure(project.graph.visible_deps(node))
@@ -119,11 +115,13 @@ def _check_again_with_callers(files: list, project, data: dict, outcomes: list, 
     for node, digest, found, wanted in project.with_callers():
         view = None
         for i in project.indices(node):
-            if cache is not None and i in data:
-                hit = cache.load(files[i], data[i], settings.enabled_codes(files[i]), digest, "callers")
+            if cache is not None and node.digest is not None:
+                hit = cache.load(files[i], None, settings.enabled_codes(files[i]), digest, "callers", digest=node.digest)
                 if hit is not None:
                     outcomes[i] = FileOutcome(*hit)
                     continue
+            if i not in data and node.data is not None:
+                data[i] = node.data
             view = view or project.second_view(node, digest, found, wanted)
             views[i] = view
             first[i] = outcomes[i]

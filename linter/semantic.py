@@ -698,7 +698,6 @@ class SemanticModel:
         bound = self.module_scope.names.get(name, [])
         if len(bound) != 1 or bound[0].kind != "def" or bound[0].value is not fn:
             return None
-        self.asked_functions.add(name)
         if self._name_counts is None:
             self._name_counts = _count_names(self.module_scope.node)
         if self._name_counts.get(name, 0) != len(calls):
@@ -719,6 +718,7 @@ class SemanticModel:
             if value is None:
                 return None
             found.append((value, Site(scope, seq, ancestors)))
+        self.asked_functions.add(name)  # usable here: the calls other modules make may decide it
         self._memo[key] = found
         return found
 

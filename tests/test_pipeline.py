@@ -40,8 +40,8 @@ def tree(root: Path, n: int, text: str = BAD) -> list[str]:
     return paths
 
 
-def counting(monkeypatch, module, name) -> list:
-    calls: list = []
+def counting(monkeypatch, module, name, calls: list | None = None) -> list:
+    calls = [] if calls is None else calls
     real = getattr(module, name)
 
     def wrapper(*args, **kwargs):
@@ -52,22 +52,31 @@ def counting(monkeypatch, module, name) -> list:
     return calls
 
 
+def counting_reads(monkeypatch) -> list:
+    """The files read: by the check (runner.read_file) and by the project index, which reads
+    what its stat index does not vouch for (linter.source.read_bytes, as read_file does)."""
+    from linter import source
+
+    calls = counting(monkeypatch, runner, "read_file")
+    return counting(monkeypatch, source, "read_bytes", calls)
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_each_file_is_read_once_cold_and_warm(tmp_path, settings, monkeypatch, jobs):
     files = tree(tmp_path / "src", 10)
-    reads = counting(monkeypatch, runner, "read_file")  # forked workers inherit the wrapper
+    reads = counting_reads(monkeypatch)  # forked workers inherit the wrappers
     cold = parallel.check_files(files, settings, jobs=jobs)
     if jobs == 1:  # (a worker's reads happen in its own process)
         assert sorted(reads) == files
     reads.clear()
     warm = parallel.check_files(files, settings, jobs=jobs)
-    assert sorted(reads) == files  # the lookup's read; nothing is checked again
+    assert sorted(reads) == files  # the index reads each once (files written this second: not trusted from its stat cache); nothing is checked again
     assert [[f.to_json() for f in o.result.findings] for o in warm] == [[f.to_json() for f in o.result.findings] for o in cold]
 
 
 def test_the_pool_checks_the_bytes_read_for_the_cache_key(tmp_path, settings, monkeypatch):
     files = tree(tmp_path / "src", 10)
-    reads = counting(monkeypatch, runner, "read_file")
+    reads = counting_reads(monkeypatch)
     monkeypatch.setattr(parallel, "MIN_FILES_FOR_POOL", 2)
     pooled = parallel.check_files(files, settings, jobs=2)
     assert sorted(reads) == files  # the workers read nothing: the parent sent the bytes

@@ -149,3 +149,17 @@ def test_fix_applies_the_fix_a_cross_module_finding_offers(project):
     assert sum(o.fixed for o in outcomes) == 1
     assert "epochs=epochs" in (project / "lib.py").read_text(encoding="utf-8")
     assert run(project, ALL, use_cache=False)["lib.py"] == []
+
+
+def test_a_function_its_own_module_passes_around_is_not_checked_again(project, monkeypatch):
+    """`handlers = [train]` in lib.py: no call elsewhere can make `model` known, so lib.py is
+    not parsed a second time for main.py's call."""
+    from linter import engine
+
+    text = LIB + "handlers = [train]\n"
+    write(project, {"lib.py": text})
+    parses = []
+    real = engine.parse_module
+    monkeypatch.setattr(engine, "parse_module", lambda t: parses.append(t) or real(t))
+    assert run(project, ALL, use_cache=False)["lib.py"] == []
+    assert parses.count(text) == 1

@@ -28,6 +28,8 @@ from typing import Callable, Iterable, Optional
 
 from linter.limits import KERAS_HINT
 from linter.project.imports import Import, scan
+from linter.project.resolutions import SECTION, Resolutions, folder_signature
+from linter.project.stat_cache import Scan, StatIndex, content_digest, now_ns
 
 MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))
@@ -35,18 +37,108 @@ NEVER_PROJECT = frozenset({"keras", "tensorflow", "tf_keras", "tf", "numpy", "to
 MAX_MODULES = 5000  # modules followed from the files of one run (a larger closure stops growing)
 
 
-def load(path) -> tuple:
-    """(bytes, text) of a module that is imported (None, None when it cannot be read)."""
-    from linter.source import UnreadableSource, decode_python, read_bytes
+def load(path, decode: bool = True) -> tuple:
+    """(bytes, text) of a module that is imported (None, None when it cannot be read; the text
+    is None when it does not decode, or is not asked for). Read as linter.runner.read_file
+    reads the files it checks (linter.source.read_bytes)."""
+    from linter import source
+    from linter.source import UnreadableSource, decode_python
 
     try:
-        data = read_bytes(str(path))
+        data = source.read_bytes(str(path))
     except (UnreadableSource, OSError):
         return None, None
+    if not decode:
+        return data, None
     try:
         return data, decode_python(data, str(path)).text
     except UnreadableSource:
         return data, None
+
+
+def text_of(path: str, data: Optional[bytes]) -> Optional[str]:
+    """The text the index scans: a notebook's code cells, else the decoded source (None when
+    the bytes do not decode: the file's own check reports it)."""
+    if data is None:
+        return None
+    try:
+        if path.endswith(".ipynb"):
+            from linter.notebook import notebook_source
+
+            return notebook_source(data, path).text
+        from linter.source import decode_python
+
+        return decode_python(data, path).text
+    except Exception:  # an undecodable file is EPL000 in its own check; here it imports nothing
+        return None
+
+
+def scan_source(data: Optional[bytes], text: Optional[str]) -> Scan:
+    """What the index keeps of a file's bytes (and their text)."""
+    if data is None:
+        return Scan(None, (), False, False)
+    keras = bool(text) and KERAS_HINT.search(text) is not None
+    return Scan(content_digest(data), tuple(scan(text)) if text else (), keras, text is not None)
+
+
+class Reader:
+    """Reads the modules of a run for the index: `reader(path)` is (Scan, bytes, text), and
+    (Scan, None, None) when `stat_index` (linter.project.stat_cache) vouches for the file: then
+    it is not read at all (its ModuleNode reads it if its text is needed). With a stat index,
+    the resolutions of the last runs (linter.project.resolutions) are kept in it too: `known`
+    gives a module's, `learn` records one. `save()` writes the stat index back."""
+
+    def __init__(self, stat_index: Optional[StatIndex] = None, config_root=None) -> None:
+        self.stat_index = stat_index
+        self.resolutions = Resolutions(stat_index.section(SECTION), config_root) if stat_index is not None else None
+
+    def __call__(self, path, with_imports: bool = True) -> tuple:
+        path = str(path)
+        index = self.stat_index
+        st = None
+        if index is not None:
+            seen = now_ns()  # before the stat and the read (see stat_cache: racy entries)
+            try:
+                st = os.stat(path)
+            except OSError:
+                index.forget(path)
+            if st is not None:
+                found = index.lookup(path, st, with_imports)
+                if found is not None:
+                    return found, None, None
+        data, _ = load(path, decode=False)
+        text = text_of(path, data)
+        found = scan_source(data, text)
+        if index is not None and st is not None and data is not None:
+            index.record(path, st, seen, found)
+        return found, data, text
+
+    def may_know(self, path: str) -> bool:
+        """Is there a recorded resolution of `path` (then its imports are not needed yet)?"""
+        return self.resolutions is not None and path in self.resolutions.nodes
+
+    def known(self, path: str, digest: Optional[str]) -> Optional[tuple]:
+        return self.resolutions.known(path, digest) if self.resolutions is not None else None
+
+    def learn(self, node: "ModuleNode") -> None:
+        if self.resolutions is not None:
+            self.resolutions.learn(node.key, node.digest, node.dotted, node.base, node.is_package, node.resolved)
+
+    def save(self) -> None:
+        """Write the stat index back, without the files this run saw gone from a folder it
+        listed, with the resolutions of this run."""
+        if self.stat_index is None:
+            return
+        for path in self.stat_index.paths():
+            folder, name = os.path.split(path)
+            listed = _listings.get(folder)
+            if listed is not None and name not in listed:
+                self.stat_index.forget(path)
+        if self.resolutions is not None:
+            section = self.resolutions.section(dict(_listed))
+            if section is not None:
+                self.stat_index.set_section(SECTION, section)
+        self.stat_index.save()
 
 
 def find_root(path: Path, config_root: Optional[Path] = None) -> Path:
@@ -119,9 +211,13 @@ _listings: dict = {}  # folder -> the names in it (one listing per folder and ru
 _roots: dict = {}  # folder -> its project root (find_root without a config)
 
 
+_listed: dict = {}  # folder -> its signature taken before it was listed (linter.project.resolutions)
+
+
 def _names(d: str) -> frozenset:
     found = _listings.get(d)
     if found is None:
+        _listed[d] = folder_signature(d)
         try:
             found = frozenset(os.listdir(d))
         except OSError:
@@ -133,6 +229,7 @@ def _names(d: str) -> frozenset:
 def forget_listings() -> None:
     """Files were created or removed: list the folders again."""
     _listings.clear()
+    _listed.clear()
     _roots.clear()
 
 
@@ -142,7 +239,6 @@ def begin_run() -> None:
     forget_listings()
     for index in ProjectIndex._by_root.values():
         index._resolve_cache.clear()
-        index._scans.clear()
 
 
 def _file_of(d: str, parts: list) -> Optional[str]:
@@ -167,12 +263,12 @@ def _top_is_regular(d: str, top: str) -> bool:
 
 @dataclass
 class ModuleNode:
-    """One project module of a run: a file checked, or a module one of them imports."""
+    """One project module of a run: a file checked, or a module one of them imports. Its bytes
+    and text are read when first asked for when the stat index gave what the index needs."""
 
     path: str  # absolute
     key: str  # its module key (the absolute path, as text)
-    data: Optional[bytes]  # its bytes (None: unreadable)
-    text: Optional[str]  # decoded (None: cannot be decoded)
+    digest: Optional[str]  # linter.cache.content_digest of its bytes (None: unreadable)
     dotted: str
     base: str
     is_package: bool
@@ -185,6 +281,27 @@ class ModuleNode:
     level: int = 0  # 0: imports no module outside its component; else 1 + its imports' highest
     skey: str = ""  # summary key: its content, name, resolution and its imports' keys (a Merkle key)
     needed: bool = False  # another module outside its component imports it (its summary is read)
+    source: Optional[tuple] = field(default=None, repr=False)  # (bytes, text), once read
+
+    @property
+    def data(self) -> Optional[bytes]:
+        """Its bytes (None: unreadable, or no longer the content `digest` names)."""
+        return self._read()[0]
+
+    @property
+    def text(self) -> Optional[str]:
+        """Its text (None: as `data`, or it does not decode)."""
+        return self._read()[1]
+
+    def _read(self) -> tuple:
+        if self.source is None:
+            data = None
+            if self.digest is not None:
+                data, _ = load(self.path, decode=False)
+                if data is not None and content_digest(data) != self.digest:
+                    data = None  # changed since the index saw it: unknown in this run, never stored
+            self.source = (data, text_of(self.path, data))
+        return self.source
 
 
 class ProjectIndex:
@@ -197,7 +314,6 @@ class ProjectIndex:
         self.root = Path(os.path.abspath(root))
         self.search_tail = [str(self.root), str(self.root / "src")]
         self._resolve_cache: dict = {}
-        self._scans: dict = {}  # (path, bytes) -> what _node found in them
 
     @classmethod
     def for_path(cls, path, config_root: Optional[Path] = None) -> "ProjectIndex":
@@ -218,7 +334,6 @@ class ProjectIndex:
     def invalidate(self, path=None) -> None:
         """Forget resolutions and what files said (a file was created, changed, renamed or deleted)."""
         self._resolve_cache.clear()
-        self._scans.clear()
         forget_listings()
 
     # ------------------------------------------------------------------ resolution
@@ -296,14 +411,14 @@ class ProjectIndex:
         return any(top in _names(d) or top + ".py" in _names(d) for d in (here, base, *self.search_tail))
 
     # ------------------------------------------------------------------ graph
-    def graph(self, starts: Iterable[tuple], load: Callable[[Path], tuple]) -> "ProjectGraph":
+    def graph(self, starts: Iterable, read: Optional[Callable[[str], tuple]] = None) -> "ProjectGraph":
         """The import graph of `starts` in this project (see `build_graph`)."""
-        return build_graph(starts, lambda path: self, load)
+        return build_graph(starts, lambda path: self, read or Reader())
 
     def reaches_keras(self, path, data: Optional[bytes], text: Optional[str], load: Callable[[Path], tuple]) -> bool:
         """Does the file or a project module it imports (transitively) mention keras or
         tensorflow? Stops at the first that does (the pre-commit pre-scan's question)."""
-        start = self._node(path, data, text)
+        start = self._node(path, scan_source(data, text), (data, text))
         seen = {start.key}
         queue = [start]
         while queue:
@@ -317,38 +432,66 @@ class ProjectIndex:
                     return True  # too many to say no: let the check decide
                 seen.add(target)
                 dep_data, dep_text = load(target)
-                queue.append(self._node(target, dep_data, dep_text))
+                queue.append(self._node(target, scan_source(dep_data, dep_text), (dep_data, dep_text)))
         return False
 
-    def _node(self, path, data: Optional[bytes], text: Optional[str]) -> ModuleNode:
+    def _node(self, path, found: Scan, source: Optional[tuple] = None) -> ModuleNode:
+        """The node of `path`, whose bytes gave `found` (`source`: those bytes and their text,
+        if they were read)."""
         path = os.path.abspath(path)
-        key = (path, data)
-        found = self._scans.get(key)
-        if found is None:
-            dotted, base, is_package = module_name(path)
-            imports = scan(text) if text else []
-            keras = bool(text) and KERAS_HINT.search(text) is not None
-            resolved = self.resolve_imports(path, base, dotted, is_package, imports)
-            found = self._scans[key] = (dotted, base, is_package, imports, keras, resolved)
-        dotted, base, is_package, imports, keras, resolved = found
-        node = ModuleNode(path, path, data, text, dotted, base, is_package, imports)
-        node.keras = keras
-        node.resolved = dict(resolved)
+        dotted, base, is_package = module_name(path)
+        node = ModuleNode(path, path, found.digest, dotted, base, is_package, list(found.imports))
+        node.keras = found.keras
+        node.resolved = self.resolve_imports(path, base, dotted, is_package, found.imports)
+        if source is not None or found.digest is None:
+            node.source = source if source is not None else (None, None)
         return node
 
 
-def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectIndex"], load: Callable[[Path], tuple]) -> "ProjectGraph":
-    """The modules of a run: `starts` ((absolute path, bytes or None, text or None) of the files
-    checked) and every project module they import, transitively, each resolved by the index of
-    its own project (`index_for(path)`); `load(path)` gives (bytes, text) of the others. Each
-    module is read and scanned once, whatever the number of files importing it."""
+def build_graph(starts: Iterable, index_for: Callable[[str], "ProjectIndex"], read: Callable[..., tuple]) -> "ProjectGraph":
+    """The modules of a run: `starts` (the files checked: (absolute path, bytes or None, text or
+    None) when the caller read them, else the path alone) and every project module they import,
+    transitively, each resolved by the index of its own project (`index_for(path)`); `read(path)`
+    gives (Scan, bytes, text) of the others (a `Reader`, whose `known` resolutions of the last
+    runs are taken when they hold). Each module is read and scanned at most once, whatever the
+    number of files importing it, and not at all when the stat index knows it."""
     nodes: dict[str, ModuleNode] = {}
     queue = []
-    for path, data, text in starts:
-        key = os.path.abspath(path)
+    known = getattr(read, "known", None)
+    learn = getattr(read, "learn", None)
+    may_know = getattr(read, "may_know", lambda path: False)
+
+    def add(key: str, given: Optional[tuple]) -> ModuleNode:
+        if given is not None:
+            data, text = given
+            found, source = scan_source(data, text), given
+        else:
+            found, data, text = read(key, with_imports=not may_know(key))
+            source = (data, text) if data is not None else None
+            hit = known(key, found.digest) if known is not None else None
+            if hit is not None:
+                dotted, base, is_package = hit[:3]
+                node = ModuleNode(key, key, found.digest, dotted, base, is_package, [], dict(hit[3]), found.keras)
+                if source is not None:
+                    node.source = source
+                return node
+            if found.imports is None:
+                found, data, text = read(key)
+                source = (data, text) if data is not None else None
+        node = index_for(key)._node(key, found, source)
+        if learn is not None and given is None:
+            learn(node)
+        return node
+
+    for start in starts:
+        if isinstance(start, tuple):
+            key = os.path.abspath(start[0])
+            given = (start[1], start[2])
+        else:
+            key, given = os.path.abspath(start), None
         if key not in nodes:
-            node = nodes[key] = index_for(key)._node(key, data, text)
-            queue.append(node)
+            nodes[key] = add(key, given)
+            queue.append(nodes[key])
     while queue:
         node = queue.pop()
         for target in node.resolved.values():
@@ -357,8 +500,7 @@ def build_graph(starts: Iterable[tuple], index_for: Callable[[str], "ProjectInde
             if target not in nodes:
                 if len(nodes) >= MAX_MODULES:
                     continue
-                data, text = load(target)
-                nodes[target] = index_for(target)._node(target, data, text)
+                nodes[target] = add(target, None)
                 queue.append(nodes[target])
             if target not in node.deps:
                 node.deps.append(target)
@@ -396,7 +538,7 @@ class ProjectGraph:
 def _summary_key(node: ModuleNode, nodes: dict) -> str:
     h = hashlib.blake2b(digest_size=16)
     h.update(b"summary 1\0")
-    h.update(hashlib.blake2b(node.data or b"", digest_size=20).digest() if node.data is not None else b"unreadable")
+    h.update(bytes.fromhex(node.digest) if node.digest is not None else b"unreadable")
     h.update(f"\0{node.dotted}\0{node.is_package}\0".encode("utf-8", "surrogatepass"))
     for dotted in sorted(node.resolved):
         target = node.resolved[dotted]

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, begin_run, build_graph, find_root, load as _load
+from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, Reader, begin_run, build_graph, find_root, load as _load
 from linter.project.view import ProjectView, empty
 from linter.source import decode_python
 
@@ -38,7 +38,10 @@ def _text_of(path: str, data: Optional[bytes]) -> Optional[str]:
 class Project:
     """The project modules of one run (or of a long-lived session: see the module docstring)."""
 
-    def __init__(self, files: list, data: dict, config_root: Optional[Path] = None, cache=None) -> None:
+    def __init__(self, files: list, data: dict, config_root: Optional[Path] = None, cache=None, lazy: bool = False) -> None:
+        """`data`: the bytes the caller read, by index in `files`; `lazy`: the caller read none,
+        the files are read as the modules they import are (not at all when the cache's stat
+        index knows them: then `ModuleNode.data` reads them on demand)."""
         begin_run()  # the file system as it is now: folders listed again, imports resolved again
         self.cache = cache
         self.config_root = config_root
@@ -53,7 +56,7 @@ class Project:
             key = os.path.abspath(path)
             self.checked.setdefault(key, []).append(i)
             if len(self.checked[key]) == 1:
-                starts.append((key, data.get(i), _text_of(path, data.get(i))))
+                starts.append(key if lazy else (key, data.get(i), _text_of(path, data.get(i))))
         self.graph = self._build(starts)
 
     def _build(self, starts: list) -> ProjectGraph:
@@ -68,7 +71,11 @@ class Project:
                 self.indexes[root] = found
             return found
 
-        return build_graph(starts, index_for, _load)
+        stat_index = getattr(self.cache, "stat_index", None)
+        reader = Reader(stat_index() if stat_index is not None else None, self.config_root)
+        graph = build_graph(starts, index_for, reader)
+        reader.save()
+        return graph
 
     # ------------------------------------------------------------------ long-lived API
     @classmethod
@@ -258,7 +265,7 @@ class Project:
         return summary
 
 
-def plan(files: Iterable[str], data: dict, settings, cache=None) -> Project:
+def plan(files: Iterable[str], data: dict, settings, cache=None, lazy: bool = False) -> Project:
     """The project of a run (`settings.root` is the project root when a config file was found)."""
     config_root = Path(settings.root) if getattr(settings, "source", None) is not None else None
-    return Project(list(files), data, config_root, cache)
+    return Project(list(files), data, config_root, cache, lazy)
