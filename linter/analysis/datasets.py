@@ -273,7 +273,7 @@ class DataFlow:
         self._memo: dict = {}
         self._depth = 0
         self._param_reads: Optional[list] = None  # summaries: parameters whose value was needed
-        self._random_memo: dict = {}  # (id(function body), depth) -> what makes it random; id -> its calls
+        self._random_memo: dict = {}  # summaries: what makes a body random, its calls, its steering flags
 
     def _param_read(self, b: Binding) -> None:
         """A parameter's value was needed and no call supplies it (summaries: the result
@@ -594,7 +594,7 @@ class DataFlow:
         if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
             return None  # async, or a decorator may replace what the call returns
         env = self._param_env(node, fn, fn_scope, where)
-        if self._param_reads is not None and _steering_parameters(fn):
+        if self._param_reads is not None and self._steered(fn):
             self._param_reads.append(fn.name.value)  # summaries: a flag decides what it returns
         if fn_scope.yields:
             if path:
@@ -755,7 +755,13 @@ class DataFlow:
 
         shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
         fact = self._recorded(result, shape)
-        return None if fact is None or _steering_parameters(fn) else fact
+        return None if fact is None or self._steered(fn) else fact
+
+    def _steered(self, fn: cst.FunctionDef) -> bool:
+        key = ("steered", id(fn))
+        if key not in self._random_memo:  # (kept across facts: it depends on the code only)
+            self._random_memo[key] = _steering_parameters(fn)
+        return self._random_memo[key]
 
     def class_fact(self, cls: cst.ClassDef) -> Optional[dict]:
         """What instances of a module-level class are, as a summary fact (a PyDataset/Sequence)."""
@@ -917,7 +923,7 @@ class DataFlow:
                 return None  # `ds.map(fn)` passes fn the elements: it takes a positional parameter
             scope = self.sem.scope_for(b.value)
             why = self._random_body(b.value.body, scope, 0) if scope is not None else None
-            return None if why is None or _steering_parameters(b.value) else why
+            return None if why is None or self._steered(b.value) else why
         return self._random_binding(b)
 
     # ------------------------------------------------------------------ values
