@@ -517,19 +517,26 @@ class SemanticModel:
         self._memo[key] = result
         return result
 
-    def model_provenance(self, node: cst.CSTNode, scope: Scope, _depth: int = 0) -> Provenance:
-        """True when `node` is known to evaluate to a Keras model, False when known not to."""
+    def model_provenance(self, node: cst.CSTNode, scope: Scope, _depth: int = 0, site: Optional[Site] = None) -> Provenance:
+        """True when `node` is known to evaluate to a Keras model, False when known not to.
+
+        A name is judged by its bindings: with `site` (where `node` is used), the bindings that
+        reach it; without, every binding of it in `scope`. It is a model when one of them is and
+        none is known to be something else (`None` aside: `model = None` before or after the
+        model is no other value a method could be called on); all known non-models: not one."""
         if _depth > 12:
             return None
-        key = ("prov", id(node), id(scope))
+        if site is not None and site.scope is not scope:
+            site = None
+        key = ("prov", id(node), id(scope), site.seq if site is not None else -1)
         if key in self._memo:
             return self._memo[key]
         self._memo[key] = None  # recursion guard
-        result = self._provenance(node, scope, _depth)
+        result = self._provenance(node, scope, _depth, site)
         self._memo[key] = result
         return result
 
-    def _provenance(self, node: cst.CSTNode, scope: Scope, depth: int) -> Provenance:
+    def _provenance(self, node: cst.CSTNode, scope: Scope, depth: int, site: Optional[Site] = None) -> Provenance:
         if isinstance(node, cst.Call):
             q = self.qualified_name(node.func, scope)
             if q is not None and N.is_model_factory(q):
@@ -552,12 +559,14 @@ class SemanticModel:
             bindings = self.lookup(node.value, scope)
             if not bindings:
                 return False if node.value in _BUILTINS else None
-            key = ("name_prov", node.value, id(bindings), len(bindings))  # once per name and scope, not per use
-            if key in self._memo:
+            if site is not None:
+                bindings = self.reaching(node.value, site.scope, site.seq, site.ancestors) or bindings
+            key = ("name_prov", node.value, id(bindings) if site is None else tuple(id(b) for b in bindings), len(bindings))
+            if key in self._memo:  # once per name and scope (or set of reaching bindings), not per use
                 return self._memo[key]
             self._memo[key] = None  # recursion guard
-            verdicts = [self._binding_provenance(b, depth) for b in bindings]
-            if any(v is True for v in verdicts):
+            verdicts = [self._binding_provenance(b, depth) for b in bindings if not _binds_none(b)]
+            if any(v is True for v in verdicts) and not any(v is False for v in verdicts):
                 result: Provenance = True
             elif all(v is False for v in verdicts):
                 result = False
@@ -629,7 +638,7 @@ class SemanticModel:
         local = self._local_arguments(b)
         result: Provenance = None
         if local is not None:
-            verdicts = [self.model_provenance(value, site.scope, depth + 1) for value, site in local]
+            verdicts = [self.model_provenance(value, site.scope, depth + 1, site) for value, site in local]
             elsewhere = self._incoming_verdicts(b)
             if elsewhere is not None:
                 verdicts.extend(elsewhere)
@@ -722,10 +731,16 @@ class SemanticModel:
         self._memo[key] = found
         return found
 
-    def is_keras_model(self, node: cst.CSTNode, scope: Scope, strict: bool = False) -> bool:
-        """Rules' receiver test: known model, or (strict) not known to be something else."""
-        p = self.model_provenance(node, scope)
+    def is_keras_model(self, node: cst.CSTNode, scope: Scope, strict: bool = False, site: Optional[Site] = None) -> bool:
+        """Rules' receiver test: known model, or (strict) not known to be something else
+        (`site`: where it is used, see `model_provenance`)."""
+        p = self.model_provenance(node, scope, site=site)
         return p is True or (strict and p is None)
+
+
+def _binds_none(b: Binding) -> bool:
+    """`name = None` (a placeholder before the model, or the model let go after it)."""
+    return b.kind == "assign" and isinstance(b.value, cst.Name) and b.value.value == "None"
 
 
 def _in_project(project, qname: Optional[str]) -> bool:

@@ -163,3 +163,15 @@ def test_a_function_its_own_module_passes_around_is_not_checked_again(project, m
     monkeypatch.setattr(engine, "parse_module", lambda t: parses.append(t) or real(t))
     assert run(project, ALL, use_cache=False)["lib.py"] == []
     assert parses.count(text) == 1
+
+
+def test_a_call_passes_what_reaches_it_not_every_value_of_the_name(project):
+    """main.py binds `model` to a Keras model, uses it, then rebinds it to a plain object and
+    passes that: the call passes no model (a corpus probe's false EPL101 before)."""
+    write(project, {
+        "lib.py": "def configure(model, n):\n    model.epochs = n\n    return model\n",
+        "main.py": "from models import build_model\nfrom lib import configure\n\nmodel = build_model()\nmodel.fit(x, y, epochs=5)\nmodel = Trainer()\nconfigure(model, 20)\n",
+    })
+    assert run(project, ALL, use_cache=False)["lib.py"] == []
+    write(project, {"main.py": "from models import build_model\nfrom lib import configure\n\nmodel = None\nmodel = build_model()\nconfigure(model, 20)\n"})
+    assert run(project, ALL, use_cache=False)["lib.py"] == [("EPL101", 2)]

@@ -215,13 +215,39 @@ def test_the_work_count_sees_a_quadratic_provenance(monkeypatch):
 
     real = SemanticModel._provenance
 
-    def forgetful(self, node, scope, depth):
+    def forgetful(self, node, scope, depth, site=None):
         for key in [k for k in self._memo if k[0] == "name_prov"]:
             del self._memo[key]
-        return real(self, node, scope, depth)
+        return real(self, node, scope, depth)  # and judged by every binding, not the reaching ones
 
     small, large = _work(100), _work(400)
     assert large["_binding_provenance"] <= 4.4 * small["_binding_provenance"]
     monkeypatch.setattr(SemanticModel, "_provenance", forgetful)
     small, large = _work(100), _work(400)
     assert large["_binding_provenance"] > 12 * small["_binding_provenance"], (small, large)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # the model rebound to something else before the use: not a model there
+        ("import keras\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.fit(x, y, epochs=5)\n"
+         "model = Trainer()\nmodel.epochs = 20\n", []),
+        ("import keras\nm = keras.Sequential([keras.layers.Dense(1)])\nm = m.history\nm.fit_generator(None)\n", []),
+        # a parameter every call passes a rebound name: what reaches the call counts
+        ("import keras\n\ndef configure(model, n):\n    model.epochs = n\n\n"
+         "model = keras.Sequential([keras.layers.Dense(1)])\nmodel = Trainer()\nconfigure(model, 20)\n", []),
+        # `None` before or after the model, and two models on two branches: still a model
+        ("import keras\nmodel = None\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.epochs = 3\nmodel = None\n", [("EPL101", 4)]),
+        ("import keras\nif big:\n    model = keras.Sequential([keras.layers.Dense(9)])\nelse:\n    model = keras.models.load_model('m.keras')\n"
+         "model.epochs = 3\n", [("EPL101", 6)]),
+    ],
+)
+def test_a_name_is_a_model_by_the_bindings_that_reach_its_use(text, expected):
+    from linter.config import Settings
+    from linter.engine import check_source
+    from linter.runner import options_for
+    from linter.source import SourceFile
+
+    result = check_source(SourceFile("t.py", text), options_for(Settings(), "t.py"))
+    assert [(f.code, f.line) for f in result.findings] == expected

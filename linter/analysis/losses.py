@@ -284,7 +284,7 @@ class LossShapes:
         if isinstance(expr, cst.Call):
             func = expr.func
             if isinstance(func, (cst.Name, cst.Attribute)):
-                if dotted(func) in self.models or sem.model_provenance(func, site.scope) is True:
+                if dotted(func) in self.models or sem.model_provenance(func, site.scope, site=site) is True:
                     return True
                 qname = sem.qualified_name(func, site.scope)
                 if qname is not None and _elementwise(qname) and not qname.endswith("add_n"):

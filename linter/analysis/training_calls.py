@@ -92,7 +92,7 @@ class TrainingCalls:
         key = (id(tc.call), strict)
         found = self._is_model.get(key)
         if found is None:
-            found = self._is_model[key] = self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, strict)
+            found = self._is_model[key] = self.ctx.semantic.is_keras_model(tc.receiver, tc.scope, strict, tc.site)
         return found
 
     def on_models(self, methods, strict: bool) -> Iterator[TrainingCall]:

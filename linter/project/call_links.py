@@ -7,6 +7,7 @@ from typing import Optional
 import libcst as cst
 
 from linter.project.links import ESCAPE
+from linter.semantic import Site
 
 _IMPORTS = (cst.Import, cst.ImportFrom, cst.ImportAlias, cst.AsName)
 
@@ -53,11 +54,11 @@ class CallLinks:
         def escape(key: str, fn: str) -> None:
             out.setdefault(key, {})[fn] = ESCAPE
 
-        def call(key: str, fn: str, node: cst.Call, scope) -> None:
+        def call(key: str, fn: str, node: cst.Call, site: Site) -> None:
             per = out.setdefault(key, {})
             if per.get(fn) == ESCAPE:
                 return
-            per.setdefault(fn, []).append(_record(sem, node, scope))
+            per.setdefault(fn, []).append(_record(sem, node, site))
 
         for dotted in sem.star_imports:  # `from lib import *`: every wanted name of lib may be used
             hit = self._target(dotted)
@@ -90,7 +91,7 @@ class CallLinks:
                 if mixed or not (isinstance(parent, cst.Call) and parent.func is top):
                     escape(key, fn)
                 else:
-                    call(key, fn, parent, scope)
+                    call(key, fn, parent, Site(scope, seq, ancestors))
         for scope in (sem.module_scope, *sem.scope_of_node.values()):  # imported and never used: re-exported?
             for bindings in scope.names.values():
                 for b in bindings:
@@ -136,13 +137,14 @@ def _parent_of(top: cst.CSTNode, node: cst.Name, ancestors: tuple):
     return None
 
 
-def _record(sem, call: cst.Call, scope) -> dict:
+def _record(sem, call: cst.Call, site: Site) -> dict:
+    """What a call passes: each argument's provenance where the call is (`site`)."""
     positional, keywords, star = [], {}, False
     for a in call.args:
         if a.star:
             star = True
             continue
-        verdict = sem.model_provenance(a.value, scope)
+        verdict = sem.model_provenance(a.value, site.scope, site=site)
         if a.keyword is not None:
             keywords[a.keyword.value] = verdict
         else:

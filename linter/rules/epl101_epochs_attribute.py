@@ -5,6 +5,7 @@ import libcst as cst
 
 from linter.analysis.calls import find_argument
 from linter.rules.base import Invalid, Rule, Valid
+from linter.semantic import Site
 
 
 class EpochsAttribute(Rule):
@@ -181,7 +182,7 @@ class EpochsAttribute(Rule):
 
     def _target(self, stmt: cst.CSTNode, target: cst.BaseExpression, value) -> None:
         if isinstance(target, cst.Attribute) and target.attr.value == "epochs":
-            self.candidates.append((stmt, target.value, value, self.ctx.scope))
+            self.candidates.append((stmt, target.value, value, Site.of(self.ctx)))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for t in node.targets:
@@ -203,17 +204,18 @@ class EpochsAttribute(Rule):
             and isinstance(node.args[1].value, cst.SimpleString)
             and node.args[1].value.evaluated_value == "epochs"
         ):
-            self.candidates.append((node, node.args[0].value, node.args[2].value, self.ctx.scope))
+            self.candidates.append((node, node.args[0].value, node.args[2].value, Site.of(self.ctx)))
 
     def finish(self) -> None:
         sem = self.ctx.semantic
         code = self.ctx.module.code_for_node
-        for stmt, receiver, value, scope in self.candidates:
+        for stmt, receiver, value, site in self.candidates:
+            scope = site.scope
             if isinstance(stmt, cst.Call) and sem.qualified_name(stmt.func, scope) != "builtins.setattr":
                 continue
             if isinstance(receiver, cst.Name) and sem.is_self_param(receiver.value, scope):
                 continue  # a model class keeping its own attribute
-            if not sem.is_keras_model(receiver, scope, self.ctx.strict):
+            if not sem.is_keras_model(receiver, scope, self.ctx.strict, site):
                 continue
             n = code(value).strip() if value is not None else "N"
             if self.fit_epochs:  # the script's fit() already passes epochs=: no advice to pass it

@@ -238,7 +238,7 @@ class InitialEpochNotBelowEpochs(Rule):
             e_form = Linear(None, DEFAULT_EPOCHS) if epochs is None else linear_form(epochs.value, site, sem)
             if i_form is None or e_form is None or i_form.base != e_form.base or i_form.offset < e_form.offset:
                 continue
-            if not sem.is_keras_model(call.func.value, scope, self.ctx.strict):  # type: ignore[attr-defined]
+            if not sem.is_keras_model(call.func.value, scope, self.ctx.strict, site):  # type: ignore[attr-defined]
                 continue
             i_text = code(initial.value).strip()
             if epochs is None:

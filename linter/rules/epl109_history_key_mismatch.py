@@ -328,7 +328,7 @@ class HistoryKeyMismatch(Rule):
                 return fit.receiver, fit.site
             return None
         if isinstance(owner, cst.Attribute) and owner.attr.value == "history" and isinstance(owner.value, cst.Name):
-            if sem.model_provenance(owner.value, site.scope) is True:
+            if sem.model_provenance(owner.value, site.scope, site=site) is True:
                 return owner.value, site
         return None
 
@@ -342,7 +342,7 @@ class HistoryKeyMismatch(Rule):
         """The accuracy metric's compiled spelling ("acc"/"accuracy") of the model `model` names
         at `site`, and whether it has a single loss; None unless every compile reaching it agrees."""
         sem = self.ctx.semantic
-        if sem.model_provenance(model, site.scope) is not True:
+        if sem.model_provenance(model, site.scope, site=site) is not True:
             return None
         bindings = {id(b) for b in sem.reaching_at(model.value, site)}
         if not bindings:

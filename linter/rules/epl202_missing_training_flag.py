@@ -571,7 +571,7 @@ class MissingTrainingFlag(Rule):
         func = call.func
         if isinstance(func, cst.Name) and sem.is_self_param(func.value, site.scope):
             return contents.of_callee(func, site)
-        provenance = sem.model_provenance(func, site.scope)
+        provenance = sem.model_provenance(func, site.scope, site=site)
         if provenance is True:
             return contents.of_callee(func, site)
         if provenance is None and self.ctx.strict and self._unknown_callee(call, site) and not contents.is_plain_layer(func, site):

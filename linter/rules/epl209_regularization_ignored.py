@@ -307,7 +307,7 @@ class RegularizationIgnored(Rule):
     def _regularization(self, model_expr: cst.BaseExpression, site, contents: ModelContents) -> Optional[list]:
         sem = self.ctx.semantic
         is_self = isinstance(model_expr, cst.Name) and sem.is_self_param(model_expr.value, site.scope)
-        if not is_self and sem.model_provenance(model_expr, site.scope) is not True:
+        if not is_self and sem.model_provenance(model_expr, site.scope, site=site) is not True:
             return None
         found: Optional[Contents] = contents.of_callee(model_expr, site)
         return found.regularizers if found is not None else None

@@ -13,11 +13,10 @@ from linter.semantic import Site
 # the integer arguments of each method, as the rule reads them
 _ARGUMENTS = {
     "fit": ("epochs", "initial_epoch", "steps_per_epoch", "validation_steps"),
-    "fit_generator": ("epochs", "initial_epoch", "steps_per_epoch", "validation_steps"),
+    # Keras 2's `*_generator` methods (gone in Keras 3: EPL106) accept float step counts
+    "fit_generator": ("epochs", "initial_epoch"),
     "evaluate": ("steps",),
     "predict": ("steps",),
-    "evaluate_generator": ("steps",),
-    "predict_generator": ("steps",),
 }
 _MATH_CEIL = cst.parse_expression("math.ceil")
 
@@ -35,7 +34,9 @@ class FloatEpochsOrSteps(Rule):
     `TypeError: 'float' object cannot be interpreted as an integer` for every one of these
     arguments -- even `epochs=2.0` -- after the whole script ran up to that point (data loaded,
     model built). Keras 2 raises the same for `epochs` and `initial_epoch` (it accepts float
-    step counts).
+    step counts). On Keras 2's `fit_generator` only `epochs`/`initial_epoch` are reported:
+    `evaluate_generator`/`predict_generator` and the step counts of `fit_generator` take floats
+    there, and Keras 3 has none of these methods (EPL106).
 
     ## Example
     ```python
@@ -66,6 +67,17 @@ class FloatEpochsOrSteps(Rule):
     fires_on = {"argument": ("epochs", "initial_epoch", "steps_per_epoch", "validation_steps", "steps")}
 
     VALID = [
+        # Keras 2's *_generator methods take float step counts (Keras 3 has none of them: EPL106)
+        Valid(
+            """
+            import tensorflow as tf
+
+            model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
+            model.fit_generator(gen, steps_per_epoch=n / 32, epochs=5, validation_steps=m / 32)
+            model.evaluate_generator(gen, steps=n / 32)
+            model.predict_generator(gen, n / 32)
+            """,
+        ),
         # floor division, math.ceil and int() are ints (the keras-io / TF tutorial spellings)
         Valid(
             """
@@ -242,11 +254,11 @@ class FloatEpochsOrSteps(Rule):
 
             model = tf.keras.Sequential([tf.keras.layers.Dense(1)])
             model.fit(x, y, epochs=20, initial_epoch=history_len * 0.5)
-            model.fit_generator(gen, np.ceil(n / 32), 5)
+            model.fit_generator(gen, 100, np.ceil(n / 32))
             """,
             line=5,
             column=28,
-            also=((6, 26),),
+            also=((6, 31),),
             message_contains="float",
         ),
         # unknown receiver: only with --strict

@@ -288,7 +288,7 @@ class CallbacksResetEachFit(Rule):
             if style == "initial_epoch":
                 found = [cb for cb in found if cb.cls != _SCHEDULER]
             found = [cb for cb in found if cb.cls != _SCHEDULER or not _ignores_epoch(cb, sem)]
-            if not found or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict):
+            if not found or not sem.is_keras_model(tc.receiver, tc.scope, self.ctx.strict, tc.site):
                 continue
             groups: dict[int, list[FoundCallback]] = {}
             for cb in found:
