@@ -764,9 +764,16 @@ _FRAMES = (cst.FunctionDef, cst.Lambda, cst.ClassDef)
 _LOOPS = (cst.For, cst.While)
 
 
+_ASSIGNMENTS = (cst.Assign, cst.AnnAssign, cst.AugAssign)
+
+
 def _reaching_in_frame(bindings: list, before: int, at: tuple) -> list:
     """`SemanticModel.reaching` within the frame that owns `bindings` (walk order = seq order)."""
     end = bisect.bisect_left(bindings, before, key=_seq_of)
+    # a use inside an assignment (`model = train(model)`) is evaluated before the assignment binds:
+    # the semantic model binds when it enters the statement, so its bindings come off the end
+    while end and bindings[end - 1].stmt.__class__ in _ASSIGNMENTS and any(a is bindings[end - 1].stmt for a in at):
+        end -= 1
     out: list[Binding] = []
     kill: Optional[Binding] = None
     for i in range(end - 1, -1, -1):

@@ -332,3 +332,51 @@ def test_a_malformed_fact_from_a_cache_file_is_unknown():
     assert fact_data({"items": [{"kind": "dataset"}]}, (3,), where) is None
     assert _project_metric({"class": 3}, False) is None and _project_metric([], True) is None
     assert _project_metric({"class": "", "defines": ["reset_states", "bogus"]}, True) == ProjectMetric("", frozenset({"reset_states"}), True)
+
+
+# --------------------------------------------------------------------------- random map functions
+AUGMENT = """\
+import keras
+import tensorflow as tf
+
+def augment(image, label):
+    return tf.image.random_flip_left_right(image), label
+
+def scale(image, label):
+    return image / 255.0, label
+
+def maybe_augment(image, label, training=True):
+    if training:
+        image = tf.image.random_flip_left_right(image)
+    return image, label
+
+flipper = keras.Sequential([keras.layers.RandomFlip("horizontal")])
+"""
+
+
+def test_epl309_a_random_map_function_from_another_module(tmp_path):
+    body = """\
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    a = ds.map(augment).cache()
+    b = ds.map(lambda i, l: (flipper(i), l)).cache()
+    c = ds.map(scale).cache()
+    """
+    (tmp_path / ".git").mkdir()
+    body = textwrap.dedent(body)
+    write(tmp_path, {"augment.py": AUGMENT, "train.py": "import tensorflow as tf\nfrom augment import *\n" + body,
+                     "local.py": AUGMENT + body})
+    found = run(tmp_path, ["train.py", "local.py"], use_cache=False)
+    assert found["train.py"] == [("EPL309", 4), ("EPL309", 5)]
+    shift = len(AUGMENT.splitlines()) - 2
+    assert [(c, line - shift) for c, line in found["local.py"]] == found["train.py"]
+
+
+def test_a_map_function_a_flag_steers_is_not_known_random(tmp_path):
+    (tmp_path / ".git").mkdir()
+    train = "import tensorflow as tf\nfrom augment import maybe_augment\n\nds = tf.data.Dataset.range(3).map(maybe_augment).cache()\n"
+    write(tmp_path, {"augment.py": AUGMENT, "train.py": train})
+    assert run(tmp_path, ["train.py"], use_cache=False) == {"train.py": []}
+    names = _summary(AUGMENT)["names"]
+    assert names["augment"]["random"] == "`tf.image.random_flip_left_right`"
+    assert names["flipper"]["random"] == "`RandomFlip`"
+    assert "random" not in names.get("maybe_augment", {}) and "random" not in names.get("scale", {})

@@ -237,6 +237,9 @@ def test_the_work_count_sees_a_quadratic_provenance(monkeypatch):
         # a parameter every call passes a rebound name: what reaches the call counts
         ("import keras\n\ndef configure(model, n):\n    model.epochs = n\n\n"
          "model = keras.Sequential([keras.layers.Dense(1)])\nmodel = Trainer()\nconfigure(model, 20)\n", []),
+        # a use inside an assignment sees what was bound before it, not the assignment itself
+        ("import keras\n\ndef train(m):\n    m.epochs = 3\n    return m\n\n"
+         "model = keras.Sequential([keras.layers.Dense(1)])\nmodel = train(model)\n", [("EPL101", 4)]),
         # `None` before or after the model, and two models on two branches: still a model
         ("import keras\nmodel = None\nmodel = keras.Sequential([keras.layers.Dense(1)])\nmodel.epochs = 3\nmodel = None\n", [("EPL101", 4)]),
         ("import keras\nif big:\n    model = keras.Sequential([keras.layers.Dense(9)])\nelse:\n    model = keras.models.load_model('m.keras')\n"

@@ -273,6 +273,7 @@ class DataFlow:
         self._memo: dict = {}
         self._depth = 0
         self._param_reads: Optional[list] = None  # summaries: parameters whose value was needed
+        self._random_memo: dict = {}  # summaries: what makes a body random, its calls, its steering flags
 
     def _param_read(self, b: Binding) -> None:
         """A parameter's value was needed and no call supplies it (summaries: the result
@@ -593,7 +594,7 @@ class DataFlow:
         if fn_scope is None or fn.asynchronous is not None or not self._plain_function(fn, fn_scope):
             return None  # async, or a decorator may replace what the call returns
         env = self._param_env(node, fn, fn_scope, where)
-        if self._param_reads is not None and _steering_parameters(fn):
+        if self._param_reads is not None and self._steered(fn):
             self._param_reads.append(fn.name.value)  # summaries: a flag decides what it returns
         if fn_scope.yields:
             if path:
@@ -754,7 +755,13 @@ class DataFlow:
 
         shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
         fact = self._recorded(result, shape)
-        return None if fact is None or _steering_parameters(fn) else fact
+        return None if fact is None or self._steered(fn) else fact
+
+    def _steered(self, fn: cst.FunctionDef) -> bool:
+        key = ("steered", id(fn))
+        if key not in self._random_memo:  # (kept across facts: it depends on the code only)
+            self._random_memo[key] = _steering_parameters(fn)
+        return self._random_memo[key]
 
     def class_fact(self, cls: cst.ClassDef) -> Optional[dict]:
         """What instances of a module-level class are, as a summary fact (a PyDataset/Sequence)."""
@@ -846,9 +853,21 @@ class DataFlow:
             if not isinstance(local, cst.FunctionDef):
                 return self._random_callable(fn_node, where)
             body, scope = local.body, self.sem.scope_for(local) or where.scope
-        calls = _Calls()
-        body.visit(calls)
-        for c in calls.found:
+        return self._random_body(body, scope, depth)
+
+    def _random_body(self, body: cst.CSTNode, scope: Scope, depth: int) -> Optional[str]:
+        """What makes a function body (its nested functions too: they may run) random."""
+        key = (id(body), depth)
+        if key not in self._random_memo:
+            self._random_memo[key] = None  # recursion guard
+            self._random_memo[key] = self._random_calls(body, scope, depth)
+        return self._random_memo[key]
+
+    def _random_calls(self, body: cst.CSTNode, scope: Scope, depth: int) -> Optional[str]:
+        calls = self._random_memo.get(id(body))
+        if calls is None:  # a body's calls, listed once whatever the depth it is asked at
+            calls = self._random_memo[id(body)] = [n for n in iter_nodes(body) if n.__class__ is cst.Call]
+        for c in calls:
             why = self._random_callable(c.func, Where(scope, (), None, 0))
             if why is None and depth < 2:
                 local = self.sem.local_def(c.func, scope)
@@ -863,6 +882,11 @@ class DataFlow:
         bound to one or to a Sequential holding one)?"""
         if isinstance(func, cst.Call):  # `layers.RandomFlip("horizontal")(x)`
             return _random_layer(self.sem.qualified_name(func.func, where.scope))
+        if self.sem.project is not None and isinstance(func, (cst.Name, cst.Attribute)):
+            fact = self.sem.project_fact(func, where.scope)  # `from augment import augment`
+            if fact is not None:
+                why = fact.get("random")
+                return why if isinstance(why, str) and why else None
         q = self.sem.qualified_name(func, where.scope)
         if q is not None:
             if q.startswith("tensorflow.random.") and q.rsplit(".", 1)[1] in _RANDOM_OPS:
@@ -871,19 +895,36 @@ class DataFlow:
                 return f"`{q.replace('tensorflow.', 'tf.')}`"
         if isinstance(func, cst.Name):
             for b in self.sem.lookup(func.value, where.scope):
-                if b.kind not in ("assign", "annassign") or not isinstance(b.value, cst.Call):
-                    continue
-                bq = self.sem.qualified_name(b.value.func, b.scope)
-                why = _random_layer(bq)
-                if why is None and bq is not None and bq.rsplit(".", 1)[-1] == "Sequential" and N.is_keras_name(bq):
-                    for a in b.value.args[:1]:
-                        if isinstance(a.value, (cst.List, cst.Tuple)):
-                            for el in a.value.elements:
-                                if isinstance(el.value, cst.Call):
-                                    why = why or _random_layer(self.sem.qualified_name(el.value.func, b.scope))
+                why = self._random_binding(b)
                 if why is not None:
                     return why
         return None
+
+    def _random_binding(self, b: Binding) -> Optional[str]:
+        """`aug = layers.RandomFlip(...)` or a Keras `Sequential` holding a Random* layer."""
+        if b.kind not in ("assign", "annassign") or not isinstance(b.value, cst.Call):
+            return None
+        bq = self.sem.qualified_name(b.value.func, b.scope)
+        why = _random_layer(bq)
+        if why is None and bq is not None and bq.rsplit(".", 1)[-1] == "Sequential" and N.is_keras_name(bq):
+            for a in b.value.args[:1]:
+                if isinstance(a.value, (cst.List, cst.Tuple)):
+                    for el in a.value.elements:
+                        if isinstance(el.value, cst.Call):
+                            why = why or _random_layer(self.sem.qualified_name(el.value.func, b.scope))
+        return why
+
+    def random_fact(self, b: Binding) -> Optional[str]:
+        """Summaries: what makes calling a module-level function or value random (`random_map`),
+        or None; a function a parameter steers (`if training:`) is not known to be."""
+        if b.kind == "def" and isinstance(b.value, cst.FunctionDef):
+            p = b.value.params
+            if not (p.posonly_params or p.params or isinstance(p.star_arg, cst.Param)):
+                return None  # `ds.map(fn)` passes fn the elements: it takes a positional parameter
+            scope = self.sem.scope_for(b.value)
+            why = self._random_body(b.value.body, scope, 0) if scope is not None else None
+            return None if why is None or self._steered(b.value) else why
+        return self._random_binding(b)
 
     # ------------------------------------------------------------------ values
     def int_value(self, node: cst.CSTNode, where: Where, _depth: int = 0) -> Optional[int]:
@@ -1023,16 +1064,6 @@ class DataFlow:
 
 # --------------------------------------------------------------------------- helpers
 _RANDOM_OPS = frozenset({"uniform", "normal", "truncated_normal", "shuffle", "categorical", "gamma", "poisson"})
-
-
-class _Calls(cst.CSTVisitor):
-    """Every call in a function body (nested functions and classes too: they may run)."""
-
-    def __init__(self) -> None:
-        self.found: list = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        self.found.append(node)
 
 
 def _random_layer(q: Optional[str]) -> Optional[str]:

@@ -31,6 +31,9 @@ A function, class or value fact may also carry what the data and metric analyses
         subclass), what a value is (`train_ds = ...repeat()`); a function whose result depends
         on what its callers pass (a parameter read, or steering a branch: `repeat=True`) has
         none (linter.analysis.datasets: `DataFlow.returned_fact`, `fact_data`)
+    "random": "`tf.image.random_flip_left_right`"
+        calling it draws new random values (a map function, a Sequential of Random* layers):
+        what does (`DataFlow.random_fact`, for EPL309's random `.map()` before `.cache()`)
     "metric": {"class": "keras.metrics.Mean" | "", "defines": ["reset_states", ...]}
         a metric factory's result, a metric class, a module-level metric object: its Keras
         class ("" for a project subclass) and which metric methods its project classes define
@@ -156,8 +159,8 @@ _KINDS = {"def": "function", "class": "class", "assign": "value", "annassign": "
 
 def _with_analyses(fact: Optional[dict], b: Binding, analyses: _Analyses) -> Optional[dict]:
     """`fact` plus what DataFlow and Metrics know of a module-level binding: "data" (what a
-    function returns, what a class's instances are, what a value is) and "metric" (a metric
-    factory, class or object). A binding only they know something of gets a fact of its own."""
+    function returns, what a class's instances are, what a value is), "random" (calling it is
+    random) and "metric" (a metric factory, class or object). A binding only they know something of gets a fact of its own."""
     kind = _KINDS.get(b.kind)
     if kind is None or (fact is not None and fact.get("kind") != kind):
         return fact
@@ -169,15 +172,18 @@ def _with_analyses(fact: Optional[dict], b: Binding, analyses: _Analyses) -> Opt
         else:
             data = analyses.flow.value_fact(b)
         metric = analyses.metrics.summary_fact(b)
+        random = analyses.flow.random_fact(b) if kind != "class" else None
     except RecursionError:
         return fact
-    if data is None and metric is None:
+    if data is None and metric is None and random is None:
         return fact
     out = dict(fact) if fact is not None else {"kind": kind}
     if data is not None:
         out["data"] = data
     if metric is not None:
         out["metric"] = metric
+    if random is not None:
+        out["random"] = random
     return out
 
 

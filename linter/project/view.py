@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 MAX_HOPS = 16  # re-export chains followed (a cycle of re-exports ends here)
-SUMMARY_VERSION = 2  # 2: "data" and "metric" facts (dataset builders, metric factories)
+SUMMARY_VERSION = 2  # 2: "data", "random" and "metric" facts (dataset builders, map functions, metric factories)
 
 
 def empty(keras: bool = False, broken: bool = False) -> dict:
