@@ -96,3 +96,23 @@ def test_epl101_message_does_not_ask_for_epochs_fit_already_passes():
     findings = check_source(SourceFile("t.py", source), CheckOptions(frozenset({"EPL101"}), False)).findings
     assert len(findings) == 1
     assert "Pass `fit(" not in findings[0].message and "only fit()'s `epochs=`" in findings[0].message
+
+
+def test_epl106_names_the_method_in_full_however_many_keywords_block_the_fix():
+    """A Keras 1 call with five old keywords (a real training script's) once gave
+    "`model.fit...` was removed": the list of keywords crowded out the method name."""
+    source = (
+        "import keras\nmodel = keras.Sequential()\n"
+        "model.fit_generator(gen(), samples_per_epoch=51200, nb_epoch=2, nb_worker=32, pickle_safe=True,\n"
+        "                    validation_data=gen(), nb_val_samples=1280)\n"
+    )
+    from linter.config import Settings
+    from linter.engine import check_source
+    from linter.runner import options_for
+    from linter.source import SourceFile
+
+    found = [f for f in check_source(SourceFile("t.py", source), options_for(Settings(), "t.py")).findings if f.code == "EPL106"]
+    assert len(found) == 1
+    message = found[0].message
+    assert message.startswith("`model.fit_generator()` was removed in Keras 3") and "Call `model.fit(...)`" in message
+    assert "and 3 more first (EPL103)" in message and "..." not in message.replace("(...)", "")

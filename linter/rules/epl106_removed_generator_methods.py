@@ -279,13 +279,20 @@ def fix_blocker(call: cst.Call) -> Optional[str]:
         return "`*args`/`**kwargs` may hold arguments it does not take"
     keras1 = sorted(k for k in keywords if k in KERAS1_ARGUMENTS)
     if keras1:
-        return f"convert Keras 1 {', '.join(f'`{k}=`' for k in keras1)} first (EPL103)"
+        return f"convert Keras 1 {_some(keras1)} first (EPL103)"
     workers = sorted(k for k in keywords if k in WORKER_ARGUMENTS)
     if workers:
-        return f"{', '.join(f'`{k}=`' for k in workers)} moved to `keras.utils.PyDataset`"
+        return f"{_some(workers)} moved to `keras.utils.PyDataset`"
     if sum(1 for a in call.args if a.keyword is None) > 1:
         return "its positional order differs (name the arguments)"
     return None
+
+
+def _some(keywords: list) -> str:
+    """Two keyword names and how many more: the message stays one glance long without cutting
+    the method name it is about (EPL103/EPL108 report each keyword on its own)."""
+    shown = ", ".join(f"`{k}=`" for k in keywords[:2])
+    return shown if len(keywords) <= 2 else f"{shown} and {len(keywords) - 2} more"
 
 
 def rename_fix(call: cst.Call, new: str) -> edits.EditFix:
