@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from linter import parallel, runner, source
+from linter import runner, source
 from linter.cache import CACHE_DIR_NAME, Cache, content_digest
 from linter.config import Settings
 from linter.project import index as project_index
@@ -25,23 +24,9 @@ from linter.project import stat_cache
 from linter.project.imports import Import
 from linter.project.plan import Project
 from linter.project.stat_cache import NAME, RACY_NS, Scan, StatIndex
+from tests.test_project import EXPECTED, MODELS, TRAIN, run, write
 
-MODELS = """\
-import keras
-
-def build_model():
-    return keras.Sequential([keras.layers.Dense(8), keras.layers.Dropout(0.5), keras.layers.Dense(1)])
-"""
 NO_DROPOUT = MODELS.replace("keras.layers.Dropout(0.5)", "keras.layers.Dense(0.5)  ")  # the same size
-TRAIN = """\
-from models import build_model
-
-model = build_model()
-model.fit(x, y, nb_epoch=10)
-for fold in range(5):
-    model.fit(x, y, epochs=10)
-"""
-EXPECTED = [("EPL103", 4), ("EPL104", 6)]
 STEP = """\
 import tensorflow as tf
 from models import build_model
@@ -50,24 +35,6 @@ with tf.GradientTape() as tape:
     loss = tf.reduce_mean(model(x))
 tape.gradient(loss, model.trainable_variables)
 """
-
-
-def write(root: Path, files: dict) -> None:
-    for name, text in files.items():
-        p = root / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(textwrap.dedent(text), encoding="utf-8")
-
-
-def run(root: Path, names: list, strict: bool = False, use_cache: bool = True) -> dict:
-    settings = Settings(root=root, strict=strict)
-    old = os.getcwd()
-    os.chdir(root)
-    try:
-        outcomes = parallel.check_files(names, settings, jobs=1, use_cache=use_cache)
-    finally:
-        os.chdir(old)
-    return {o.result.path: [(f.code, f.line) for f in o.result.findings] for o in outcomes}
 
 
 @pytest.fixture

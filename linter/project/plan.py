@@ -17,22 +17,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
-from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, Reader, begin_run, build_graph, find_root, load as _load
+from linter.project.index import ModuleNode, ProjectGraph, ProjectIndex, Reader, begin_run, build_graph, find_root, load as _load, text_of
 from linter.project.view import ProjectView, empty
-from linter.source import decode_python
-
-
-def _text_of(path: str, data: Optional[bytes]) -> Optional[str]:
-    if data is None:
-        return None
-    try:
-        if path.endswith(".ipynb"):
-            from linter.notebook import notebook_source
-
-            return notebook_source(data, path).text
-        return decode_python(data, path).text
-    except Exception:  # an undecodable file is EPL000 in its own check; here it imports nothing
-        return None
 
 
 class Project:
@@ -56,7 +42,7 @@ class Project:
             key = os.path.abspath(path)
             self.checked.setdefault(key, []).append(i)
             if len(self.checked[key]) == 1:
-                starts.append(key if lazy else (key, data.get(i), _text_of(path, data.get(i))))
+                starts.append(key if lazy else (key, data.get(i), text_of(path, data.get(i))))
         self.graph = self._build(starts)
 
     def _build(self, starts: list) -> ProjectGraph:
