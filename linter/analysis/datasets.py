@@ -596,14 +596,18 @@ class DataFlow:
         env = self._param_env(node, fn, fn_scope, where)
         if self._param_reads is not None and self._steered(fn):
             self._param_reads.append(fn.name.value)  # summaries: a flag decides what it returns
+        return self._returned(fn, fn_scope, env, path)
+
+    def _returned(self, fn: cst.FunctionDef, fn_scope: Scope, env: Optional[ParamEnv], path: tuple) -> Optional[Data]:
+        """What a call of `fn` gives (its parameters bound by `env`, or unknown): the generator
+        it makes, or its return values merged."""
         if fn_scope.yields:
             if path:
                 return None
             inner = Where(fn_scope, (), env, 0)
             return self._generator(generators.function_ends(
                 fn, lambda e: self._iterable_ends(e, inner), lambda e: self._iterable_endless(e, inner)))
-        results = [self.data_at(value, Where(fn_scope, anc, env, seq), path) for value, seq, anc in fn_scope.return_sites]
-        return merge(results)
+        return merge([self.data_at(value, Where(fn_scope, anc, env, seq), path) for value, seq, anc in fn_scope.return_sites])
 
     @staticmethod
     def _generator(ends: Optional[str]) -> Data:
@@ -744,17 +748,8 @@ class DataFlow:
         if not fn_scope.yields and not fn_scope.return_sites:
             return None
 
-        def result(path: tuple) -> Optional[Data]:
-            if fn_scope.yields:
-                if path:
-                    return None
-                inner = Where(fn_scope, (), None, 0)
-                return self._generator(generators.function_ends(
-                    fn, lambda e: self._iterable_ends(e, inner), lambda e: self._iterable_endless(e, inner)))
-            return merge([self.data_at(value, Where(fn_scope, anc, None, seq), path) for value, seq, anc in fn_scope.return_sites])
-
         shape = [value for value, _, _ in fn_scope.return_sites] if not fn_scope.yields else []
-        fact = self._recorded(result, shape)
+        fact = self._recorded(lambda path: self._returned(fn, fn_scope, None, path), shape)
         return None if fact is None or self._steered(fn) else fact
 
     def _steered(self, fn: cst.FunctionDef) -> bool:
