@@ -680,10 +680,7 @@ class SemanticModel:
             return None
         from linter.project.links import argument_verdict
 
-        fn = b.stmt
-        p = fn.params
-        positional = [q.name.value for q in (*p.posonly_params, *p.params)]
-        keyword_ok = b.name not in [q.name.value for q in p.posonly_params]
+        positional, keyword_ok = _param_slots(b)
         out = []
         for record in calls:
             verdict = argument_verdict(record, positional, b.name, keyword_ok)
@@ -711,9 +708,7 @@ class SemanticModel:
             self._name_counts = _count_names(self.module_scope.node)
         if self._name_counts.get(name, 0) != len(calls):
             return None
-        p = fn.params
-        positional = [q.name.value for q in (*p.posonly_params, *p.params)]
-        keyword_ok = b.name not in [q.name.value for q in p.posonly_params]
+        positional, keyword_ok = _param_slots(b)
         found = []
         for call, scope, seq, ancestors in calls:
             if any(a.star for a in call.args):
@@ -736,6 +731,12 @@ class SemanticModel:
         (`site`: where it is used, see `model_provenance`)."""
         p = self.model_provenance(node, scope, site=site)
         return p is True or (strict and p is None)
+
+
+def _param_slots(b: Binding) -> tuple:
+    """(the positional parameter names of `b`'s function, whether `b` may be passed by keyword)."""
+    p = b.stmt.params
+    return [q.name.value for q in (*p.posonly_params, *p.params)], b.name not in [q.name.value for q in p.posonly_params]
 
 
 def _binds_none(b: Binding) -> bool:
