@@ -175,3 +175,10 @@ def test_a_call_passes_what_reaches_it_not_every_value_of_the_name(project):
     assert run(project, ALL, use_cache=False)["lib.py"] == []
     write(project, {"main.py": "from models import build_model\nfrom lib import configure\n\nmodel = None\nmodel = build_model()\nconfigure(model, 20)\n"})
     assert run(project, ALL, use_cache=False)["lib.py"] == [("EPL101", 2)]
+
+
+def test_a_use_above_the_import_is_seen(project):
+    """`def later(): pool.map(train, xs)` written above `from lib import train`: that use passes
+    `train` around (an escape), even though the walk meets it before the import."""
+    write(project, {"other.py": "def later(pool, xs):\n    return pool.map(train, xs)\n\nfrom lib import train\nfrom models import build_model\ntrain(build_model(), data)\n"})
+    assert run(project, [*ALL, "other.py"], use_cache=False)["lib.py"] == []

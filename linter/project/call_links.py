@@ -23,14 +23,15 @@ class CallLinks:
         self.uses: list = []  # (Name node, scope, seq, ancestors) of every use of an imported name
 
     def visit_Name(self, node: cst.Name) -> None:
-        """A use of a name bound by an import (a use the walk meets before its import binding,
-        e.g. in a function defined above a module-level import, is not seen: the import then
-        counts as unused, which is an escape, so nothing is concluded from it)."""
+        """A use of a name bound by an import, or bound nowhere yet: a function defined above a
+        module-level import uses what the import binds later (`records` resolves each use once
+        every binding is known)."""
         sem = self.sem
         stack = sem.stack
         if not stack or _binds_it(node, stack):
             return
-        if not any(b.kind == "import" for b in sem.lookup(node.value, sem.scope)):
+        bindings = sem.lookup(node.value, sem.scope)
+        if bindings and not any(b.kind == "import" for b in bindings):
             return
         self.uses.append((node, sem.scope, sem.seq + 1, tuple(stack)))
 
