@@ -84,8 +84,6 @@ def _libcst_version() -> str:
         return "?"
 
 
-
-
 class Cache:
     """Lookups and stores for one run (one configuration). Picklable: workers get a copy."""
 

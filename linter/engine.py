@@ -439,8 +439,10 @@ def run_rules(source: SourceFile, module: cst.Module, options: CheckOptions, rul
     if links_out is not None:
         try:
             calls = links.records() if links is not None else {}
-        except Exception:  # every wanted function escapes: the modules it calls stay silent on them
-            calls = {key: {fn: "escape" for fn in names} for key, names in project.wanted.items()}
+        except Exception:  # the modules it calls stay silent on what it may pass them
+            from linter.project.links import escape_all
+
+            calls = escape_all(project.wanted)
         links_out.append({"asked": sorted(semantic.asked_functions), "calls": calls})
     if summary is not None and project is not None and project.want_summary:
         from linter.project.summary import summarize

@@ -31,6 +31,11 @@ import json
 ESCAPE = "escape"
 
 
+def escape_all(wanted: dict) -> dict:
+    """The records of a module whose uses could not be followed: every wanted function escapes."""
+    return {key: {fn: ESCAPE for fn in names} for key, names in wanted.items()}
+
+
 def argument_verdict(record: dict, positional: list, name: str, keyword_ok: bool):
     """The provenance a call record gives parameter `name` of a function whose positional
     parameters are `positional`: True/False/None, or "unknown-argument" (`*args`, or the

@@ -153,18 +153,18 @@ class Project:
     # (linter.project.links: a module's parameters known from the calls other modules make)
     def record_links(self, node: ModuleNode, outcomes: list) -> None:
         """Keep what the check of `node` said of its asked functions and its calls."""
-        for outcome in outcomes:
-            if outcome is None:
-                continue
-            result = outcome.result
-            links = result.links
-            if links is None and any(f.name in ("internal-error", "too-large") for f in result.findings):
-                wanted = self.wanted_by(node)  # its calls are unknown: every wanted function escapes
-                links = {"asked": [], "calls": {k: {fn: "escape" for fn in names} for k, names in wanted.items()}}
-            if links is not None:
-                self.asked[node.key] = list(links.get("asked") or ())
-                self.calls[node.key] = links.get("calls") or {}
+        outcome = next((o for o in outcomes if o is not None), None)  # a file named twice: one check
+        if outcome is None:
             return
+        result = outcome.result
+        links = result.links
+        if links is None and any(f.name in ("internal-error", "too-large") for f in result.findings):
+            from linter.project.links import escape_all
+
+            links = {"asked": [], "calls": escape_all(self.wanted_by(node))}  # its calls are unknown
+        if links is not None:
+            self.asked[node.key] = list(links.get("asked") or ())
+            self.calls[node.key] = links.get("calls") or {}
 
     def wanted_by(self, node: ModuleNode) -> dict:
         """{module key: [function names]}: the asked functions of the checked modules `node`
