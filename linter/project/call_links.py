@@ -73,17 +73,12 @@ class CallLinks:
             if not imports:
                 continue
             used.update(id(b) for b in imports)
+            chain, top = _attribute_chain(node, ancestors)
             targets = set()
-            for b in imports:
-                chain, top = _attribute_chain(node, ancestors)
+            for b in imports:  # (the module object itself, `import lib` then `f(lib)`: not followed)
                 hit = self._target(".".join([b.qname, *chain]) if chain else b.qname)
-                if hit is None:
-                    continue
-                key, rest = hit
-                if len(rest) == 1 and rest[0] in self.wanted[key]:
-                    targets.add((key, rest[0], top))
-                elif not rest and not chain:
-                    pass  # the module object itself (`import lib` then `f(lib)`): not followed
+                if hit is not None and len(hit[1]) == 1 and hit[1][0] in self.wanted[hit[0]]:
+                    targets.add((hit[0], hit[1][0], top))
             if not targets:
                 continue
             mixed = len(imports) != len(bindings) or len({(k, f) for k, f, _ in targets}) != 1
