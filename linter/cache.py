@@ -134,19 +134,18 @@ class Cache:
 
     def _read_json(self, entry: Path):
         """The decoded JSON of a cache entry, or None (no trusted cache folder, missing, unreadable,
-        over the size cap or not JSON). The one place an entry's bytes are read."""
-        if self._trusted is None:
-            self._trusted = _plain_folders(self.root, self.folder)
-        if not self._trusted:
+        over the size cap or not JSON)."""
+        raw = self._read_raw(entry)
+        if raw is None:
             return None
         try:
-            raw = _read_entry(entry)
-            return None if raw is None else json.loads(raw)
-        except (OSError, ValueError, RecursionError, MemoryError):
+            return json.loads(raw)
+        except (ValueError, RecursionError, MemoryError):
             return None
 
     def _read_raw(self, entry: Path) -> Optional[bytes]:
-        """The bytes of a file of the cache folder (None: no trusted folder, missing, too large)."""
+        """The bytes of a file of the cache folder (None: no trusted folder, missing, too large).
+        The one place the cache's files are read."""
         if self._trusted is None:
             self._trusted = _plain_folders(self.root, self.folder)
         if not self._trusted:
